@@ -270,7 +270,7 @@ class _GrpcService:
         self._sink = sink
         self._signal = signal
 
-    def Export(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
+    def Export(self, request: Message, context: grpc.ServicerContext) -> Message:
         headers = {k: str(v) for k, v in context.invocation_metadata()}
         copy = type(request)()
         copy.CopyFrom(request)
@@ -283,10 +283,10 @@ class _GrpcService:
 class _HttpHandler(BaseHTTPRequestHandler):
     sink: OtlpSink
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         signal = _HTTP_PATHS.get(self.path.split("?", 1)[0])
         if signal is None:
             self.send_error(404)
