@@ -1,0 +1,347 @@
+"""Every configuration key: its parser, environment variables and allowed values.
+
+One table drives file flattening, environment reading, configure() keywords, validation
+messages and ``ragsight config show``, so a new key is one line here plus a field on the
+settings model. Environment names are listed in priority order (the first one set wins).
+Durations are seconds everywhere in ragsight; OpenTelemetry's millisecond variables are
+scaled on the way in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ragsight import names
+from ragsight._policy import BreakerDefaults, RetryDefaults
+from ragsight._settings import Key, Parser, Secret
+
+
+class Invalid(ValueError):
+    """Raised by a parser; the message says what is wrong, the Key says what is allowed."""
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _bool(raw: Any, from_env: bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise Invalid("not a boolean")
+
+
+def _capture(raw: Any, from_env: bool) -> bool:
+    """Also accepts the GenAI semconv capture modes (SPAN_ONLY, NO_CONTENT, ...)."""
+    if isinstance(raw, str):
+        mode = raw.strip().lower()
+        if mode in {"span_only", "span_and_event"}:
+            return True
+        if mode in {"no_content", "event_only"}:
+            return False
+    return _bool(raw, from_env)
+
+
+def _number(
+    kind: type,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_min: bool = False,
+) -> Parser:
+    def parse(raw: Any, from_env: bool) -> Any:
+        if isinstance(raw, bool):
+            raise Invalid(f"not {'an integer' if kind is int else 'a number'}")
+        value: Any
+        if isinstance(raw, str):
+            try:
+                value = kind(raw.strip())
+            except ValueError:
+                raise Invalid(f"not {'an integer' if kind is int else 'a number'}") from None
+        elif kind is float and isinstance(raw, (int, float)):
+            value = float(raw)
+        elif kind is int and isinstance(raw, int):
+            value = raw
+        else:
+            raise Invalid(f"not {'an integer' if kind is int else 'a number'}")
+        if kind is float and value != value:  # NaN
+            raise Invalid("NaN")
+        if minimum is not None and (value < minimum or (exclusive_min and value == minimum)):
+            raise Invalid("out of range")
+        if maximum is not None and value > maximum:
+            raise Invalid("out of range")
+        return value
+
+    return parse
+
+
+def _str(raw: Any, from_env: bool) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise Invalid("not a non-empty string")
+    return raw.strip()
+
+
+def _choice(*options: str) -> Parser:
+    def parse(raw: Any, from_env: bool) -> str:
+        if not isinstance(raw, str) or raw.strip().lower() not in options:
+            raise Invalid("not one of the allowed values")
+        return raw.strip().lower()
+
+    return parse
+
+
+def _url(raw: Any, from_env: bool) -> str:
+    value = _str(raw, from_env)
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise Invalid("not an http(s) URL with a host")
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise Invalid("invalid port") from None
+    return value
+
+
+def _pairs(raw: Any, from_env: bool) -> dict[str, str]:
+    """``k=v,k2=v2`` (OTel env format, values percent-decoded) or a mapping from a file."""
+    if isinstance(raw, dict):
+        out: dict[str, str] = {}
+        for k, v in raw.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise Invalid(f"value of {k!r} is not a string")
+            out[str(k)] = str(v)
+        return out
+    if not isinstance(raw, str):
+        raise Invalid("not a key=value list")
+    result: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise Invalid(f"entry {len(result) + 1} is not key=value")
+        result[unquote(key.strip())] = unquote(value.strip())
+    return result
+
+
+def _headers(raw: Any, from_env: bool) -> dict[str, Secret]:
+    return {k.lower(): Secret(v) for k, v in _pairs(raw, from_env).items()}
+
+
+def _string_list(raw: Any, from_env: bool) -> tuple[str, ...]:
+    """A list from a file; from the environment a comma-separated list."""
+    if isinstance(raw, str):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+        return tuple(raw)
+    raise Invalid("not a list of strings")
+
+
+def _patterns(raw: Any, from_env: bool) -> tuple[str, ...]:
+    """From the environment a JSON array, or one regex (regexes may contain commas)."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise Invalid("starts with '[' but is not a JSON array") from None
+        else:
+            raw = [text] if text else []
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(x, str) for x in raw):
+        raise Invalid("not a list of regular expressions")
+    for i, pattern in enumerate(raw):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise Invalid(f"pattern {i + 1} does not compile: {exc}") from None
+    return tuple(raw)
+
+
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+PROTOCOLS = ("grpc", "http/protobuf")
+COMPRESSIONS = ("none", "gzip", "deflate")
+EXPORTERS = ("auto", "otlp", "file", "none")
+LOG_FORMATS = ("none", "text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+JITTERS = ("full", "equal", "decorrelated", "none")
+
+_POS = "a number > 0 (seconds)"
+_RATIO = "a number from 0 to 1"
+
+
+def _k(name: str, parse: Parser, allowed: str, *env: str, **kw: Any) -> Key:
+    return Key(name, parse, allowed, env, **kw)
+
+
+def _ragsight_env(name: str) -> str:
+    return "RAGSIGHT_" + name.replace(".", "_").upper()
+
+
+def _own(name: str, parse: Parser, allowed: str, *extra_env: str, **kw: Any) -> Key:
+    """A ragsight key: RAGSIGHT_<KEY> first, then any OpenTelemetry alias."""
+    return Key(name, parse, allowed, (_ragsight_env(name), *extra_env), **kw)
+
+
+_positive = _number(float, minimum=0.0, exclusive_min=True)
+_non_negative = _number(float, minimum=0.0)
+_ratio = _number(float, minimum=0.0, maximum=1.0)
+_count = _number(int, minimum=1)
+_count0 = _number(int, minimum=0)
+
+_BREAKER_PARSERS: dict[str, tuple[Parser, str]] = {
+    "failure_rate_threshold": (
+        _number(float, minimum=0.0, maximum=1.0, exclusive_min=True),
+        "a number > 0 and <= 1",
+    ),
+    "slow_call_rate_threshold": (
+        _number(float, minimum=0.0, maximum=1.0, exclusive_min=True),
+        "a number > 0 and <= 1",
+    ),
+    "slow_call_duration": (_positive, _POS),
+    "minimum_calls": (_count, "an integer >= 1"),
+    "consecutive_failures": (_count0, "an integer >= 0 (0 disables)"),
+    "window": (_positive, _POS),
+    "open_duration": (_positive, _POS),
+    "max_open_duration": (_positive, _POS),
+    "half_open_probes": (_count, "an integer >= 1"),
+    "probe_successes_to_close": (_count, "an integer >= 1"),
+    "probe_timeout": (_positive, _POS),
+}
+_RETRY_PARSERS: dict[str, tuple[Parser, str]] = {
+    "attempts": (_count, "an integer >= 1"),
+    "deadline": (_positive, _POS),
+    "base_delay": (_non_negative, "a number >= 0 (seconds)"),
+    "max_delay": (_non_negative, "a number >= 0 (seconds)"),
+    "jitter": (_choice(*JITTERS), "one of " + ", ".join(JITTERS)),
+    "budget_ratio": (_non_negative, "a number >= 0"),
+    "budget_min_per_second": (_non_negative, "a number >= 0"),
+    "max_retry_after": (_non_negative, "a number >= 0 (seconds)"),
+}
+
+
+def _section(prefix: str, cls: type, parsers: dict[str, tuple[Parser, str]]) -> list[Key]:
+    fields = [f.name for f in dataclasses.fields(cls)]
+    missing = set(fields) ^ set(parsers)
+    if missing:  # keeps this table honest when _policy gains a field
+        raise RuntimeError(f"config keys out of sync with {cls.__name__}: {sorted(missing)}")
+    return [_own(f"{prefix}.{f}", *parsers[f]) for f in fields]
+
+
+KEYS: tuple[Key, ...] = (
+    _k("service_name", _str, "a non-empty string", "OTEL_SERVICE_NAME"),
+    _own("service_version", _str, "a non-empty string"),
+    _own("environment", _str, "a non-empty string (deployment.environment.name)"),
+    _k(
+        "resource_attributes",
+        _pairs,
+        "key=value pairs separated by commas, or a table",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ),
+    _k("disabled", _bool, "true or false", "OTEL_SDK_DISABLED"),
+    _own(
+        "exporter",
+        _choice(*EXPORTERS),
+        "one of auto (OTLP if an endpoint is set, else files), otlp, file, none",
+    ),
+    _k("sampler", _choice(*SAMPLERS), "one of " + ", ".join(SAMPLERS), "OTEL_TRACES_SAMPLER"),
+    _k("sampler_arg", _ratio, _RATIO, "OTEL_TRACES_SAMPLER_ARG"),
+    _own("shutdown_timeout", _positive, _POS),
+    _k("otlp.endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    _k("otlp.traces_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    _k("otlp.metrics_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+    _k("otlp.logs_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+    _k(
+        "otlp.protocol",
+        _choice(*PROTOCOLS),
+        "one of grpc, http/protobuf",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ),
+    _k(
+        "otlp.headers",
+        _headers,
+        "key=value pairs separated by commas, or a table",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        secret=True,
+    ),
+    _k(
+        "otlp.compression",
+        _choice(*COMPRESSIONS),
+        "one of none, gzip, deflate",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ),
+    _k(
+        "otlp.timeout",
+        _positive,
+        "a number > 0 (seconds; the env variable is milliseconds)",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        env_scale=0.001,
+    ),
+    _k("otlp.insecure", _bool, "true or false", "OTEL_EXPORTER_OTLP_INSECURE"),
+    _k("batch.max_queue_size", _count, "an integer >= 1", "OTEL_BSP_MAX_QUEUE_SIZE"),
+    _k(
+        "batch.max_export_batch_size",
+        _count,
+        "an integer >= 1 and <= batch.max_queue_size",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    ),
+    _k(
+        "batch.schedule_delay",
+        _positive,
+        "a number > 0 (seconds; the env variable is milliseconds)",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        env_scale=0.001,
+    ),
+    _k(
+        "batch.metric_export_interval",
+        _positive,
+        "a number > 0 (seconds; the env variable is milliseconds)",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        env_scale=0.001,
+    ),
+    _own(
+        "content.capture",
+        _capture,
+        "true or false (or a GenAI capture mode)",
+        names.CAPTURE_CONTENT_ENV,
+    ),
+    _own("content.max_length", _count, "an integer >= 1"),
+    _own(
+        "content.redact_patterns",
+        _patterns,
+        "a list of regular expressions (env: a JSON array, or one regex)",
+    ),
+    _own("content.secret_argument_names", _string_list, "a list of names (env: comma-separated)"),
+    _own("logs.format", _choice(*LOG_FORMATS), "one of none, text, json"),
+    _own("logs.level", _choice(*LOG_LEVELS), "one of " + ", ".join(LOG_LEVELS)),
+    _own("logs.correlation", _bool, "true or false"),
+    _own("logs.export", _bool, "true or false"),
+    _own("file_sink.directory", _str, "a directory path"),
+    _own("file_sink.max_bytes", _number(int, minimum=1024), "an integer >= 1024 (bytes)"),
+    _own("file_sink.backups", _count, "an integer >= 1"),
+    *_section("breaker", BreakerDefaults, _BREAKER_PARSERS),
+    *_section("retry", RetryDefaults, _RETRY_PARSERS),
+)
+
+BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+BY_ARGUMENT: dict[str, Key] = {k.argument: k for k in KEYS}
+MAPPING_KEYS = frozenset({"otlp.headers", "resource_attributes"})
+CONFIG_ENV = "RAGSIGHT_CONFIG"
+ENV_NAMES: frozenset[str] = frozenset(e for k in KEYS for e in k.env) | {CONFIG_ENV}

@@ -1,0 +1,161 @@
+"""Where raw configuration values come from: defaults < file < environment < arguments.
+
+Each source yields :class:`Raw` entries that remember their origin (the file path, the
+environment variable, the configure() keyword), so validation can say exactly where a bad
+value was written. Nothing here judges values; unknown keys are passed on to be reported.
+
+The file is the one named by configure(config_file=...), else by ``RAGSIGHT_CONFIG``, else
+the first of ./ragsight.toml, ./ragsight.yaml, ./ragsight.yml, ./ragsight.json, else the
+``[tool.ragsight]`` table of ./pyproject.toml when it has one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragsight._config_keys import BY_ARGUMENT, BY_NAME, CONFIG_ENV, ENV_NAMES, KEYS, MAPPING_KEYS
+from ragsight._settings import NO_VALUE, Problem
+
+DISCOVERED = ("ragsight.toml", "ragsight.yaml", "ragsight.yml", "ragsight.json")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """One value as written, before parsing."""
+
+    key: str  # dotted key; may be unknown
+    value: Any
+    source: str  # human readable: "env OTEL_SERVICE_NAME", "file /x/ragsight.toml", ...
+    from_env: bool = False
+    env_scale: float = 1.0
+
+
+@dataclass
+class Gathered:
+    file: Path | None
+    values: list[Raw]
+    problems: list[Problem]
+
+
+def find_config_file(
+    explicit: str | os.PathLike[str] | None, environ: Mapping[str, str], cwd: Path
+) -> tuple[Path | None, str]:
+    """The config file to read and why it was chosen (for the source label)."""
+    if explicit is not None:
+        return Path(explicit), "configure(config_file=...)"
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]), f"env {CONFIG_ENV}"
+    for name in DISCOVERED:
+        if (cwd / name).is_file():
+            return cwd / name, "discovered"
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            if "ragsight" in _read_toml(pyproject).get("tool", {}):
+                return pyproject, "discovered"
+        except Exception:
+            return None, ""
+    return None, ""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """The settings table in ``path``; raises ValueError/OSError with a readable message."""
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        data = _read_toml(path)
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("ragsight", {})
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    elif suffix == ".json":
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    else:
+        raise ValueError(f"unknown file type {suffix!r}: use .toml, .yaml, .yml or .json")
+    if not isinstance(data, dict):
+        raise ValueError("the top level is not a table/mapping")
+    return data
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested tables to dotted keys; known mapping-valued keys stay whole."""
+    for raw_key, value in data.items():
+        key = f"{prefix}{raw_key}"
+        if key in MAPPING_KEYS or key in BY_NAME or not isinstance(value, dict):
+            yield key, value
+        else:
+            yield from flatten(value, key + ".")
+
+
+def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
+    label = f"file {path}"
+    try:
+        data = load_file(path)
+    except FileNotFoundError:
+        return [], [Problem("config_file", label, NO_VALUE, "file not found")]
+    except Exception as exc:
+        return [], [Problem("config_file", label, NO_VALUE, f"cannot be read: {exc}")]
+    return [Raw(key, value, label) for key, value in flatten(data)], []
+
+
+def env_values(environ: Mapping[str, str]) -> list[Raw]:
+    """Known variables (first set name per key wins) plus unknown RAGSIGHT_* ones."""
+    out: list[Raw] = []
+    for key in KEYS:
+        for env_name in key.env:
+            value = environ.get(env_name)
+            if value is not None and value.strip() != "":
+                out.append(Raw(key.name, value, f"env {env_name}", True, key.env_scale))
+                break
+    for env_name, value in environ.items():
+        if env_name.startswith("RAGSIGHT_") and env_name not in ENV_NAMES:
+            out.append(Raw(f"${env_name}", value, f"env {env_name}", True))
+    return out
+
+
+def argument_values(arguments: Mapping[str, Any]) -> list[Raw]:
+    out: list[Raw] = []
+    for name, value in arguments.items():
+        key = BY_ARGUMENT.get(name)
+        dotted = key.name if key is not None else f"@{name}"
+        out.append(Raw(dotted, value, f"configure({name}=...)"))
+    return out
+
+
+def gather(
+    arguments: Mapping[str, Any],
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Gathered:
+    """All raw values, lowest precedence first; later entries for a key win."""
+    environ = os.environ if environ is None else environ
+    path, _why = find_config_file(config_file, environ, Path.cwd() if cwd is None else Path(cwd))
+    values: list[Raw] = []
+    problems: list[Problem] = []
+    if path is not None:
+        file_raw, file_problems = file_values(path)
+        values += file_raw
+        problems += file_problems
+    values += env_values(environ)
+    values += argument_values(arguments)
+    return Gathered(path, values, problems)

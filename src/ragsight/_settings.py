@@ -1,0 +1,265 @@
+"""The validated, immutable settings ragsight runs with, and the table of every key.
+
+Why hand-written and not pydantic-settings: every problem must name where its value came
+from (a file path, an environment variable, a configure() argument), which a settings
+library does not track per key, so the layering and the error format would be ours anyway;
+what remains (a few dozen scalar keys) is smaller than the dependency and its import cost.
+Parsing uses the standard library (tomllib, json) and PyYAML, which ragsight already needs.
+
+Secrets are held in :class:`Secret`, whose ``repr`` and ``str`` are masked, so an OTLP
+header cannot leak through a log line, an error message, ``repr(settings)`` or
+``ragsight config show`` by accident; code that needs the value calls ``reveal()``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ragsight._policy import BreakerDefaults, RetryDefaults
+
+MASK = "****"
+
+
+class Secret:
+    """A string that never shows itself: repr, str and format all print ``****``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"'{MASK}'"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def mask_url(url: str) -> str:
+    """Hide a password embedded in a URL (``https://user:pw@host``) and secret query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    query = re.sub(
+        r"(?i)((?:^|&)[^=&]*(?:key|token|secret|password|auth)[^=&]*=)[^&]*",
+        rf"\g<1>{MASK}",
+        parts.query,
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|credential|cookie|signature)")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an unknown key or header name should have its value masked."""
+    return bool(_SECRET_NAME.search(name))
+
+
+# --------------------------------------------------------------------------------------
+# The settings model
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OtlpSettings:
+    """Where and how OTLP export goes; an unset endpoint means the embedded file sink."""
+
+    endpoint: str | None = None
+    traces_endpoint: str | None = None
+    metrics_endpoint: str | None = None
+    logs_endpoint: str | None = None
+    protocol: str = "http/protobuf"
+    headers: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
+    compression: str = "none"
+    timeout: float = 10.0  # seconds (OTEL_EXPORTER_OTLP_TIMEOUT is in milliseconds)
+    insecure: bool | None = None  # gRPC only; None: decided by the endpoint's scheme
+
+    def __repr__(self) -> str:
+        def url(u: str | None) -> str:
+            return repr(None if u is None else mask_url(u))
+
+        headers = {k: MASK for k in self.headers}
+        return (
+            f"OtlpSettings(endpoint={url(self.endpoint)}, traces_endpoint="
+            f"{url(self.traces_endpoint)}, metrics_endpoint={url(self.metrics_endpoint)}, "
+            f"logs_endpoint={url(self.logs_endpoint)}, protocol={self.protocol!r}, "
+            f"headers={headers!r}, compression={self.compression!r}, timeout={self.timeout!r}, "
+            f"insecure={self.insecure!r})"
+        )
+
+    def any_endpoint(self) -> bool:
+        return any((self.endpoint, self.traces_endpoint, self.metrics_endpoint, self.logs_endpoint))
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Bounded queues: when full, new items are dropped (and counted), never block the app."""
+
+    max_queue_size: int = 2048
+    max_export_batch_size: int = 512
+    schedule_delay: float = 1.0  # seconds
+    metric_export_interval: float = 60.0  # seconds (OTEL_METRIC_EXPORT_INTERVAL is in ms)
+
+
+@dataclass(frozen=True)
+class ContentSettings:
+    capture: bool = False
+    max_length: int = 1024
+    redact_patterns: tuple[str, ...] = ()
+    secret_argument_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """``format`` none leaves the app's handlers alone; text/json install one on the root."""
+
+    format: str = "none"
+    level: str = "info"
+    correlation: bool = True
+    export: bool = True
+
+
+@dataclass(frozen=True)
+class FileSinkSettings:
+    directory: str = "ragsight-telemetry"
+    max_bytes: int = 10 * 1024 * 1024  # per file, before rotation
+    backups: int = 5  # rotated files kept per signal
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configure() needs, validated; ``sources`` says where each key came from."""
+
+    service_name: str | None = None
+    service_version: str | None = None
+    environment: str | None = None
+    resource_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    disabled: bool = False
+    exporter: str = "auto"
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float | None = None
+    shutdown_timeout: float = 5.0
+    otlp: OtlpSettings = field(default_factory=OtlpSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
+    logs: LogSettings = field(default_factory=LogSettings)
+    file_sink: FileSinkSettings = field(default_factory=FileSinkSettings)
+    breaker: BreakerDefaults = field(default_factory=BreakerDefaults)
+    retry: RetryDefaults = field(default_factory=RetryDefaults)
+    # Not part of equality: the same values from another source are the same config.
+    sources: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def uses_otlp(self) -> bool:
+        if self.exporter == "auto":
+            return self.otlp.any_endpoint()
+        return self.exporter == "otlp"
+
+    def uses_file_sink(self) -> bool:
+        return self.exporter == "file" or (self.exporter == "auto" and not self.uses_otlp())
+
+    def get(self, key: str) -> Any:
+        """The value of a dotted key (``otlp.endpoint``)."""
+        obj: Any = self
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def source_of(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+
+# --------------------------------------------------------------------------------------
+# The key table
+# --------------------------------------------------------------------------------------
+Parser = Callable[[Any, bool], Any]  # (raw value, raw is an env string) -> value
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configurable key: its dotted name, parser, environment names and what is allowed."""
+
+    name: str
+    parse: Parser
+    allowed: str
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    env_scale: float = 1.0  # env value * scale = settings value (ms -> s)
+
+    @property
+    def argument(self) -> str:
+        """The configure() keyword for this key."""
+        return self.name.replace(".", "_")
+
+    def mask(self, value: Any) -> Any:
+        return mask_value(value, secret=self.secret)
+
+
+def mask_value(value: Any, *, secret: bool = False) -> Any:
+    """``value`` of a known key made safe to print (``secret``: the whole value is masked)."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, Mapping):
+        return {str(k): MASK if secret or looks_secret(str(k)) else v for k, v in value.items()}
+    if secret:
+        return MASK
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    return value
+
+
+def mask_unknown(name: str, value: Any) -> Any:
+    """The value of an unknown key: masked when its name looks like a secret's."""
+    if looks_secret(name.rsplit(".", 1)[-1]):
+        return MASK
+    return mask_value(value)
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration; ``value`` is already masked."""
+
+    key: str
+    source: str
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        shown = "" if self.value is _NO_VALUE else f" = {self.value!r}"
+        return f"{self.key}{shown} (from {self.source}): {self.message}"
+
+
+_NO_VALUE: Any = object()
+NO_VALUE: Any = _NO_VALUE
+
+
+class ConfigError(ValueError):
+    """Every problem found in the configuration, raised once before anything starts."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = [f"ragsight configuration has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))

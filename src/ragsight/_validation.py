@@ -1,0 +1,156 @@
+"""Turn gathered raw values into Settings, or one ConfigError that lists every problem.
+
+Each problem names the key, where the value came from, the value (masked when secret) and
+what is allowed. Unknown keys are problems too, with a did-you-mean, because a misspelt
+``OTEL_EXPORTER_OTLP_ENDPONT`` silently sending telemetry nowhere is the costliest kind of
+configuration bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from ragsight._config_keys import BY_ARGUMENT, BY_NAME, ENV_NAMES, Invalid
+from ragsight._config_sources import Gathered, Raw, gather
+from ragsight._settings import ConfigError, Problem, Settings, mask_unknown
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(raw: Raw) -> Problem:
+    if raw.key.startswith("$"):
+        name = raw.key[1:]
+        hint = _did_you_mean(name, sorted(ENV_NAMES))
+        return Problem(
+            name,
+            raw.source,
+            mask_unknown(name, raw.value),
+            f"unknown ragsight environment variable{hint}",
+        )
+    if raw.key.startswith("@"):
+        name = raw.key[1:]
+        hint = _did_you_mean(name, sorted(BY_ARGUMENT))
+        return Problem(
+            name, raw.source, mask_unknown(name, raw.value), f"unknown configure() argument{hint}"
+        )
+    hint = _did_you_mean(raw.key, sorted(BY_NAME))
+    return Problem(raw.key, raw.source, mask_unknown(raw.key, raw.value), f"unknown key{hint}")
+
+
+def _parse(raw: Raw) -> tuple[Any, Problem | None]:
+    key = BY_NAME[raw.key]
+    if raw.value is None:  # an explicit None argument means "not set at this level"
+        return None, None
+    try:
+        value = key.parse(raw.value, raw.from_env)
+    except Invalid as exc:
+        return None, Problem(
+            key.name, raw.source, key.mask(raw.value), f"{exc}; allowed: {key.allowed}"
+        )
+    if raw.from_env and raw.env_scale != 1.0:
+        value = value * raw.env_scale
+    return value, None
+
+
+def _cross_checks(values: dict[str, Any], sources: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def get(key: str) -> Any:
+        return values.get(key, Settings().get(key))
+
+    def add(key: str, message: str) -> None:
+        problems.append(Problem(key, sources.get(key, "default"), get(key), message))
+
+    if get("batch.max_export_batch_size") > get("batch.max_queue_size"):
+        add(
+            "batch.max_export_batch_size",
+            f"must be <= batch.max_queue_size ({get('batch.max_queue_size')})",
+        )
+    if get("retry.base_delay") > get("retry.max_delay"):
+        add("retry.base_delay", f"must be <= retry.max_delay ({get('retry.max_delay')})")
+    if get("breaker.open_duration") > get("breaker.max_open_duration"):
+        add(
+            "breaker.open_duration",
+            f"must be <= breaker.max_open_duration ({get('breaker.max_open_duration')})",
+        )
+    if get("exporter") == "otlp" and not any(
+        get(k)
+        for k in (
+            "otlp.endpoint",
+            "otlp.traces_endpoint",
+            "otlp.metrics_endpoint",
+            "otlp.logs_endpoint",
+        )
+    ):
+        add(
+            "exporter",
+            "is otlp but no endpoint is set (otlp.endpoint / OTEL_EXPORTER_OTLP_ENDPOINT)",
+        )
+    return problems
+
+
+def _assemble(values: dict[str, Any], sources: dict[str, str]) -> Settings:
+    """Nested dataclasses from dotted values; sections are replaced, never mutated."""
+    base = Settings()
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        head, _, tail = key.partition(".")
+        if tail:
+            sections.setdefault(head, {})[tail] = value
+        elif isinstance(value, dict):
+            top[key] = MappingProxyType(dict(value))
+        else:
+            top[key] = value
+    for head, changes in sections.items():
+        changes = {
+            k: MappingProxyType(dict(v)) if isinstance(v, dict) else v for k, v in changes.items()
+        }
+        top[head] = replace(getattr(base, head), **changes)
+    return replace(base, **top, sources=MappingProxyType(dict(sources)))
+
+
+def build(gathered: Gathered) -> Settings:
+    problems = list(gathered.problems)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for raw in gathered.values:  # lowest precedence first: later entries win
+        if raw.key not in BY_NAME:
+            problems.append(_unknown(raw))
+            continue
+        value, problem = _parse(raw)
+        if problem is not None:
+            problems.append(problem)
+            values.pop(raw.key, None)  # do not fall back silently to a lower source
+            sources[raw.key] = raw.source
+        elif raw.value is not None:
+            values[raw.key] = value
+            sources[raw.key] = raw.source
+    queue = values.get("batch.max_queue_size")
+    if "batch.max_export_batch_size" not in values and isinstance(queue, int):
+        # the default batch size follows a smaller queue instead of contradicting it
+        values["batch.max_export_batch_size"] = min(queue, Settings().batch.max_export_batch_size)
+    if not problems:
+        problems += _cross_checks(values, sources)
+    if problems:
+        raise ConfigError(problems)
+    return _assemble(values, sources)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    **arguments: Any,
+) -> Settings:
+    """Settings from every source (defaults < file < environment < arguments)."""
+    return build(gather(arguments, config_file=config_file, environ=environ, cwd=cwd))

@@ -1,0 +1,187 @@
+"""Validation: one ConfigError listing every problem with key, source, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragsight._config_keys import KEYS
+from ragsight._settings import ConfigError
+from ragsight._validation import load_settings
+
+
+def _problems(tmp_path: Path, env: dict[str, str] | None = None, **arguments: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env or {}, cwd=tmp_path, **arguments)
+    return str(info.value)
+
+
+def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
+    env = {"OTEL_EXPORTER_OTLP_PROTOCOL": "htp", "OTEL_TRACES_SAMPLER_ARG": "2"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env, cwd=tmp_path, retry_attempts=0)
+    assert [p.key for p in info.value.problems] == [
+        "sampler_arg",
+        "otlp.protocol",
+        "retry.attempts",
+    ]
+    assert str(info.value).startswith("ragsight configuration has 3 problems:")
+
+
+def test_problem_names_key_env_source_value_and_allowed(tmp_path: Path) -> None:
+    text = _problems(tmp_path, {"OTEL_EXPORTER_OTLP_PROTOCOL": "htp"})
+    assert (
+        "otlp.protocol = 'htp' (from env OTEL_EXPORTER_OTLP_PROTOCOL): not one of the allowed "
+        "values; allowed: one of grpc, http/protobuf" in text
+    )
+
+
+def test_problem_names_the_file_path(tmp_path: Path) -> None:
+    path = tmp_path / "ragsight.yaml"
+    path.write_text("otlp:\n  timeout: -1\n")
+    text = _problems(tmp_path)
+    assert f"otlp.timeout = -1 (from file {path}): out of range" in text
+
+
+def test_problem_names_the_configure_argument(tmp_path: Path) -> None:
+    text = _problems(tmp_path, content_max_length="long")
+    assert (
+        "content.max_length = 'long' (from configure(content_max_length=...)): not an integer"
+        in text
+    )
+
+
+def test_invalid_higher_source_does_not_fall_back_to_a_lower_one(tmp_path: Path) -> None:
+    (tmp_path / "ragsight.toml").write_text('sampler = "always_on"\n')
+    text = _problems(tmp_path, {"OTEL_TRACES_SAMPLER": "sometimes"})
+    assert "sampler = 'sometimes'" in text
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("disabled", "maybe"),
+        ("file_sink.backups", "0"),
+        ("otlp.endpoint", "localhost:4317"),
+        ("otlp.endpoint", "http://host:notaport"),
+        ("otlp.compression", "brotli"),
+        ("otlp.timeout", "0"),
+        ("batch.max_queue_size", "0"),
+        ("batch.metric_export_interval", "nan"),
+        ("sampler_arg", "-0.1"),
+        ("content.redact_patterns", "(unclosed"),
+        ("content.redact_patterns", "[not json"),
+        ("logs.level", "loud"),
+        ("file_sink.max_bytes", "10"),
+        ("breaker.failure_rate_threshold", "0"),
+        ("retry.jitter", "random"),
+        ("resource_attributes", "novalue"),
+    ],
+)
+def test_bad_environment_values_are_rejected_with_what_is_allowed(
+    key: str, bad: str, tmp_path: Path
+) -> None:
+    spec = next(k for k in KEYS if k.name == key)
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={spec.env[0]: bad}, cwd=tmp_path)
+    (problem,) = info.value.problems
+    assert problem.key == key
+    assert problem.source == f"env {spec.env[0]}"
+    assert problem.message.endswith("allowed: " + spec.allowed)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(True, "not an integer"), (1.5, "not an integer"), ([1], "not an integer")],
+)
+def test_file_values_must_have_the_right_type(value: object, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, cwd=tmp_path, retry_attempts=value)
+    assert info.value.problems[0].message.startswith(message)
+
+
+def test_unknown_file_key_gets_a_did_you_mean(tmp_path: Path) -> None:
+    (tmp_path / "ragsight.toml").write_text('[otlp]\nendpiont = "http://x:1"\n')
+    text = _problems(tmp_path)
+    assert "otlp.endpiont" in text
+    assert "unknown key; did you mean 'otlp.endpoint'?" in text
+
+
+def test_unknown_ragsight_env_variable_gets_a_did_you_mean(tmp_path: Path) -> None:
+    text = _problems(tmp_path, {"RAGSIGHT_RETRY_ATEMPTS": "3"})
+    assert "did you mean 'RAGSIGHT_RETRY_ATTEMPTS'?" in text
+
+
+def test_unknown_configure_argument_gets_a_did_you_mean(tmp_path: Path) -> None:
+    text = _problems(tmp_path, servce_name="x")
+    assert "unknown configure() argument; did you mean 'service_name'?" in text
+
+
+def test_unknown_key_without_a_close_match_has_no_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "ragsight.json").write_text('{"zzzz": 1}')
+    text = _problems(tmp_path)
+    assert "zzzz = 1" in text
+    assert "unknown key" in text
+    assert "did you mean" not in text
+
+
+def test_missing_explicit_file_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_unparseable_file_is_a_problem_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "ragsight.toml"
+    path.write_text("service_name = \n")
+    with pytest.raises(ConfigError, match=f"from file {path}.*cannot be read"):
+        load_settings(path, environ={})
+
+
+def test_unknown_file_type_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "ragsight.ini"
+    path.write_text("x=1")
+    with pytest.raises(ConfigError, match="unknown file type"):
+        load_settings(path, environ={})
+
+
+def test_top_level_must_be_a_table(tmp_path: Path) -> None:
+    path = tmp_path / "ragsight.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="not a table"):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "key"),
+    [
+        (
+            {"batch_max_queue_size": 10, "batch_max_export_batch_size": 20},
+            "batch.max_export_batch_size",
+        ),
+        ({"retry_base_delay": 5.0, "retry_max_delay": 1.0}, "retry.base_delay"),
+        ({"breaker_open_duration": 500.0}, "breaker.open_duration"),
+        ({"exporter": "otlp"}, "exporter"),
+    ],
+)
+def test_inconsistent_combinations_are_rejected(
+    arguments: dict[str, object], key: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, cwd=tmp_path, **arguments)
+    assert [p.key for p in info.value.problems] == [key]
+
+
+def test_small_queue_shrinks_the_default_batch_size(tmp_path: Path) -> None:
+    settings = load_settings(environ={"OTEL_BSP_MAX_QUEUE_SIZE": "100"}, cwd=tmp_path)
+    assert settings.batch.max_export_batch_size == 100
+
+
+def test_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
+    assert load_settings(environ={"OTEL_SERVICE_NAME": ""}, cwd=tmp_path).service_name is None
+
+
+def test_empty_service_name_argument_is_rejected(tmp_path: Path) -> None:
+    assert "service_name = '' (from configure(service_name=...))" in _problems(
+        tmp_path, service_name=""
+    )
