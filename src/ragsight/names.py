@@ -29,6 +29,7 @@ CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 # --------------------------------------------------------------------------------------
 ERROR_TYPE: Final = "error.type"
 ERROR_TYPE_OTHER: Final = "_OTHER"
+ERROR_TYPE_CANCELLED: Final = "cancelled"  # asyncio cancellation: span status stays UNSET
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 CODE_FUNCTION_NAME: Final = "code.function.name"
@@ -103,6 +104,20 @@ RAG_RERANK_TOP_N: Final = "rag.rerank.top_n"
 RAG_INPUT: Final = "rag.input"  # opt-in content: captured function arguments (JSON)
 RAG_OUTPUT: Final = "rag.output"  # opt-in content: captured result (JSON)
 RAG_CANCELLED: Final = "rag.cancelled"
+RAGSIGHT_COMPONENT: Final = "ragsight.component"  # internal-error metric label
+
+# Attributes that carry user content (captured only on opt-in). The bundled Collector
+# deletes them from spans, span events and log records as a second line of defence
+# unless RAGSIGHT_COLLECTOR_KEEP_CONTENT=true (collector/otelcol-config.yaml).
+CONTENT_ATTRIBUTES: Final = (
+    GEN_AI_RETRIEVAL_QUERY_TEXT,
+    GEN_AI_RETRIEVAL_DOCUMENTS,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    RAG_INPUT,
+    RAG_OUTPUT,
+)
 
 # rag.stage values
 Stage = Literal["pipeline", "retrieval", "embedding", "rerank", "generation", "tool", "cache", "stage"]
@@ -222,6 +237,8 @@ EVENT_RETRY_GAVE_UP: Final = "resilience.retry.gave_up"
 EVENT_RETRY_NESTED: Final = "resilience.retry.nested"
 EVENT_BATCH_ITEM_FAILED: Final = "resilience.batch.item_failed"
 EVENT_CACHE_LOOKUP: Final = "rag.cache.lookup"
+# content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY/SPAN_AND_EVENT
+EVENT_RAG_CONTENT: Final = "rag.content"
 
 # --------------------------------------------------------------------------------------
 # Metrics
@@ -294,9 +311,9 @@ RAG_EVALUATION_SCORE = MetricSpec(
     (GEN_AI_EVALUATION_NAME, GEN_AI_EVALUATION_SCORE_LABEL), SCORE_BUCKETS,
 )
 RAGSIGHT_INTERNAL_ERRORS = MetricSpec(
-    "ragsight.internal.errors", "counter", "{error}",
+    "ragsight.internal.errors", "observable_counter", "{error}",
     "Errors inside ragsight's own code, caught so the application never sees them.",
-    ("ragsight.component",),
+    (RAGSIGHT_COMPONENT,),
 )
 RAGSIGHT_EXPORT_DROPPED = MetricSpec(
     "ragsight.export.dropped", "counter", "{item}",

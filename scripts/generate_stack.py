@@ -1,0 +1,918 @@
+#!/usr/bin/env python3
+"""Generate the bundled stack's Collector config, Prometheus rules and Grafana dashboards.
+
+Every metric, label and attribute name in those files comes from ``ragsight.names``
+(``prometheus_name()``/``prometheus_attribute()`` for the Prometheus side), so a rename in
+the names contract changes the shipped files in the same commit. ``tests/unit/stack``
+fails when the committed files differ from what this script produces, and the stack
+tier proves every generated query against a real Collector and Prometheus.
+
+    python scripts/generate_stack.py          # rewrite the files
+    python scripts/generate_stack.py --check  # exit 1 and list the files that are stale
+
+The rules are built from a ``RuleProfile`` so that the end-to-end tests can derive a
+fast copy (short windows and ``for:``) from the very same expressions as production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ragsight import names as n  # noqa: E402
+from ragsight.names import prometheus_attribute as label  # noqa: E402
+from ragsight.names import prometheus_name as series  # noqa: E402
+
+PINNED_COLLECTOR_VERSION = "0.158.0"
+
+# The Collector's own telemetry (service.telemetry), scraped from its :8888 endpoint. These
+# are the Collector's names, not the SDK's; a stack test checks them on the real binary.
+OTELCOL_EXPORTER_SEND_FAILED = (
+    "otelcol_exporter_send_failed_spans_total",
+    "otelcol_exporter_send_failed_metric_points_total",
+    "otelcol_exporter_send_failed_log_records_total",
+)
+OTELCOL_RECEIVER_REFUSED = (
+    "otelcol_receiver_refused_spans_total",
+    "otelcol_receiver_refused_metric_points_total",
+    "otelcol_receiver_refused_log_records_total",
+)
+
+# Prometheus labels used below.
+SVC = label(n.SERVICE_NAME)
+STAGE = label(n.RAG_STAGE)
+OPERATION = label(n.RAG_OPERATION_NAME)
+ERROR = label(n.ERROR_TYPE)
+CACHE = label(n.RAG_CACHE_NAME)
+CACHE_RESULT = label(n.RAG_CACHE_RESULT)
+RES_NAME = label(n.RESILIENCE_NAME)
+CB_STATE = label(n.CB_STATE)
+CB_OUTCOME = label(n.CB_OUTCOME)
+CB_TO = label(n.CB_TO_STATE)
+RETRY_REASON = label(n.RETRY_REASON)
+RETRY_OUTCOME = label(n.RETRY_OUTCOME)
+RETRY_STOP = label(n.RETRY_STOP_REASON)
+EVAL_NAME = label(n.GEN_AI_EVALUATION_NAME)
+TOKEN_TYPE = label(n.GEN_AI_TOKEN_TYPE)
+MODEL = label(n.GEN_AI_REQUEST_MODEL)
+GENAI_OP = label(n.GEN_AI_OPERATION_NAME)
+BATCH_OUTCOME = label(n.BATCH_OUTCOME)
+
+DURATION = series(n.RAG_OPERATION_DURATION)
+CACHE_REQUESTS = series(n.RAG_CACHE_REQUESTS)
+RETRIEVAL_SCORE = series(n.RAG_RETRIEVAL_SCORE)
+RETRIEVAL_DOCS = series(n.RAG_RETRIEVAL_DOCUMENTS)
+EVAL_SCORE = series(n.RAG_EVALUATION_SCORE)
+GENAI_DURATION = series(n.GEN_AI_CLIENT_OPERATION_DURATION)
+TOKENS = series(n.GEN_AI_CLIENT_TOKEN_USAGE)
+INTERNAL_ERRORS = series(n.RAGSIGHT_INTERNAL_ERRORS)
+EXPORT_DROPPED = series(n.RAGSIGHT_EXPORT_DROPPED)
+CB_STATE_SERIES = series(n.CB_STATE_METRIC)
+CB_CALLS = series(n.CB_CALLS)
+CB_TRANSITIONS = series(n.CB_TRANSITIONS)
+CB_FAILURE_RATIO = series(n.CB_FAILURE_RATIO)
+CB_OPEN_DURATION = series(n.CB_OPEN_DURATION)
+RETRY_ATTEMPTS = series(n.RETRY_ATTEMPTS)
+RETRY_CALLS = series(n.RETRY_CALLS)
+RETRY_GIVE_UPS = series(n.RETRY_GIVE_UPS)
+RETRY_DELAY = series(n.RETRY_DELAY)
+BUDGET_REMAINING = series(n.RETRY_BUDGET_REMAINING)
+BUDGET_EXHAUSTED = series(n.RETRY_BUDGET_EXHAUSTED)
+BATCH_DOCS = series(n.BATCH_DOCUMENTS)
+
+RUNBOOK = "https://github.com/ragsight/ragsight/blob/main/collector/prometheus/RUNBOOKS.md"
+
+
+# --------------------------------------------------------------------------------------
+# Collector
+# --------------------------------------------------------------------------------------
+def _env(var: str, default: str) -> str:
+    return "${env:" + var + ":-" + default + "}"
+
+
+def collector_config() -> dict[str, Any]:
+    """The Collector config; every endpoint is an env var with the compose default."""
+    keep = _env("RAGSIGHT_COLLECTOR_KEEP_CONTENT", "false")
+    drop_content = [f'delete_key(attributes, "{attr}")' for attr in n.CONTENT_ATTRIBUTES]
+    content_condition = [f'"{keep}" != "true"']
+    span_dimensions = [
+        n.RAG_STAGE,
+        n.RAG_OPERATION_NAME,
+        n.GEN_AI_OPERATION_NAME,
+        n.GEN_AI_REQUEST_MODEL,
+    ]
+    signals = ("traces", "metrics", "logs")
+    processors = ["memory_limiter", "transform/drop_content", "batch"]
+    return {
+        "extensions": {
+            "health_check": {"endpoint": _env("RAGSIGHT_OTELCOL_HEALTH_ENDPOINT", "0.0.0.0:13133")}
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": _env("RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT", "0.0.0.0:4317")},
+                    "http": {"endpoint": _env("RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT", "0.0.0.0:4318")},
+                }
+            },
+            # Replays files written by ragsight's embedded default sink (OTLP JSON lines).
+            "otlp_json_file": {
+                "include": [_env("RAGSIGHT_OTELCOL_REPLAY_GLOB", "/var/lib/ragsight/replay/*.jsonl")],
+                "start_at": "beginning",
+            },
+        },
+        "processors": {
+            "memory_limiter": {
+                "check_interval": "1s",
+                "limit_percentage": 80,
+                "spike_limit_percentage": 25,
+            },
+            "transform/drop_content": {
+                "error_mode": "ignore",
+                "trace_statements": [
+                    {"context": "span", "conditions": content_condition, "statements": drop_content},
+                    {
+                        "context": "spanevent",
+                        "conditions": content_condition,
+                        "statements": drop_content,
+                    },
+                ],
+                "log_statements": [
+                    {"context": "log", "conditions": content_condition, "statements": drop_content}
+                ],
+            },
+            "batch": {"send_batch_size": 8192, "timeout": "200ms"},
+        },
+        "connectors": {
+            "span_metrics": {
+                "histogram": {
+                    "unit": "s",
+                    "explicit": {"buckets": [f"{b}s" for b in n.STAGE_DURATION_BUCKETS]},
+                },
+                "dimensions": [{"name": d} for d in span_dimensions],
+                "exemplars": {"enabled": True},
+                "metrics_flush_interval": _env("RAGSIGHT_OTELCOL_SPANMETRICS_FLUSH", "15s"),
+            }
+        },
+        "exporters": {
+            "otlp_grpc/traces": {
+                "endpoint": _env("RAGSIGHT_OTELCOL_TRACES_ENDPOINT", "jaeger:4317"),
+                "tls": {"insecure": True},
+            },
+            "prometheus": {
+                "endpoint": _env("RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT", "0.0.0.0:8889"),
+                "resource_to_telemetry_conversion": {"enabled": True},
+                "enable_open_metrics": True,
+                "metric_expiration": _env("RAGSIGHT_OTELCOL_METRIC_EXPIRATION", "5m"),
+            },
+            "debug": {"verbosity": "basic"},
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {
+                "logs": {"level": _env("RAGSIGHT_OTELCOL_LOG_LEVEL", "info")},
+                "metrics": {
+                    "level": "normal",
+                    "readers": [
+                        {
+                            "pull": {
+                                "exporter": {
+                                    "prometheus": {
+                                        "host": _env("RAGSIGHT_OTELCOL_TELEMETRY_HOST", "0.0.0.0"),
+                                        "port": _env("RAGSIGHT_OTELCOL_TELEMETRY_PORT", "8888"),
+                                    }
+                                }
+                            }
+                        }
+                    ],
+                },
+            },
+            "pipelines": {
+                signals[0]: {
+                    "receivers": ["otlp", "otlp_json_file"],
+                    "processors": processors,
+                    "exporters": ["otlp_grpc/traces", "span_metrics"],
+                },
+                signals[1]: {
+                    "receivers": ["otlp", "otlp_json_file", "span_metrics"],
+                    "processors": processors,
+                    "exporters": ["prometheus"],
+                },
+                signals[2]: {
+                    "receivers": ["otlp", "otlp_json_file"],
+                    "processors": processors,
+                    "exporters": ["debug"],
+                },
+            },
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Prometheus rules
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleProfile:
+    """Windows, ``for:`` durations and thresholds; tests shrink these, nothing else."""
+
+    short: str = "5m"  # rate window of the fast signals (errors, latency, cache)
+    long: str = "1h"  # baseline window for "drop" alerts
+    score_window: str = "15m"
+    score_baseline: str = "6h"
+    for_errors: str = "10m"
+    for_latency: str = "10m"
+    for_cache: str = "15m"
+    for_scores: str = "30m"
+    for_breaker: str = "1m"
+    for_retry: str = "10m"
+    for_budget: str = "5m"
+    for_no_data: str = "10m"
+    for_collector: str = "5m"
+    error_ratio: float = 0.05
+    min_request_rate: float = 0.01  # req/s below which ratios are noise (~1 per 100 s)
+    min_score_samples: int = 10
+    score_drop_factor: float = 0.75  # alert below 75% of the baseline
+    cache_drop_factor: float = 0.5
+    retries_per_call: float = 0.5
+    latency_p95_seconds: Mapping[str, float] = field(
+        default_factory=lambda: {
+            n.STAGE_PIPELINE: 15.0,
+            n.STAGE_RETRIEVAL: 2.0,
+            n.STAGE_EMBEDDING: 1.0,
+            n.STAGE_RERANK: 2.0,
+            n.STAGE_GENERATION: 10.0,
+            n.STAGE_TOOL: 5.0,
+        }
+    )
+    latency_default_seconds: float = 5.0
+
+
+PRODUCTION = RuleProfile()
+
+
+def _rec(profile: RuleProfile) -> dict[str, str]:
+    s, lng = profile.short, profile.long
+    return {
+        "requests": f"ragsight:stage_requests:rate{s}",
+        "errors": f"ragsight:stage_errors:rate{s}",
+        "error_ratio": f"ragsight:stage_error_ratio:rate{s}",
+        "buckets": f"ragsight:stage_duration_seconds_bucket:rate{s}",
+        "p95": f"ragsight:stage_duration_seconds:p95_{s}",
+        "cache_ratio": f"ragsight:cache_hit_ratio:rate{s}",
+        "cache_ratio_long": f"ragsight:cache_hit_ratio:rate{lng}",
+        "cache_requests": f"ragsight:cache_requests:rate{s}",
+        "retrieval_score": f"ragsight:retrieval_score:mean{profile.score_window}",
+        "retrieval_score_long": f"ragsight:retrieval_score:mean{profile.score_baseline}",
+        "eval_score": f"ragsight:evaluation_score:mean{profile.score_window}",
+        "eval_score_long": f"ragsight:evaluation_score:mean{profile.score_baseline}",
+    }
+
+
+def _alert(
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity},
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": f"{RUNBOOK}#{name.lower()}",
+        },
+    }
+
+
+def _score_mean(metric: str, by: str, window: str) -> str:
+    return (
+        f"sum by ({SVC}, {by}) (rate({metric}_sum[{window}]))\n"
+        f"/\nsum by ({SVC}, {by}) (rate({metric}_count[{window}]))"
+    )
+
+
+def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
+    """The recording and alerting rules for ``profile`` (one rule file)."""
+    p, r = profile, _rec(profile)
+    s = p.short
+    by_stage = f"{SVC}, {STAGE}, {OPERATION}"
+    recording = [
+        {"record": r["requests"], "expr": f"sum by ({by_stage}) (rate({DURATION}_count[{s}]))"},
+        {
+            "record": r["errors"],
+            "expr": f'sum by ({by_stage}) (rate({DURATION}_count{{{ERROR}!=""}}[{s}]))',
+        },
+        {
+            # `or ... * 0` keeps stages without errors at 0 instead of absent.
+            "record": r["error_ratio"],
+            "expr": f"({r['errors']} or {r['requests']} * 0)\n/\n{r['requests']}",
+        },
+        {
+            "record": r["buckets"],
+            "expr": f"sum by ({SVC}, {STAGE}, le) (rate({DURATION}_bucket[{s}]))",
+        },
+        {"record": r["p95"], "expr": f"histogram_quantile(0.95, {r['buckets']})"},
+        {
+            "record": r["cache_requests"],
+            "expr": (
+                f"sum by ({SVC}, {CACHE}) "
+                f'(rate({CACHE_REQUESTS}{{{CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{s}]))'
+            ),
+        },
+    ]
+    for key, window in (("cache_ratio", s), ("cache_ratio_long", p.long)):
+        recording.append(
+            {
+                "record": r[key],
+                "expr": (
+                    f"sum by ({SVC}, {CACHE}) "
+                    f'(rate({CACHE_REQUESTS}{{{CACHE_RESULT}="{n.CACHE_HIT}"}}[{window}]))\n/\n'
+                    f"sum by ({SVC}, {CACHE}) (rate({CACHE_REQUESTS}"
+                    f'{{{CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{window}]))'
+                ),
+            }
+        )
+    for key, metric, by, window in (
+        ("retrieval_score", RETRIEVAL_SCORE, OPERATION, p.score_window),
+        ("retrieval_score_long", RETRIEVAL_SCORE, OPERATION, p.score_baseline),
+        ("eval_score", EVAL_SCORE, EVAL_NAME, p.score_window),
+        ("eval_score_long", EVAL_SCORE, EVAL_NAME, p.score_baseline),
+    ):
+        recording.append({"record": r[key], "expr": _score_mean(metric, by, window)})
+
+    known = sorted(p.latency_p95_seconds)
+    latency_terms = [
+        f'{r["p95"]}{{{STAGE}="{stage}"}} > {p.latency_p95_seconds[stage]:g}' for stage in known
+    ]
+    latency_terms.append(
+        f'{r["p95"]}{{{STAGE}!~"{"|".join(known)}"}} > {p.latency_default_seconds:g}'
+    )
+    busy = f"{r['requests']} > {p.min_request_rate:g}"
+    alerts = [
+        _alert(
+            "RagStageErrorRateHigh",
+            f"{r['error_ratio']} > {p.error_ratio:g}\nand\n{busy}",
+            p.for_errors,
+            "critical",
+            "{{ $labels.rag_stage }} stage {{ $labels.rag_operation_name }} fails "
+            "{{ $value | humanizePercentage }} of calls".replace("rag_stage", STAGE).replace(
+                "rag_operation_name", OPERATION
+            ),
+            f"More than {p.error_ratio:.0%} of calls to this stage raised over the last {s}. "
+            "Check the error.type label and the failing spans in the trace backend.",
+        ),
+        _alert(
+            "RagStageLatencyHigh",
+            "\nor\n".join(latency_terms),
+            p.for_latency,
+            "warning",
+            f"p95 latency of the {{{{ $labels.{STAGE} }}}} stage is {{{{ $value | humanizeDuration }}}}",
+            "The 95th percentile stage duration is above its budget "
+            + ", ".join(f"{k}={p.latency_p95_seconds[k]:g}s" for k in known)
+            + f", other={p.latency_default_seconds:g}s.",
+        ),
+        _alert(
+            "RagCacheHitRateDrop",
+            f"{r['cache_ratio']} < {p.cache_drop_factor:g} * {r['cache_ratio_long']}\n"
+            f"and\n{r['cache_requests']} > {p.min_request_rate:g}",
+            p.for_cache,
+            "warning",
+            f"Cache {{{{ $labels.{CACHE} }}}} hit rate fell to {{{{ $value | humanizePercentage }}}}",
+            f"The {s} hit rate is below {p.cache_drop_factor:.0%} of its {p.long} average: "
+            "a cold or evicted cache sends every request to retrieval and generation.",
+        ),
+    ]
+    for alert_name, key, by, what in (
+        ("RagRetrievalScoreDrop", "retrieval_score", OPERATION, "retrieval relevance"),
+        ("RagEvaluationScoreDrop", "eval_score", EVAL_NAME, "evaluation"),
+    ):
+        metric = RETRIEVAL_SCORE if key == "retrieval_score" else EVAL_SCORE
+        alerts.append(
+            _alert(
+                alert_name,
+                f"{r[key]} < {p.score_drop_factor:g} * {r[key + '_long']}\nand\n"
+                f"sum by ({SVC}, {by}) (increase({metric}_count[{p.score_window}]))"
+                f" >= {p.min_score_samples}",
+                p.for_scores,
+                "warning",
+                f"Mean {what} score of {{{{ $labels.{by} }}}} dropped to {{{{ $value }}}}",
+                f"The {p.score_window} mean {what} score is below {p.score_drop_factor:.0%} "
+                f"of its {p.score_baseline} mean: check index freshness, embedding model "
+                "changes and recent deployments.",
+            )
+        )
+    open_states = f"{n.CB_STATE_OPEN}|{n.CB_STATE_FORCED_OPEN}"
+    alerts += [
+        _alert(
+            "RagCircuitBreakerOpen",
+            f'max by ({SVC}, {RES_NAME}) ({CB_STATE_SERIES}{{{CB_STATE}=~"{open_states}"}}) == 1',
+            p.for_breaker,
+            "critical",
+            f"Circuit breaker {{{{ $labels.{RES_NAME} }}}} is open",
+            "Calls to this dependency are being rejected without being attempted. "
+            "Check the dependency's health; the breaker probes it again on its own.",
+        ),
+        _alert(
+            "RagRetryStorm",
+            f"sum by ({SVC}, {RES_NAME}) (rate({RETRY_ATTEMPTS}[{s}]))\n/\n"
+            f"sum by ({SVC}, {RES_NAME}) (rate({RETRY_CALLS}[{s}]))\n> {p.retries_per_call:g}",
+            p.for_retry,
+            "warning",
+            f"Retry storm on {{{{ $labels.{RES_NAME} }}}}: {{{{ $value }}}} retries per call",
+            "Retries multiply load on a struggling dependency. Consider a circuit breaker, "
+            "a smaller retry budget or backing off harder.",
+        ),
+        _alert(
+            "RagRetryBudgetExhausted",
+            f"sum by ({SVC}, {RES_NAME}) (increase({BUDGET_EXHAUSTED}[{s}])) > 0",
+            p.for_budget,
+            "warning",
+            f"Retry budget of {{{{ $labels.{RES_NAME} }}}} is exhausted",
+            "The per-dependency retry budget is refusing retries, so transient errors "
+            "now reach users directly.",
+        ),
+        _alert(
+            "RagTelemetryMissing",
+            f"group by ({SVC}) (last_over_time({DURATION}_count[{p.long}]))\nunless\n"
+            f"group by ({SVC}) ({DURATION}_count)",
+            p.for_no_data,
+            "critical",
+            f"{{{{ $labels.{SVC} }}}} stopped reporting RAG telemetry",
+            "The service sent stage metrics within the last hour but none now: the app is "
+            "down, lost its exporter, or the Collector cannot receive.",
+        ),
+        _alert(
+            "RagTelemetryDropped",
+            f"sum by ({SVC}) (increase({EXPORT_DROPPED}[{s}])) > 0",
+            p.for_collector,
+            "warning",
+            f"{{{{ $labels.{SVC} }}}} is dropping telemetry before export",
+            "ragsight's export queue is full or the exporter keeps failing.",
+        ),
+        _alert(
+            "OtelCollectorDroppingData",
+            "\nor\n".join(
+                f"sum by (job, instance) (rate({m}[{s}])) > 0"
+                for m in (*OTELCOL_EXPORTER_SEND_FAILED, *OTELCOL_RECEIVER_REFUSED)
+            ),
+            p.for_collector,
+            "critical",
+            "The OpenTelemetry Collector is dropping or refusing telemetry",
+            "An exporter keeps failing or the memory limiter refuses data. Check the "
+            "Collector's logs and the trace backend / Prometheus it sends to.",
+        ),
+    ]
+    return {
+        "groups": [
+            {"name": "ragsight.recording", "rules": recording},
+            {"name": "ragsight.alerts", "rules": alerts},
+        ]
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Grafana dashboards
+# --------------------------------------------------------------------------------------
+PROM_DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    exprs: tuple[tuple[str, str], ...]  # (expr, legend)
+    unit: str = "short"
+    kind: str = "timeseries"
+    description: str = ""
+
+
+def _panel_json(panel: Panel, pid: int, x: int, y: int, w: int, h: int) -> dict[str, Any]:
+    custom: dict[str, Any] = {}
+    if panel.kind == "timeseries":
+        custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+    return {
+        "id": pid,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": PROM_DS,
+        "gridPos": {"h": h, "w": w, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": panel.unit, "custom": custom}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
+        if panel.kind == "timeseries"
+        else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": PROM_DS,
+                "expr": expr,
+                "legendFormat": legend,
+                "exemplar": True,
+            }
+            for i, (expr, legend) in enumerate(panel.exprs)
+        ],
+    }
+
+
+def _dashboard(uid: str, title: str, panels: Iterable[Panel], tags: list[str]) -> dict[str, Any]:
+    out = []
+    for i, panel in enumerate(panels):
+        out.append(_panel_json(panel, i + 1, (i % 2) * 12, (i // 2) * 8, 12, 8))
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": tags,
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "timepicker": {},
+        "timezone": "browser",
+        "links": [],
+        "annotations": {"list": []},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Prometheus",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {"text": "Prometheus", "value": "prometheus"},
+                    "hide": 0,
+                },
+                {
+                    "name": "service",
+                    "label": "Service",
+                    "type": "query",
+                    "datasource": PROM_DS,
+                    "query": {
+                        "query": f"label_values({DURATION}_count, {SVC})",
+                        "refId": "service",
+                    },
+                    "definition": f"label_values({DURATION}_count, {SVC})",
+                    "refresh": 2,
+                    "includeAll": True,
+                    "multi": True,
+                    "allValue": ".*",
+                    "current": {"text": "All", "value": "$__all"},
+                    "hide": 0,
+                },
+            ]
+        },
+        "panels": out,
+    }
+
+
+SEL = f'{SVC}=~"$service"'
+RI = "$__rate_interval"
+
+
+def overview_dashboard() -> dict[str, Any]:
+    by_stage = f"sum by ({STAGE}, le) (rate({DURATION}_bucket{{{SEL}}}[{RI}]))"
+    panels = [
+        Panel(
+            "Requests per second by stage",
+            (
+                (
+                    f"sum by ({STAGE}, {OPERATION}) (rate({DURATION}_count{{{SEL}}}[{RI}]))",
+                    f"{{{{{STAGE}}}}} {{{{{OPERATION}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Error ratio by stage",
+            (
+                (
+                    f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}, {ERROR}!=\"\"}}[{RI}]))\n/\n"
+                    f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}}}[{RI}]))",
+                    f"{{{{{STAGE}}}}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        *(
+            Panel(
+                f"p{q} latency by stage",
+                ((f"histogram_quantile(0.{q}, {by_stage})", f"{{{{{STAGE}}}}}"),),
+                "s",
+            )
+            for q in ("50", "95", "99")
+        ),
+        Panel(
+            "Errors by type",
+            (
+                (
+                    f"sum by ({STAGE}, {ERROR}) (rate({DURATION}_count{{{SEL}, {ERROR}!=\"\"}}[{RI}]))",
+                    f"{{{{{STAGE}}}}} {{{{{ERROR}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Cache hit ratio",
+            (
+                (
+                    f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
+                    f'{{{SEL}, {CACHE_RESULT}="{n.CACHE_HIT}"}}[{RI}]))\n/\n'
+                    f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
+                    f'{{{SEL}, {CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{RI}]))',
+                    f"{{{{{CACHE}}}}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        Panel(
+            "Mean retrieval score",
+            (
+                (
+                    f"sum by ({OPERATION}) (rate({RETRIEVAL_SCORE}_sum{{{SEL}}}[{RI}]))\n/\n"
+                    f"sum by ({OPERATION}) (rate({RETRIEVAL_SCORE}_count{{{SEL}}}[{RI}]))",
+                    f"{{{{{OPERATION}}}}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        Panel(
+            "Mean evaluation score",
+            (
+                (
+                    f"sum by ({EVAL_NAME}) (rate({EVAL_SCORE}_sum{{{SEL}}}[{RI}]))\n/\n"
+                    f"sum by ({EVAL_NAME}) (rate({EVAL_SCORE}_count{{{SEL}}}[{RI}]))",
+                    f"{{{{{EVAL_NAME}}}}}",
+                ),
+            ),
+            "percentunit",
+        ),
+        Panel(
+            "Documents retrieved (mean per call)",
+            (
+                (
+                    f"sum by ({OPERATION}) (rate({RETRIEVAL_DOCS}_sum{{{SEL}}}[{RI}]))\n/\n"
+                    f"sum by ({OPERATION}) (rate({RETRIEVAL_DOCS}_count{{{SEL}}}[{RI}]))",
+                    f"{{{{{OPERATION}}}}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Tokens per second by model and type",
+            (
+                (
+                    f"sum by ({MODEL}, {TOKEN_TYPE}) (rate({TOKENS}_sum{{{SEL}}}[{RI}]))",
+                    f"{{{{{MODEL}}}}} {{{{{TOKEN_TYPE}}}}}",
+                ),
+            ),
+        ),
+        Panel(
+            "GenAI p95 latency by model",
+            (
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({MODEL}, {GENAI_OP}, le) (rate({GENAI_DURATION}_bucket{{{SEL}}}[{RI}])))",
+                    f"{{{{{MODEL}}}}} {{{{{GENAI_OP}}}}}",
+                ),
+            ),
+            "s",
+        ),
+        Panel(
+            "ragsight internal errors",
+            (
+                (
+                    f"sum by ({label('ragsight.component')}) "
+                    f"(increase({INTERNAL_ERRORS}{{{SEL}}}[{RI}]))",
+                    f"{{{{{label('ragsight.component')}}}}}",
+                ),
+            ),
+            description="Errors ragsight caught in its own code; the application never saw them.",
+        ),
+    ]
+    return _dashboard("ragsight-overview", "RAG overview", panels, ["ragsight", "rag"])
+
+
+def resilience_dashboard() -> dict[str, Any]:
+    sel = SEL
+    panels = [
+        Panel(
+            "Breaker state over time",
+            (
+                (
+                    f"max by ({RES_NAME}, {CB_STATE}) ({CB_STATE_SERIES}{{{sel}}}) == 1",
+                    f"{{{{{RES_NAME}}}}} {{{{{CB_STATE}}}}}",
+                ),
+            ),
+            kind="state-timeline",
+            description="One row per breaker and state; a bar where the breaker was in it.",
+        ),
+        Panel(
+            "Breaker calls by outcome",
+            (
+                (
+                    f"sum by ({RES_NAME}, {CB_OUTCOME}) (rate({CB_CALLS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} {{{{{CB_OUTCOME}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Rejected calls",
+            (
+                (
+                    f"sum by ({RES_NAME}) (rate({CB_CALLS}{{{sel}, {CB_OUTCOME}=\"rejected\"}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Breaker failure ratio (sliding window)",
+            ((f"max by ({RES_NAME}) ({CB_FAILURE_RATIO}{{{sel}}})", f"{{{{{RES_NAME}}}}}"),),
+            "percentunit",
+        ),
+        Panel(
+            "Breaker transitions",
+            (
+                (
+                    f"sum by ({RES_NAME}, {CB_TO}) (increase({CB_TRANSITIONS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} to {{{{{CB_TO}}}}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Outage duration p95",
+            (
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({RES_NAME}, le) (rate({CB_OPEN_DURATION}_bucket{{{sel}}}[{RI}])))",
+                    f"{{{{{RES_NAME}}}}}",
+                ),
+            ),
+            "s",
+        ),
+        Panel(
+            "Retries by reason",
+            (
+                (
+                    f"sum by ({RES_NAME}, {RETRY_REASON}) (rate({RETRY_ATTEMPTS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} {{{{{RETRY_REASON}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Retry outcomes",
+            (
+                (
+                    f"sum by ({RES_NAME}, {RETRY_OUTCOME}) (rate({RETRY_CALLS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} {{{{{RETRY_OUTCOME}}}}}",
+                ),
+            ),
+            "reqps",
+        ),
+        Panel(
+            "Give-ups by stop reason",
+            (
+                (
+                    f"sum by ({RES_NAME}, {RETRY_STOP}) (increase({RETRY_GIVE_UPS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} {{{{{RETRY_STOP}}}}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Retry delay p95",
+            (
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({RES_NAME}, le) (rate({RETRY_DELAY}_bucket{{{sel}}}[{RI}])))",
+                    f"{{{{{RES_NAME}}}}}",
+                ),
+            ),
+            "s",
+        ),
+        Panel(
+            "Retry budget remaining",
+            ((f"min by ({RES_NAME}) ({BUDGET_REMAINING}{{{sel}}})", f"{{{{{RES_NAME}}}}}"),),
+        ),
+        Panel(
+            "Retries refused by the budget",
+            (
+                (
+                    f"sum by ({RES_NAME}) (increase({BUDGET_EXHAUSTED}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Batch documents by outcome",
+            (
+                (
+                    f"sum by ({RES_NAME}, {BATCH_OUTCOME}) (increase({BATCH_DOCS}{{{sel}}}[{RI}]))",
+                    f"{{{{{RES_NAME}}}}} {{{{{BATCH_OUTCOME}}}}}",
+                ),
+            ),
+        ),
+    ]
+    return _dashboard("ragsight-resilience", "RAG resilience", panels, ["ragsight", "resilience"])
+
+
+# --------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------
+HEADER = "# GENERATED by scripts/generate_stack.py from src/ragsight/names.py: do not edit.\n"
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes repeated lists out in full: anchors make configs harder to read and diff."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_NoAliasDumper.add_representer(str, _str_representer)
+
+
+def _yaml(data: Any) -> str:
+    return HEADER + yaml.dump(
+        data, Dumper=_NoAliasDumper, sort_keys=False, width=100, allow_unicode=True
+    )
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def outputs() -> dict[Path, str]:
+    """Every generated file and its content, relative to the repository root."""
+    return {
+        Path("collector/otelcol-config.yaml"): _yaml(collector_config()),
+        Path("collector/prometheus/rules/ragsight.rules.yaml"): _yaml(rules(PRODUCTION)),
+        Path("grafana/dashboards/ragsight-overview.json"): _json(overview_dashboard()),
+        Path("grafana/dashboards/ragsight-resilience.json"): _json(resilience_dashboard()),
+    }
+
+
+def dashboard_exprs(dashboard: Mapping[str, Any]) -> list[str]:
+    """Every PromQL expression a dashboard runs (panels and query variables)."""
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "query":
+            exprs.append(var["query"]["query"])
+    return exprs
+
+
+def fast_profile(scale_window: str = "20s") -> RuleProfile:
+    """A profile for end-to-end tests: same expressions, windows and ``for:`` shrunk."""
+    return replace(
+        PRODUCTION,
+        short=scale_window,
+        long="10m",
+        score_window=scale_window,
+        score_baseline="10m",
+        **{f: "0s" for f in RuleProfile.__dataclass_fields__ if f.startswith("for_")},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    stale = []
+    for rel, content in outputs().items():
+        path = ROOT / rel
+        if path.exists() and path.read_text() == content:
+            continue
+        stale.append(rel)
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    if args.check and stale:
+        print("stale generated files (run scripts/generate_stack.py):", file=sys.stderr)
+        for rel in stale:
+            print(f"  {rel}", file=sys.stderr)
+        return 1
+    for rel in stale:
+        print(f"wrote {rel}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
