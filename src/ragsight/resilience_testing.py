@@ -1,0 +1,87 @@
+"""Test kit for code that uses ragsight's breakers and retries.
+
+* :class:`FakeClock` - a monotonic clock whose sleeps (sync and asyncio) advance time
+  instantly, so a test can walk through a 30 s open period or a 20 s backoff in microseconds;
+  :func:`fake_clock` installs one process-wide (objects created at import time follow it).
+* :func:`no_wait` - resilience waits return at once (stamina's ``set_testing`` parity).
+* :func:`seeded_jitter` - deterministic jitter for backoff and open durations.
+* :func:`force_state` - put a breaker in any state (same as ``breaker.force_state``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ragsight import _backoff, _clock
+from ragsight._breaker import CircuitBreaker
+
+__all__ = ["FakeClock", "fake_clock", "force_state", "no_wait", "seeded_jitter"]
+
+
+class FakeClock:
+    """A manual monotonic clock. ``sleep``/``asleep`` advance it and record the wait."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a monotonic clock cannot go back")
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+        # Still a real suspension point: cancellation and other tasks get their turn.
+        await asyncio.sleep(0)
+
+
+@contextmanager
+def fake_clock(start: float = 1_000.0) -> Iterator[FakeClock]:
+    """Install a :class:`FakeClock` as the process clock for the duration of the block."""
+    clock = FakeClock(start)
+    previous = _clock.install(clock)
+    try:
+        yield clock
+    finally:
+        _clock.install(previous)
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Make every retry backoff return immediately inside the block."""
+    previous = _clock.set_no_wait(True)
+    try:
+        yield
+    finally:
+        _clock.set_no_wait(previous)
+
+
+@contextmanager
+def seeded_jitter(seed: int = 0) -> Iterator[random.Random]:
+    """Use a seeded RNG for every jitter drawn without an explicit ``rng=``."""
+    rng = random.Random(seed)
+    previous = _backoff.install_rng(rng)
+    try:
+        yield rng
+    finally:
+        _backoff.install_rng(previous)
+
+
+def force_state(breaker: CircuitBreaker, state: str) -> None:
+    breaker.force_state(state)
