@@ -30,6 +30,7 @@ CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 ERROR_TYPE: Final = "error.type"
 ERROR_TYPE_OTHER: Final = "_OTHER"
 ERROR_TYPE_CANCELLED: Final = "cancelled"  # asyncio cancellation: span status stays UNSET
+EXCEPTION_MESSAGE: Final = "exception.message"  # overridden with a redacted copy
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 CODE_FUNCTION_NAME: Final = "code.function.name"
@@ -206,6 +207,7 @@ CB_REASONS: Final = (
     "probe_timeout",
     "manual",
     "retry_after",
+    "open_elapsed",
 )
 RETRY_OUTCOMES: Final = (
     "success_first_attempt",
