@@ -90,6 +90,16 @@ BUDGET_REMAINING = series(n.RETRY_BUDGET_REMAINING)
 BUDGET_EXHAUSTED = series(n.RETRY_BUDGET_EXHAUSTED)
 BATCH_DOCS = series(n.BATCH_DOCUMENTS)
 
+
+def _member(values: tuple[str, ...], value: str) -> str:
+    """``value``, after checking the names contract still lists it."""
+    if value not in values:
+        raise ValueError(f"{value!r} is no longer one of {values}")
+    return value
+
+
+REJECTED = _member(n.CB_OUTCOMES, "rejected")
+
 RUNBOOK = "https://github.com/ragsight/ragsight/blob/main/collector/prometheus/RUNBOOKS.md"
 
 
@@ -120,13 +130,19 @@ def collector_config() -> dict[str, Any]:
         "receivers": {
             "otlp": {
                 "protocols": {
-                    "grpc": {"endpoint": _env("RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT", "0.0.0.0:4317")},
-                    "http": {"endpoint": _env("RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT", "0.0.0.0:4318")},
+                    "grpc": {
+                        "endpoint": _env("RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT", "0.0.0.0:4317")
+                    },
+                    "http": {
+                        "endpoint": _env("RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT", "0.0.0.0:4318")
+                    },
                 }
             },
             # Replays files written by ragsight's embedded default sink (OTLP JSON lines).
             "otlp_json_file": {
-                "include": [_env("RAGSIGHT_OTELCOL_REPLAY_GLOB", "/var/lib/ragsight/replay/*.jsonl")],
+                "include": [
+                    _env("RAGSIGHT_OTELCOL_REPLAY_GLOB", "/var/lib/ragsight/replay/*.jsonl")
+                ],
                 "start_at": "beginning",
             },
         },
@@ -139,7 +155,11 @@ def collector_config() -> dict[str, Any]:
             "transform/drop_content": {
                 "error_mode": "ignore",
                 "trace_statements": [
-                    {"context": "span", "conditions": content_condition, "statements": drop_content},
+                    {
+                        "context": "span",
+                        "conditions": content_condition,
+                        "statements": drop_content,
+                    },
                     {
                         "context": "spanevent",
                         "conditions": content_condition,
@@ -368,10 +388,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             f"{r['error_ratio']} > {p.error_ratio:g}\nand\n{busy}",
             p.for_errors,
             "critical",
-            "{{ $labels.rag_stage }} stage {{ $labels.rag_operation_name }} fails "
-            "{{ $value | humanizePercentage }} of calls".replace("rag_stage", STAGE).replace(
-                "rag_operation_name", OPERATION
-            ),
+            f"{{{{ $labels.{STAGE} }}}} stage {{{{ $labels.{OPERATION} }}}} is failing",
             f"More than {p.error_ratio:.0%} of calls to this stage raised over the last {s}. "
             "Check the error.type label and the failing spans in the trace backend.",
         ),
@@ -380,7 +397,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             "\nor\n".join(latency_terms),
             p.for_latency,
             "warning",
-            f"p95 latency of the {{{{ $labels.{STAGE} }}}} stage is {{{{ $value | humanizeDuration }}}}",
+            f"p95 latency of the {{{{ $labels.{STAGE} }}}} stage is over budget",
             "The 95th percentile stage duration is above its budget "
             + ", ".join(f"{k}={p.latency_p95_seconds[k]:g}s" for k in known)
             + f", other={p.latency_default_seconds:g}s.",
@@ -391,7 +408,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             f"and\n{r['cache_requests']} > {p.min_request_rate:g}",
             p.for_cache,
             "warning",
-            f"Cache {{{{ $labels.{CACHE} }}}} hit rate fell to {{{{ $value | humanizePercentage }}}}",
+            f"Cache {{{{ $labels.{CACHE} }}}} hit rate dropped",
             f"The {s} hit rate is below {p.cache_drop_factor:.0%} of its {p.long} average: "
             "a cold or evicted cache sends every request to retrieval and generation.",
         ),
@@ -409,7 +426,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
                 f" >= {p.min_score_samples}",
                 p.for_scores,
                 "warning",
-                f"Mean {what} score of {{{{ $labels.{by} }}}} dropped to {{{{ $value }}}}",
+                f"Mean {what} score of {{{{ $labels.{by} }}}} dropped",
                 f"The {p.score_window} mean {what} score is below {p.score_drop_factor:.0%} "
                 f"of its {p.score_baseline} mean: check index freshness, embedding model "
                 "changes and recent deployments.",
@@ -432,7 +449,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             f"sum by ({SVC}, {RES_NAME}) (rate({RETRY_CALLS}[{s}]))\n> {p.retries_per_call:g}",
             p.for_retry,
             "warning",
-            f"Retry storm on {{{{ $labels.{RES_NAME} }}}}: {{{{ $value }}}} retries per call",
+            f"Retry storm on {{{{ $labels.{RES_NAME} }}}}",
             "Retries multiply load on a struggling dependency. Consider a circuit breaker, "
             "a smaller retry budget or backing off harder.",
         ),
@@ -481,6 +498,210 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             {"name": "ragsight.recording", "rules": recording},
             {"name": "ragsight.alerts", "rules": alerts},
         ]
+    }
+
+
+# --------------------------------------------------------------------------------------
+# promtool unit tests of the production rules
+# --------------------------------------------------------------------------------------
+def _sel(**labels: str) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _expected(alert_name: str, **labels: str) -> dict[str, Any]:
+    """The alert as promtool must see it: the rule's labels plus ``labels``, and the
+    annotations rendered for ``labels`` (the rule text is not what these tests pin)."""
+    rule = next(
+        r for g in rules(PRODUCTION)["groups"] for r in g["rules"] if r.get("alert") == alert_name
+    )
+    annotations = {}
+    for key, text in rule["annotations"].items():
+        for name, value in labels.items():
+            text = text.replace("{{ $labels." + name + " }}", value)
+        annotations[key] = text
+    return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}
+
+
+def _case(
+    name: str,
+    series_values: list[tuple[str, str]],
+    alert_name: str,
+    quiet_at: str,
+    firing_at: str,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """One alert: silent (or still pending) at ``quiet_at``, firing at ``firing_at``."""
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in series_values],
+        "alert_rule_test": [
+            {"eval_time": quiet_at, "alertname": alert_name, "exp_alerts": []},
+            {
+                "eval_time": firing_at,
+                "alertname": alert_name,
+                "exp_alerts": [_expected(alert_name, **labels)],
+            },
+        ],
+    }
+
+
+def rule_tests() -> dict[str, Any]:
+    """promtool tests: every alert, with the production ``for:`` and windows."""
+    svc = {SVC: "support-bot"}
+    stage = {**svc, STAGE: n.STAGE_RETRIEVAL, OPERATION: "search"}
+    healthy = {**svc, STAGE: n.STAGE_GENERATION, OPERATION: "answer"}
+    dep = {**svc, RES_NAME: "vector-store"}
+    cache = {**svc, CACHE: "answers"}
+    evaluation = {**svc, label(n.GEN_AI_EVALUATION_NAME): "faithfulness"}
+    collector = {"job": "otel-collector-internal", "instance": "otel-collector:8888"}
+
+    def hist(metric: str, labels: Mapping[str, str], le_values: dict[str, str]) -> list[Any]:
+        out = [(f"{metric}_bucket{_sel(**labels, le=le)}", v) for le, v in le_values.items()]
+        out.append((f"{metric}_count{_sel(**labels)}", le_values["+Inf"]))
+        return out
+
+    slow = {"1": "0x40", "2.5": "0x40", "5": "0+60x40", "+Inf": "0+60x40"}  # p95 = 4.875 s
+    return {
+        "rule_files": ["../rules/ragsight.rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            _case(
+                "a quarter of retrieval calls fail for 15 minutes; generation is healthy",
+                [
+                    (f"{DURATION}_count{_sel(**stage)}", "0+45x30"),
+                    (f"{DURATION}_count{_sel(**stage, **{ERROR: 'TimeoutError'})}", "0+15x30"),
+                    (f"{DURATION}_count{_sel(**healthy)}", "0+60x30"),
+                ],
+                "RagStageErrorRateHigh",
+                "8m",
+                "15m",
+                stage,
+            ),
+            _case(
+                "retrieval p95 is 4.9 s (budget 2 s); generation at the same latency is fine",
+                [
+                    *hist(DURATION, stage, slow),
+                    *hist(DURATION, healthy, slow),
+                ],
+                "RagStageLatencyHigh",
+                "8m",
+                "15m",
+                {SVC: "support-bot", STAGE: n.STAGE_RETRIEVAL},
+            ),
+            _case(
+                "the answers cache stops hitting after an hour",
+                [
+                    (
+                        f"{CACHE_REQUESTS}{_sel(**cache, **{CACHE_RESULT: n.CACHE_HIT})}",
+                        "0+60x60 3600+0x30",
+                    ),
+                    (
+                        f"{CACHE_REQUESTS}{_sel(**cache, **{CACHE_RESULT: n.CACHE_MISS})}",
+                        "0+6x60 360+60x30",
+                    ),
+                ],
+                "RagCacheHitRateDrop",
+                "70m",
+                "85m",
+                cache,
+            ),
+            _case(
+                "mean retrieval score falls from 0.9 to 0.4 after six hours",
+                [
+                    (f"{RETRIEVAL_SCORE}_sum{_sel(**stage)}", "0+54x360 19440+24x120"),
+                    (f"{RETRIEVAL_SCORE}_count{_sel(**stage)}", "0+60x480"),
+                ],
+                "RagRetrievalScoreDrop",
+                "380m",
+                "420m",
+                {SVC: "support-bot", OPERATION: "search"},
+            ),
+            _case(
+                "mean faithfulness falls from 0.9 to 0.4 after six hours",
+                [
+                    (f"{EVAL_SCORE}_sum{_sel(**evaluation)}", "0+54x360 19440+24x120"),
+                    (f"{EVAL_SCORE}_count{_sel(**evaluation)}", "0+60x480"),
+                ],
+                "RagEvaluationScoreDrop",
+                "380m",
+                "420m",
+                evaluation,
+            ),
+            _case(
+                "the vector-store breaker opens at minute 3 and stays open",
+                [
+                    (
+                        f"{CB_STATE_SERIES}{_sel(**dep, **{CB_STATE: n.CB_STATE_OPEN})}",
+                        "0 0 0 1x10",
+                    ),
+                    (
+                        f"{CB_STATE_SERIES}{_sel(**dep, **{CB_STATE: n.CB_STATE_CLOSED})}",
+                        "1 1 1 0x10",
+                    ),
+                ],
+                "RagCircuitBreakerOpen",
+                "3m",
+                "5m",
+                dep,
+            ),
+            _case(
+                "every call to vector-store is retried once; llm retries 1 call in 10",
+                [
+                    (f"{RETRY_ATTEMPTS}{_sel(**dep)}", "0+60x30"),
+                    (f"{RETRY_CALLS}{_sel(**dep)}", "0+60x30"),
+                    (f"{RETRY_ATTEMPTS}{_sel(**svc, **{RES_NAME: 'llm'})}", "0+6x30"),
+                    (f"{RETRY_CALLS}{_sel(**svc, **{RES_NAME: 'llm'})}", "0+60x30"),
+                ],
+                "RagRetryStorm",
+                "8m",
+                "20m",
+                dep,
+            ),
+            _case(
+                "the retry budget refuses a retry every minute from minute 4",
+                [(f"{BUDGET_EXHAUSTED}{_sel(**dep)}", "0x3 1+1x20")],
+                "RagRetryBudgetExhausted",
+                "6m",
+                "12m",
+                dep,
+            ),
+            _case(
+                "the app stops reporting at minute 30",
+                [(f"{DURATION}_count{_sel(**stage)}", "0+60x30 _x40")],
+                "RagTelemetryMissing",
+                "40m",
+                "50m",
+                svc,
+            ),
+            _case(
+                "the SDK drops spans from minute 5",
+                [
+                    (
+                        f"{EXPORT_DROPPED}{_sel(**svc, **{label('ragsight.signal'): 'traces'})}",
+                        "0x5 10+10x20",
+                    )
+                ],
+                "RagTelemetryDropped",
+                "8m",
+                "15m",
+                svc,
+            ),
+            _case(
+                "the Collector cannot deliver spans to the trace backend",
+                [
+                    (
+                        f"{OTELCOL_EXPORTER_SEND_FAILED[0]}"
+                        f"{_sel(**collector, exporter='otlp_grpc/traces')}",
+                        "0+10x20",
+                    )
+                ],
+                "OtelCollectorDroppingData",
+                "4m",
+                "10m",
+                collector,
+            ),
+        ],
     }
 
 
@@ -564,7 +785,6 @@ def _dashboard(uid: str, title: str, panels: Iterable[Panel], tags: list[str]) -
                         "query": f"label_values({DURATION}_count, {SVC})",
                         "refId": "service",
                     },
-                    "definition": f"label_values({DURATION}_count, {SVC})",
                     "refresh": 2,
                     "includeAll": True,
                     "multi": True,
@@ -599,7 +819,7 @@ def overview_dashboard() -> dict[str, Any]:
             "Error ratio by stage",
             (
                 (
-                    f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}, {ERROR}!=\"\"}}[{RI}]))\n/\n"
+                    f'sum by ({STAGE}) (rate({DURATION}_count{{{SEL}, {ERROR}!=""}}[{RI}]))\n/\n'
                     f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}}}[{RI}]))",
                     f"{{{{{STAGE}}}}}",
                 ),
@@ -618,7 +838,8 @@ def overview_dashboard() -> dict[str, Any]:
             "Errors by type",
             (
                 (
-                    f"sum by ({STAGE}, {ERROR}) (rate({DURATION}_count{{{SEL}, {ERROR}!=\"\"}}[{RI}]))",
+                    f"sum by ({STAGE}, {ERROR}) "
+                    f'(rate({DURATION}_count{{{SEL}, {ERROR}!=""}}[{RI}]))',
                     f"{{{{{STAGE}}}}} {{{{{ERROR}}}}}",
                 ),
             ),
@@ -683,7 +904,8 @@ def overview_dashboard() -> dict[str, Any]:
             (
                 (
                     "histogram_quantile(0.95, "
-                    f"sum by ({MODEL}, {GENAI_OP}, le) (rate({GENAI_DURATION}_bucket{{{SEL}}}[{RI}])))",
+                    f"sum by ({MODEL}, {GENAI_OP}, le) "
+                    f"(rate({GENAI_DURATION}_bucket{{{SEL}}}[{RI}])))",
                     f"{{{{{MODEL}}}}} {{{{{GENAI_OP}}}}}",
                 ),
             ),
@@ -732,7 +954,8 @@ def resilience_dashboard() -> dict[str, Any]:
             "Rejected calls",
             (
                 (
-                    f"sum by ({RES_NAME}) (rate({CB_CALLS}{{{sel}, {CB_OUTCOME}=\"rejected\"}}[{RI}]))",
+                    f"sum by ({RES_NAME}) "
+                    f'(rate({CB_CALLS}{{{sel}, {CB_OUTCOME}="{REJECTED}"}}[{RI}]))',
                     f"{{{{{RES_NAME}}}}}",
                 ),
             ),
@@ -787,7 +1010,8 @@ def resilience_dashboard() -> dict[str, Any]:
             "Give-ups by stop reason",
             (
                 (
-                    f"sum by ({RES_NAME}, {RETRY_STOP}) (increase({RETRY_GIVE_UPS}{{{sel}}}[{RI}]))",
+                    f"sum by ({RES_NAME}, {RETRY_STOP}) "
+                    f"(increase({RETRY_GIVE_UPS}{{{sel}}}[{RI}]))",
                     f"{{{{{RES_NAME}}}}} {{{{{RETRY_STOP}}}}}",
                 ),
             ),
@@ -865,6 +1089,7 @@ def outputs() -> dict[Path, str]:
     return {
         Path("collector/otelcol-config.yaml"): _yaml(collector_config()),
         Path("collector/prometheus/rules/ragsight.rules.yaml"): _yaml(rules(PRODUCTION)),
+        Path("collector/prometheus/tests/ragsight.rules.test.yaml"): _yaml(rule_tests()),
         Path("grafana/dashboards/ragsight-overview.json"): _json(overview_dashboard()),
         Path("grafana/dashboards/ragsight-resilience.json"): _json(resilience_dashboard()),
     }
