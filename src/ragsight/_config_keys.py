@@ -43,11 +43,30 @@ def _capture(raw: Any, from_env: bool) -> bool:
     """Also accepts the GenAI semconv capture modes (SPAN_ONLY, NO_CONTENT, ...)."""
     if isinstance(raw, str):
         mode = raw.strip().lower()
-        if mode in {"span_only", "span_and_event"}:
+        if mode in {"span_only", "event_only", "span_and_event"}:
             return True
-        if mode in {"no_content", "event_only"}:
+        if mode == "no_content":
             return False
     return _bool(raw, from_env)
+
+
+_CAPTURE_TO = {
+    "span": "span",
+    "event": "event",
+    "span_and_event": "span_and_event",
+    # the GenAI capture modes name the destination too; on/off modes keep the default
+    "span_only": "span",
+    "event_only": "event",
+    "no_content": "span",
+    "true": "span",
+    "false": "span",
+}
+
+
+def _capture_to(raw: Any, from_env: bool) -> str:
+    if not isinstance(raw, str) or raw.strip().lower() not in _CAPTURE_TO:
+        raise Invalid("not one of the allowed values")
+    return _CAPTURE_TO[raw.strip().lower()]
 
 
 def _number(
@@ -322,6 +341,12 @@ KEYS: tuple[Key, ...] = (
         "true or false (or a GenAI capture mode)",
         names.CAPTURE_CONTENT_ENV,
     ),
+    _own(
+        "content.capture_to",
+        _capture_to,
+        "one of span, event, span_and_event",
+        names.CAPTURE_CONTENT_ENV,
+    ),
     _own("content.max_length", _count, "an integer >= 1"),
     _own(
         "content.redact_patterns",
@@ -345,3 +370,15 @@ BY_ARGUMENT: dict[str, Key] = {k.argument: k for k in KEYS}
 MAPPING_KEYS = frozenset({"otlp.headers", "resource_attributes"})
 CONFIG_ENV = "RAGSIGHT_CONFIG"
 ENV_NAMES: frozenset[str] = frozenset(e for k in KEYS for e in k.env) | {CONFIG_ENV}
+# RAGSIGHT_* variables read by other ragsight tools (the bundled stack, the CLI, tests), not
+# by configure(); they are not reported as unknown.
+FOREIGN_ENV_PREFIXES = (
+    "RAGSIGHT_OTELCOL_",
+    "RAGSIGHT_STACK_",
+    "RAGSIGHT_GRAFANA_",
+    "RAGSIGHT_PROMETHEUS_",
+    "RAGSIGHT_ALERTMANAGER_",
+    "RAGSIGHT_JAEGER_",
+    "RAGSIGHT_TEST_",
+    "RAGSIGHT_BENCH_",
+)

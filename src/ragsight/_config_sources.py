@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragsight._config_keys import BY_ARGUMENT, BY_NAME, CONFIG_ENV, ENV_NAMES, KEYS, MAPPING_KEYS
+from ragsight._config_keys import (
+    BY_ARGUMENT,
+    BY_NAME,
+    CONFIG_ENV,
+    ENV_NAMES,
+    FOREIGN_ENV_PREFIXES,
+    KEYS,
+    MAPPING_KEYS,
+)
 from ragsight._settings import NO_VALUE, Problem
 
 DISCOVERED = ("ragsight.toml", "ragsight.yaml", "ragsight.yml", "ragsight.json")
@@ -126,7 +134,11 @@ def env_values(environ: Mapping[str, str]) -> list[Raw]:
                 out.append(Raw(key.name, value, f"env {env_name}", True, key.env_scale))
                 break
     for env_name, value in environ.items():
-        if env_name.startswith("RAGSIGHT_") and env_name not in ENV_NAMES:
+        if (
+            env_name.startswith("RAGSIGHT_")
+            and env_name not in ENV_NAMES
+            and not env_name.startswith(FOREIGN_ENV_PREFIXES)
+        ):
             out.append(Raw(f"${env_name}", value, f"env {env_name}", True))
     return out
 

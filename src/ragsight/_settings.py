@@ -121,6 +121,7 @@ class BatchSettings:
 @dataclass(frozen=True)
 class ContentSettings:
     capture: bool = False
+    capture_to: str = "span"  # span, event or span_and_event (ContentPolicy.capture_to)
     max_length: int = 1024
     redact_patterns: tuple[str, ...] = ()
     secret_argument_names: tuple[str, ...] = ()

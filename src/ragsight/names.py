@@ -34,6 +34,10 @@ EXCEPTION_MESSAGE: Final = "exception.message"  # overridden with a redacted cop
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 CODE_FUNCTION_NAME: Final = "code.function.name"
+CODE_FILE_PATH: Final = "code.file.path"
+CODE_LINE_NUMBER: Final = "code.line.number"
+EXCEPTION_TYPE: Final = "exception.type"
+RAGSIGHT_SIGNAL: Final = "ragsight.signal"  # attribute of ragsight.export.dropped
 SERVICE_NAME: Final = "service.name"
 SERVICE_VERSION: Final = "service.version"
 DEPLOYMENT_ENVIRONMENT: Final = "deployment.environment.name"
@@ -320,7 +324,7 @@ RAGSIGHT_INTERNAL_ERRORS = MetricSpec(
 RAGSIGHT_EXPORT_DROPPED = MetricSpec(
     "ragsight.export.dropped", "counter", "{item}",
     "Telemetry items dropped because a queue was full or the exporter failed.",
-    ("ragsight.signal",),
+    (RAGSIGHT_SIGNAL,),
 )
 
 CB_STATE_METRIC = MetricSpec(

@@ -1,0 +1,315 @@
+"""SDK-facing export plumbing: OTLP and file exporters, guards, bounded processors.
+
+Imported by configure() only (it imports the OpenTelemetry SDK and exporters).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ragsight._export_health import (
+    HEALTH,
+    SIGNAL_LOGS,
+    SIGNAL_METRICS,
+    SIGNAL_TRACES,
+    BoundedBatchProcessor,
+    ExportHealth,
+    count_items,
+)
+from ragsight._filesink import JsonLinesWriter, to_otlp_json
+from ragsight._settings import Settings, mask_url
+
+_SUCCESS = {SpanExportResult.SUCCESS, MetricExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
+
+
+class Guard:
+    """Calls an exporter, turns exceptions into failures and reports to ExportHealth."""
+
+    def __init__(self, signal: str, target: str, health: ExportHealth = HEALTH) -> None:
+        self.signal = signal
+        self.target = target
+        self.health = health
+
+    def run(self, export: Any, batch: Any, *args: Any, **kwargs: Any) -> bool:
+        try:
+            result = export(batch, *args, **kwargs)
+        except Exception as exc:
+            self.health.failure(
+                self.signal,
+                self.target,
+                f"{type(exc).__name__}: {exc}",
+                count_items(self.signal, batch),
+            )
+            return False
+        if result in _SUCCESS:
+            self.health.success(self.signal, self.target)
+            return True
+        self.health.failure(
+            self.signal,
+            self.target,
+            "the exporter reported failure (after its retries)",
+            count_items(self.signal, batch),
+        )
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# File exporters (the embedded default)
+# --------------------------------------------------------------------------------------
+class FileSpanExporter(SpanExporter):
+    def __init__(self, writer: JsonLinesWriter) -> None:
+        self._writer = writer
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        ok = self._writer.write(to_otlp_json(encode_spans(spans)), len(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+
+class FileLogExporter(LogRecordExporter):
+    def __init__(self, writer: JsonLinesWriter) -> None:
+        self._writer = writer
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+
+        ok = self._writer.write(to_otlp_json(encode_logs(batch)), len(batch))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+class FileMetricExporter(MetricExporter):
+    def __init__(self, writer: JsonLinesWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+        items = count_items(SIGNAL_METRICS, metrics_data)
+        if items == 0:
+            return MetricExportResult.SUCCESS
+        ok = self._writer.write(to_otlp_json(encode_metrics(metrics_data)), items)
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------
+# Guarded metric exporter (metrics go through the SDK's PeriodicExportingMetricReader)
+# --------------------------------------------------------------------------------------
+class GuardedMetricExporter(MetricExporter):
+    def __init__(self, inner: MetricExporter, guard: Guard) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self._inner = inner
+        self._guard = guard
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        ok = self._guard.run(self._inner.export, metrics_data, timeout_millis=timeout_millis)
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        try:
+            return self._inner.force_flush(timeout_millis)
+        except Exception:
+            return False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        with contextlib.suppress(Exception):
+            self._inner.shutdown(timeout_millis=timeout_millis)
+
+
+# --------------------------------------------------------------------------------------
+# Bounded processors
+# --------------------------------------------------------------------------------------
+class BoundedSpanProcessor(SpanProcessor):
+    def __init__(self, exporter: SpanExporter, guard: Guard, settings: Settings) -> None:
+        self._exporter = exporter
+        self._batch: BoundedBatchProcessor[ReadableSpan] = BoundedBatchProcessor(
+            lambda batch: guard.run(exporter.export, batch),
+            signal=SIGNAL_TRACES,
+            max_queue_size=settings.batch.max_queue_size,
+            max_export_batch_size=settings.batch.max_export_batch_size,
+            schedule_delay=settings.batch.schedule_delay,
+            health=guard.health,
+        )
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._batch.emit(span)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._batch.force_flush(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        self._batch.shutdown(timeout_millis / 1000)
+        with contextlib.suppress(Exception):
+            self._exporter.shutdown()
+
+
+class BoundedLogProcessor(LogRecordProcessor):
+    def __init__(self, exporter: LogRecordExporter, guard: Guard, settings: Settings) -> None:
+        self._exporter = exporter
+        self._batch: BoundedBatchProcessor[ReadableLogRecord] = BoundedBatchProcessor(
+            lambda batch: guard.run(exporter.export, batch),
+            signal=SIGNAL_LOGS,
+            max_queue_size=settings.batch.max_queue_size,
+            max_export_batch_size=settings.batch.max_export_batch_size,
+            schedule_delay=settings.batch.schedule_delay,
+            health=guard.health,
+        )
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        import copy
+
+        record = copy.copy(log_record.log_record)
+        record.context = Context()  # do not keep the caller's context alive in the queue
+        self._batch.emit(
+            ReadableLogRecord(
+                log_record=record,
+                resource=log_record.resource or Resource.create({}),
+                instrumentation_scope=log_record.instrumentation_scope,
+                limits=log_record.limits,
+            )
+        )
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._batch.force_flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self._batch.shutdown(5.0)
+        with contextlib.suppress(Exception):
+            self._exporter.shutdown()  # type: ignore[no-untyped-call]
+
+
+# --------------------------------------------------------------------------------------
+# OTLP exporters
+# --------------------------------------------------------------------------------------
+_HTTP_PATHS = {SIGNAL_TRACES: "v1/traces", SIGNAL_METRICS: "v1/metrics", SIGNAL_LOGS: "v1/logs"}
+_DEFAULT = {"grpc": "http://localhost:4317", "http/protobuf": "http://localhost:4318"}
+
+
+def otlp_endpoint(settings: Settings, signal: str) -> str:
+    """The URL one signal is sent to (per-signal endpoint as-is; base + /v1/<signal> for HTTP)."""
+    otlp = settings.otlp
+    specific = {
+        SIGNAL_TRACES: otlp.traces_endpoint,
+        SIGNAL_METRICS: otlp.metrics_endpoint,
+        SIGNAL_LOGS: otlp.logs_endpoint,
+    }[signal]
+    if specific:
+        return specific
+    base = otlp.endpoint or _DEFAULT[otlp.protocol]
+    if otlp.protocol == "grpc":
+        return base
+    return base.rstrip("/") + "/" + _HTTP_PATHS[signal]
+
+
+def otlp_exporter(settings: Settings, signal: str) -> tuple[Any, str]:
+    """An OTLP exporter for ``signal`` and a printable (masked) target description."""
+    otlp = settings.otlp
+    endpoint = otlp_endpoint(settings, signal)
+    headers = {k: v.reveal() for k, v in otlp.headers.items()}
+    target = f"{mask_url(endpoint)} ({otlp.protocol})"
+    if otlp.protocol == "grpc":
+        from grpc import Compression as GrpcCompression  # type: ignore[import-untyped]
+
+        grpc_compression = {
+            "none": GrpcCompression.NoCompression,
+            "gzip": GrpcCompression.Gzip,
+            "deflate": GrpcCompression.Deflate,
+        }[otlp.compression]
+        insecure = otlp.insecure if otlp.insecure is not None else endpoint.startswith("http://")
+        kwargs: dict[str, Any] = {
+            "endpoint": endpoint,
+            "insecure": insecure,
+            "headers": headers,
+            "timeout": otlp.timeout,
+            "compression": grpc_compression,
+        }
+        if signal == SIGNAL_TRACES:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter(**kwargs), target
+        if signal == SIGNAL_METRICS:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            return OTLPMetricExporter(**kwargs), target
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(**kwargs), target
+
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    http_kwargs: dict[str, Any] = {
+        "endpoint": endpoint,
+        "headers": headers,
+        "timeout": otlp.timeout,
+        "compression": {
+            "none": Compression.NoCompression,
+            "gzip": Compression.Gzip,
+            "deflate": Compression.Deflate,
+        }[otlp.compression],
+    }
+    if signal == SIGNAL_TRACES:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpSpanExporter,
+        )
+
+        return HttpSpanExporter(**http_kwargs), target
+    if signal == SIGNAL_METRICS:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter(**http_kwargs), target
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+        OTLPLogExporter as HttpLogExporter,
+    )
+
+    return HttpLogExporter(**http_kwargs), target
+
+
+def file_exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[Any, str]:
+    sink = settings.file_sink
+    writer = JsonLinesWriter(
+        sink.directory, signal, max_bytes=sink.max_bytes, backups=sink.backups, health=health
+    )
+    target = str(writer.path)
+    if signal == SIGNAL_TRACES:
+        return FileSpanExporter(writer), target
+    if signal == SIGNAL_METRICS:
+        return FileMetricExporter(writer), target
+    return FileLogExporter(writer), target

@@ -1,0 +1,347 @@
+"""configure() and shutdown(): wire the OpenTelemetry SDK from validated Settings.
+
+The SDK and exporters are imported here, inside the functions, never at ``import ragsight``.
+
+Idempotence and reconfiguration: a second configure() with equal settings is a no-op. One
+that changes only ragsight's own policies (content capture, breaker/retry defaults,
+log format and correlation) applies them live. One that changes anything the SDK was
+built with (endpoints, protocol, resource, sampler, queues) raises ConfigError naming the
+keys, because OpenTelemetry's global providers can be set once per process and silently
+keeping the old ones would send telemetry somewhere the caller no longer expects.
+
+Providers the application installed itself are used, not replaced: ragsight then adds
+no exporters to them and says so once in a warning (and in ``Telemetry.notes``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragsight import names
+from ragsight._export_health import (
+    HEALTH,
+    SIGNAL_LOGS,
+    SIGNAL_METRICS,
+    SIGNAL_TRACES,
+    ExportHealth,
+    quiet_exporter_logs,
+)
+from ragsight._policy import (
+    ContentPolicy,
+    ResilienceDefaults,
+    set_content_policy,
+    set_resilience_defaults,
+)
+from ragsight._settings import ConfigError, Problem, Settings, mask_value
+
+logger = logging.getLogger("ragsight")
+
+# Keys configure() can change on a running process: they feed ragsight's own policies.
+LIVE_PREFIXES = ("content.", "breaker.", "retry.", "logs.format", "logs.level", "logs.correlation")
+
+
+@dataclass
+class Telemetry:
+    """What one configure() built; ``None`` providers mean "not ours" or disabled."""
+
+    settings: Settings
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    logger_provider: Any = None
+    health: ExportHealth = HEALTH
+    targets: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    shut_down: bool = False
+
+    def force_flush(self, timeout: float | None = None) -> None:
+        millis = int((timeout or self.settings.shutdown_timeout) * 1000)
+        for provider in (self.tracer_provider, self.logger_provider, self.meter_provider):
+            if provider is not None:
+                try:
+                    provider.force_flush(millis)
+                except Exception as exc:
+                    logger.debug("ragsight: flush failed: %r", exc)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        if self.shut_down:
+            return
+        self.shut_down = True
+        millis = int((timeout or self.settings.shutdown_timeout) * 1000)
+        # traces and logs first: metrics last so drop counts of the others are exported too
+        for provider in (self.tracer_provider, self.logger_provider):
+            if provider is not None:
+                try:
+                    provider.shutdown()
+                except Exception as exc:
+                    logger.debug("ragsight: shutdown failed: %r", exc)
+        if self.meter_provider is not None:
+            try:
+                self.meter_provider.shutdown(timeout_millis=millis)
+            except Exception as exc:
+                logger.debug("ragsight: metrics shutdown failed: %r", exc)
+
+
+def _resource(settings: Settings) -> Any:
+    from opentelemetry.sdk.resources import Resource
+
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    if settings.service_name:
+        attributes[names.SERVICE_NAME] = settings.service_name
+    if settings.service_version:
+        attributes[names.SERVICE_VERSION] = settings.service_version
+    if settings.environment:
+        attributes[names.DEPLOYMENT_ENVIRONMENT] = settings.environment
+    return Resource.create(attributes)
+
+
+def _sampler(settings: Settings) -> Any:
+    from opentelemetry.sdk.trace import sampling
+
+    ratio = 1.0 if settings.sampler_arg is None else settings.sampler_arg
+    name = settings.sampler
+    root: Any
+    if name.endswith("always_on"):
+        root = sampling.ALWAYS_ON
+    elif name.endswith("always_off"):
+        root = sampling.ALWAYS_OFF
+    else:
+        root = sampling.TraceIdRatioBased(ratio)
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
+
+
+def histogram_views() -> list[Any]:
+    """One View per histogram of the names contract, with its explicit bucket boundaries."""
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+
+    return [
+        View(
+            instrument_name=spec.name,
+            aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
+        )
+        for spec in names.METRICS
+        if spec.kind == "histogram" and spec.buckets is not None
+    ]
+
+
+def _exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[Any, str]:
+    from ragsight._exporters import file_exporter, otlp_exporter
+
+    if settings.uses_otlp():
+        return otlp_exporter(settings, signal)
+    return file_exporter(settings, signal, health)
+
+
+def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Telemetry:
+    """Providers with exporters for ``settings``, not installed globally (tests use this)."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from ragsight._exporters import (
+        BoundedLogProcessor,
+        BoundedSpanProcessor,
+        Guard,
+        GuardedMetricExporter,
+    )
+
+    telemetry = Telemetry(settings, health=health)
+    if settings.disabled or settings.exporter == "none":
+        return telemetry
+    resource = _resource(settings)
+
+    span_exporter, target = _exporter(settings, SIGNAL_TRACES, health)
+    telemetry.targets[SIGNAL_TRACES] = target
+    tracer_provider = TracerProvider(resource=resource, sampler=_sampler(settings))
+    tracer_provider.add_span_processor(
+        BoundedSpanProcessor(span_exporter, Guard(SIGNAL_TRACES, target, health), settings)
+    )
+    telemetry.tracer_provider = tracer_provider
+
+    metric_exporter, target = _exporter(settings, SIGNAL_METRICS, health)
+    telemetry.targets[SIGNAL_METRICS] = target
+    reader = PeriodicExportingMetricReader(
+        GuardedMetricExporter(metric_exporter, Guard(SIGNAL_METRICS, target, health)),
+        export_interval_millis=settings.batch.metric_export_interval * 1000,
+        export_timeout_millis=settings.otlp.timeout * 1000 + 1000,
+    )
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=[reader], views=histogram_views()
+    )
+    _register_drop_counter(meter_provider, health)
+    telemetry.meter_provider = meter_provider
+
+    if settings.logs.export:
+        log_exporter, target = _exporter(settings, SIGNAL_LOGS, health)
+        telemetry.targets[SIGNAL_LOGS] = target
+        logger_provider = LoggerProvider(resource=resource)
+        logger_provider.add_log_record_processor(
+            BoundedLogProcessor(log_exporter, Guard(SIGNAL_LOGS, target, health), settings)
+        )
+        telemetry.logger_provider = logger_provider
+    return telemetry
+
+
+def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
+    from opentelemetry.metrics import CallbackOptions, Observation
+
+    spec = names.RAGSIGHT_EXPORT_DROPPED
+    signal_attribute = names.RAGSIGHT_SIGNAL
+
+    def observe(options: CallbackOptions) -> list[Observation]:
+        counts = health.dropped_counts()
+        return [
+            Observation(counts.get(signal, 0), {signal_attribute: signal})
+            for signal in (SIGNAL_TRACES, SIGNAL_METRICS, SIGNAL_LOGS)
+        ]
+
+    meter = meter_provider.get_meter(names.SCOPE_NAME)
+    meter.create_observable_counter(
+        spec.name, callbacks=[observe], unit=spec.unit, description=spec.description
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Global installation
+# --------------------------------------------------------------------------------------
+_lock = threading.RLock()
+_active: Telemetry | None = None
+_atexit_registered = False
+
+
+def _is_proxy(provider: Any) -> bool:
+    return type(provider).__name__ in {
+        "ProxyTracerProvider",
+        "_ProxyMeterProvider",
+        "ProxyLoggerProvider",
+    }
+
+
+def _install(telemetry: Telemetry) -> None:
+    from opentelemetry import _logs, metrics, trace
+
+    for signal, getter, setter, attr in (
+        (SIGNAL_TRACES, trace.get_tracer_provider, trace.set_tracer_provider, "tracer_provider"),
+        (SIGNAL_METRICS, metrics.get_meter_provider, metrics.set_meter_provider, "meter_provider"),
+        (SIGNAL_LOGS, _logs.get_logger_provider, _logs.set_logger_provider, "logger_provider"),
+    ):
+        ours = getattr(telemetry, attr)
+        if ours is None:
+            continue
+        existing = getter()
+        if _is_proxy(existing):
+            setter(ours)
+            continue
+        note = (
+            f"the application already installed a {type(existing).__name__} for {signal}; "
+            f"ragsight uses it and adds no exporter to it (configure it to export where you "
+            f"want, or let ragsight create the provider by calling configure() first)"
+        )
+        telemetry.notes.append(note)
+        logger.warning("ragsight: %s", note)
+        with contextlib.suppress(Exception):
+            ours.shutdown()
+        setattr(telemetry, attr, None)
+
+
+def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None) -> None:
+    set_content_policy(
+        ContentPolicy(
+            capture=settings.content.capture,
+            capture_to=settings.content.capture_to,  # type: ignore[arg-type]
+            max_length=settings.content.max_length,
+            redact_patterns=settings.content.redact_patterns,
+            redact_hook=redact_hook,
+            secret_argument_names=settings.content.secret_argument_names,
+        )
+    )
+    set_resilience_defaults(ResilienceDefaults(breaker=settings.breaker, retry=settings.retry))
+
+
+def _changed_keys(old: Settings, new: Settings) -> list[str]:
+    from ragsight._config_keys import KEYS
+
+    return [k.name for k in KEYS if old.get(k.name) != new.get(k.name)]
+
+
+def configure(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    redact_hook: Callable[[str], str] | None = None,
+    **arguments: Any,
+) -> Settings:
+    """Validate every configuration source and wire OpenTelemetry; returns the Settings used.
+
+    Precedence: defaults < config file < environment < these arguments (keywords are the
+    dotted keys with ``_``: ``otlp_endpoint``, ``content_capture``, ``retry_attempts``).
+    Raises ConfigError listing every problem before anything is started.
+    """
+    global _active, _atexit_registered
+    from ragsight._logging import apply_logging
+    from ragsight._validation import load_settings
+
+    new = settings if settings is not None else load_settings(config_file, **arguments)
+    with _lock:
+        if _active is not None:
+            changed = _changed_keys(_active.settings, new)
+            fixed = [k for k in changed if not k.startswith(LIVE_PREFIXES)]
+            if fixed:
+
+                def shown(s: Settings, key: str) -> Any:
+                    return mask_value(s.get(key), secret=key == "otlp.headers")
+
+                raise ConfigError(
+                    [
+                        Problem(
+                            key,
+                            new.source_of(key),
+                            shown(new, key),
+                            f"ragsight is already configured with {shown(_active.settings, key)!r}"
+                            f"; OpenTelemetry providers cannot be replaced in a running process "
+                            f"(only content.*, breaker.*, retry.* and logs.format/level/"
+                            f"correlation can change); restart the process to change this",
+                        )
+                        for key in fixed
+                    ]
+                )
+            _apply_policies(new, redact_hook)
+            if changed:
+                apply_logging(new, _active.logger_provider)
+                _active.settings = new
+            return new
+
+        _apply_policies(new, redact_hook)
+        if new.disabled:
+            _active = Telemetry(new)
+            return new
+        telemetry = build_telemetry(new)
+        _install(telemetry)
+        quiet_exporter_logs(True)
+        apply_logging(new, telemetry.logger_provider)
+        _active = telemetry
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        logger.debug("ragsight: configured, exporting to %s", telemetry.targets)
+        return new
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop what configure() started; safe to call twice and from an exit hook."""
+    with _lock:
+        active = _active
+    if active is None or active.shut_down:
+        return
+    active.shutdown(timeout)
+
+
+def active_telemetry() -> Telemetry | None:
+    return _active

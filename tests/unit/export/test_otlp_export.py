@@ -1,0 +1,98 @@
+"""Spans, metrics and logs reach a real OTLP receiver over gRPC and HTTP/protobuf."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from otlp_sink import OtlpSink, attrs
+
+from ragsight import names
+from ragsight._export_health import ExportHealth
+from ragsight._setup import build_telemetry
+from ragsight._validation import load_settings
+
+FAST = {
+    "batch_schedule_delay": 0.05,
+    "batch_metric_export_interval": 60.0,  # metrics are flushed explicitly
+    "otlp_timeout": 2.0,
+}
+
+
+@pytest.fixture(scope="module")
+def sink() -> OtlpSink:
+    with OtlpSink() as s:
+        yield s  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_spans_metrics_and_logs_arrive_with_resource_and_attributes(
+    sink: OtlpSink, protocol: str, tmp_path: object
+) -> None:
+    sink.clear()
+    endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint
+    settings = load_settings(
+        environ={
+            "OTEL_RESOURCE_ATTRIBUTES": "team=search",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer t0k",
+        },
+        cwd=str(tmp_path),
+        service_name="support-bot",
+        service_version="1.2.3",
+        environment="staging",
+        otlp_endpoint=endpoint,
+        otlp_protocol=protocol,
+        **FAST,
+    )
+    telemetry = build_telemetry(settings, health=ExportHealth())
+    tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
+    with tracer.start_as_current_span(
+        "retrieval kb", attributes={names.RAG_STAGE: names.STAGE_RETRIEVAL, "top_k": 5}
+    ):
+        otel_logger = logging.getLogger("test.export")
+        from ragsight._logging import _otel_handler
+
+        handler = _otel_handler(telemetry.logger_provider, logging.INFO)
+        otel_logger.addHandler(handler)
+        otel_logger.setLevel(logging.INFO)
+        otel_logger.info("found %d documents", 3)
+        otel_logger.removeHandler(handler)
+    meter = telemetry.meter_provider.get_meter(names.SCOPE_NAME)
+    histogram = meter.create_histogram(
+        names.RAG_OPERATION_DURATION.name, unit=names.RAG_OPERATION_DURATION.unit
+    )
+    histogram.record(0.2, {names.RAG_STAGE: names.STAGE_RETRIEVAL})
+    histogram.record(0.7, {names.RAG_STAGE: names.STAGE_RETRIEVAL})
+    telemetry.force_flush(5)
+    telemetry.shutdown(5)
+
+    assert sink.wait_for(lambda s: s.spans() and s.metrics() and s.log_records(), timeout=10)
+    resource, scope, span = sink.spans()[0]
+    resource_attrs = attrs(resource.attributes)
+    assert resource_attrs[names.SERVICE_NAME] == "support-bot"
+    assert resource_attrs[names.SERVICE_VERSION] == "1.2.3"
+    assert resource_attrs[names.DEPLOYMENT_ENVIRONMENT] == "staging"
+    assert resource_attrs["team"] == "search"
+    assert scope.name == names.SCOPE_NAME
+    assert span.name == "retrieval kb"
+    assert attrs(span.attributes) == {names.RAG_STAGE: names.STAGE_RETRIEVAL, "top_k": 5}
+
+    received = {r.transport for r in sink.received()}
+    assert received == {"grpc" if protocol == "grpc" else "http"}
+    assert all(r.headers.get("authorization") == "Bearer t0k" for r in sink.received())
+
+    durations = [m for _r, _s, m in sink.metrics() if m.name == names.RAG_OPERATION_DURATION.name]
+    (point,) = durations[-1].histogram.data_points
+    assert point.count == 2
+    assert point.sum == pytest.approx(0.9)
+    assert tuple(point.explicit_bounds) == names.STAGE_DURATION_BUCKETS
+    assert attrs(point.attributes) == {names.RAG_STAGE: names.STAGE_RETRIEVAL}
+
+    dropped = [m for _r, _s, m in sink.metrics() if m.name == names.RAGSIGHT_EXPORT_DROPPED.name]
+    assert dropped
+    assert all(p.as_int == 0 for p in dropped[-1].sum.data_points)
+
+    (_r, _s, record) = sink.log_records()[0]
+    assert record.body.string_value == "found 3 documents"
+    assert record.trace_id == span.trace_id
+    assert record.span_id == span.span_id
