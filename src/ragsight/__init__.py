@@ -17,6 +17,9 @@ from ragsight._version import __version__
 # --- end resilience --------------------------------------------------------------------
 
 # --- configuration and setup -----------------------------------------------------------
+from ragsight._export_health import dropped_counts  # noqa: I001 - one block per area
+from ragsight._settings import ConfigError, Settings
+from ragsight._setup import configure, shutdown
 # --- end setup -------------------------------------------------------------------------
 
 __all__ = [
@@ -27,5 +30,10 @@ __all__ = [
     # resilience
     # end resilience
     # setup
+    "ConfigError",
+    "Settings",
+    "configure",
+    "dropped_counts",
+    "shutdown",
     # end setup
 ]
