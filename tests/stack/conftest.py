@@ -1,0 +1,234 @@
+"""Session fixtures: the real bundled stack on free 127.0.0.1 ports.
+
+One Collector (built from collector/builder-config.yaml), one Prometheus and one
+Alertmanager (Debian packages) serve the whole tier; they run the shipped configs with only
+endpoints, intervals and the rule profile changed (see tests/support/stackenv.py). Traces go
+from the Collector to a real OTLP receiver in the test (tests/support/otlp_sink.py):
+building Jaeger from source here costs far more than the whole tier (see the report).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from otlp_sink import OtlpSink
+from ports import free_port
+from stackenv import (
+    Tools,
+    collector_env,
+    derived_alertmanager_config,
+    derived_prometheus_config,
+    rule_profile_for_tests,
+)
+from stackgen import ROOT, load_generator
+from stackprocs import AlertWebhook, Proc, get_json, http_get, wait_until, which
+
+gen = load_generator()
+
+
+def _require(*names: str) -> str:
+    found = which(*names)
+    if found is None:
+        pytest.skip(f"{names[0]} not found: run scripts/install-stack-deps first")
+    return found
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    return Tools(
+        prometheus=_require("prometheus"),
+        promtool=_require("promtool"),
+        alertmanager=_require("prometheus-alertmanager", "alertmanager"),
+        amtool=_require("amtool"),
+    )
+
+
+@pytest.fixture(scope="session")
+def otelcol_binary() -> str:
+    """The Collector built from the manifest (cached: seconds when warm)."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-collector")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode == 3:
+        pytest.skip(f"cannot build the Collector: {done.stderr.strip()}")
+    assert done.returncode == 0, f"scripts/build-collector failed:\n{done.stderr[-3000:]}"
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def trace_backend() -> Iterator[OtlpSink]:
+    """The trace backend the Collector exports to: a real OTLP/gRPC receiver."""
+    sink = OtlpSink(http_enabled=False).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[AlertWebhook]:
+    hook = AlertWebhook().start()
+    yield hook
+    hook.stop()
+
+
+@dataclass(frozen=True)
+class Collector:
+    proc: Proc
+    otlp_grpc: str  # host:port
+    otlp_http: str  # http://host:port
+    prometheus: str  # host:port of the prometheus exporter
+    telemetry: str  # host:port of the Collector's own metrics
+    health: str  # http://host:port/
+    replay_dir: Path
+
+
+@pytest.fixture(scope="session")
+def collector(otelcol_binary: str, stack_dir: Path, trace_backend: OtlpSink) -> Iterator[Collector]:
+    env = collector_env(stack_dir, trace_backend)
+    config = ROOT / "collector" / "otelcol-config.yaml"
+    proc = Proc("otelcol", [otelcol_binary, "--config", str(config)], stack_dir, env).start()
+    health = f"http://{env['RAGSIGHT_OTELCOL_HEALTH_ENDPOINT']}/"
+    try:
+        wait_until(
+            lambda: proc.running() and http_get(health)[0] == 200,
+            timeout=30,
+            what="the Collector's health_check",
+            diagnose=proc.log_tail,
+        )
+        yield Collector(
+            proc=proc,
+            otlp_grpc=env["RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT"],
+            otlp_http="http://" + env["RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT"],
+            prometheus=env["RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT"],
+            telemetry=f"127.0.0.1:{env['RAGSIGHT_OTELCOL_TELEMETRY_PORT']}",
+            health=health,
+            replay_dir=stack_dir / "replay",
+        )
+    finally:
+        proc.stop()
+
+
+@dataclass(frozen=True)
+class Alertmanager:
+    proc: Proc
+    url: str
+    config_path: Path
+
+
+@pytest.fixture(scope="session")
+def alertmanager(tools: Tools, stack_dir: Path, webhook: AlertWebhook) -> Iterator[Alertmanager]:
+    port = free_port()
+    config_path = stack_dir / "alertmanager.yml"
+    config_path.write_text(yaml.safe_dump(derived_alertmanager_config(webhook)))
+    (stack_dir / "am-data").mkdir(exist_ok=True)
+    proc = Proc(
+        "alertmanager",
+        [
+            tools.alertmanager,
+            f"--config.file={config_path}",
+            f"--storage.path={stack_dir / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no HA gossip listener on 0.0.0.0:9094
+            "--log.level=warn",
+        ],
+        stack_dir,
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
+            timeout=20,
+            what="Alertmanager /-/ready",
+            diagnose=proc.log_tail,
+        )
+        yield Alertmanager(proc, url, config_path)
+    finally:
+        proc.stop()
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    proc: Proc
+    url: str
+    rules_path: Path
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    tools: Tools, stack_dir: Path, collector: Collector, alertmanager: Alertmanager
+) -> Iterator[Prometheus]:
+    port = free_port()
+    rules_dir = stack_dir / "rules"
+    rules_dir.mkdir(exist_ok=True)
+    rules_path = rules_dir / "ragsight.rules.yaml"
+    rules_path.write_text(yaml.safe_dump(gen.rules(rule_profile_for_tests()), sort_keys=False))
+    am_target = alertmanager.url.removeprefix("http://")
+    targets = {
+        "otel-collector:8889": collector.prometheus,
+        "otel-collector:8888": collector.telemetry,
+        "localhost:9090": f"127.0.0.1:{port}",
+        "alertmanager:9093": am_target,
+    }
+    config_path = stack_dir / "prometheus.yml"
+    config = derived_prometheus_config(targets, str(rules_dir / "*.yaml"), am_target)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = Proc(
+        "prometheus",
+        [
+            tools.prometheus,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={stack_dir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url=http://127.0.0.1:{port}",
+            "--rules.alert.resend-delay=1s",
+            "--log.level=warn",
+        ],
+        stack_dir,
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
+            timeout=20,
+            what="Prometheus /-/ready",
+            diagnose=proc.log_tail,
+        )
+        # Discovery publishes on a 5 s tick, also for static configs: wait for its results.
+        wait_until(
+            lambda: get_json(f"{url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"],
+            timeout=30,
+            what="Prometheus to discover Alertmanager",
+            diagnose=proc.log_tail,
+        )
+        wait_until(
+            lambda: (
+                all(
+                    t["health"] == "up"
+                    for t in get_json(f"{url}/api/v1/targets")["data"]["activeTargets"]
+                )
+                and len(get_json(f"{url}/api/v1/targets")["data"]["activeTargets"]) == len(targets)
+            ),
+            timeout=30,
+            what="every scrape target up",
+            diagnose=proc.log_tail,
+        )
+        yield Prometheus(proc, url, rules_path)
+    finally:
+        proc.stop()
+
+
+def python_for_apps() -> str:
+    return sys.executable

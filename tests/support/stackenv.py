@@ -1,0 +1,84 @@
+"""Derived configs for the stack tests: the shipped files with only ports, timers and the
+rule profile changed, so that what the tests run is what users run."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from otlp_sink import OtlpSink
+from ports import free_port
+from stackgen import ROOT, load_generator
+from stackprocs import AlertWebhook
+
+gen = load_generator()
+
+# Short enough for the tier to stay fast, long enough for rate() to see two samples.
+SCRAPE = "1s"
+FAST_WINDOW = "15s"
+# Per-stage latency budgets for the tests: the app's "slow" fault sleeps past these.
+FAST_LATENCY = {stage: 0.2 for stage in gen.PRODUCTION.latency_p95_seconds}
+
+
+@dataclass(frozen=True)
+class Tools:
+    prometheus: str
+    promtool: str
+    alertmanager: str
+    amtool: str
+
+
+def collector_env(stack_dir: Path, trace_backend: OtlpSink) -> dict[str, str]:
+    """Environment overrides for the shipped config (its endpoints are all env vars)."""
+    ports = {name: free_port() for name in ("grpc", "http", "prom", "tel", "health")}
+    replay = stack_dir / "replay"
+    replay.mkdir(exist_ok=True)
+    return {
+        "RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
+        "RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
+        "RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT": f"127.0.0.1:{ports['prom']}",
+        "RAGSIGHT_OTELCOL_TELEMETRY_HOST": "127.0.0.1",
+        "RAGSIGHT_OTELCOL_TELEMETRY_PORT": str(ports["tel"]),
+        "RAGSIGHT_OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
+        "RAGSIGHT_OTELCOL_TRACES_ENDPOINT": f"127.0.0.1:{trace_backend.grpc_port}",
+        "RAGSIGHT_OTELCOL_REPLAY_GLOB": str(replay / "*.jsonl"),
+        "RAGSIGHT_OTELCOL_SPANMETRICS_FLUSH": "1s",
+        "RAGSIGHT_OTELCOL_LOG_LEVEL": "warn",
+    }
+
+
+def derived_alertmanager_config(webhook: AlertWebhook) -> dict[str, Any]:
+    """The shipped Alertmanager config with the test's webhook and no waiting."""
+    config = yaml.safe_load((ROOT / "collector/alertmanager/alertmanager.yml").read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            hook["url"] = webhook.url("/" + receiver["name"])
+    timers = {"group_wait": "0s", "group_interval": "1s", "repeat_interval": "1h"}
+    config["route"].update(timers)
+    for route in config["route"].get("routes", []):
+        route.update({k: v for k, v in timers.items() if k in route})
+    return dict(config)
+
+
+def rule_profile_for_tests() -> Any:
+    """The production rule expressions with windows, ``for:`` and latency budgets shrunk."""
+    return replace(gen.fast_profile(FAST_WINDOW), latency_p95_seconds=FAST_LATENCY)
+
+
+def derived_prometheus_config(
+    targets: dict[str, str], rules_glob: str, am_target: str
+) -> dict[str, Any]:
+    """The shipped prometheus.yml with targets swapped for the test's ports."""
+    config = copy.deepcopy(
+        yaml.safe_load((ROOT / "collector/prometheus/prometheus.yml").read_text())
+    )
+    config["global"].update({"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE})
+    config["rule_files"] = [rules_glob]
+    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [am_target]
+    for job in config["scrape_configs"]:
+        for static in job["static_configs"]:
+            static["targets"] = [targets[t] for t in static["targets"]]
+    return dict(config)
