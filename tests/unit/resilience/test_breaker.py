@@ -274,8 +274,13 @@ def test_probe_failure_reopens_with_a_doubled_open_duration() -> None:
 def test_open_duration_backoff_is_capped() -> None:
     clock = FakeClock()
     changes: list[StateChange] = []
-    b = make(clock, consecutive_failures=1, open_duration=30.0, max_open_duration=100.0,
-             listeners=(changes.append,))  # fmt: skip
+    b = make(
+        clock,
+        consecutive_failures=1,
+        open_duration=30.0,
+        max_open_duration=100.0,
+        listeners=(changes.append,),
+    )
     fail(b)
     for _ in range(5):
         clock.advance(200.0)
