@@ -5,19 +5,32 @@ imported by :func:`configure` alone, so a library can instrument itself with rag
 without forcing an SDK on its users.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 - imports are grouped by owning area
 
 from ragsight import names
 from ragsight._version import __version__
 
 # --- core instrumentation (stages, context managers, evaluation) ----------------------
+from ragsight._engine import StageCall
+from ragsight._evaluation import record_evaluation
+from ragsight._scopes import CacheLookup, cache, current_stage, stage
+from ragsight._stages import (
+    embedding,
+    generation,
+    instrument,
+    pipeline,
+    rerank,
+    retrieval,
+    tool,
+)
+
 # --- end core --------------------------------------------------------------------------
 
 # --- resilience (circuit breaker, retry, batch processing) -----------------------------
 # --- end resilience --------------------------------------------------------------------
 
 # --- configuration and setup -----------------------------------------------------------
-from ragsight._export_health import dropped_counts  # noqa: I001 - one block per area
+from ragsight._export_health import dropped_counts
 from ragsight._settings import ConfigError, Settings
 from ragsight._setup import configure, shutdown
 # --- end setup -------------------------------------------------------------------------
@@ -26,6 +39,19 @@ __all__ = [
     "__version__",
     "names",
     # core
+    "CacheLookup",
+    "StageCall",
+    "cache",
+    "current_stage",
+    "embedding",
+    "generation",
+    "instrument",
+    "pipeline",
+    "record_evaluation",
+    "rerank",
+    "retrieval",
+    "stage",
+    "tool",
     # end core
     # resilience
     # end resilience

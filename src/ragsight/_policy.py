@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class ContentPolicy:
     redact_patterns: tuple[str, ...] = ()  # extra regexes, added to the defaults
     redact_hook: Callable[[str], str] | None = None  # runs after the patterns
     secret_argument_names: tuple[str, ...] = ()  # extra names, added to the defaults
+    # where captured content goes: span attributes, a span event (names.EVENT_RAG_CONTENT),
+    # or both (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT SPAN_ONLY / EVENT_ONLY /
+    # SPAN_AND_EVENT)
+    capture_to: Literal["span", "event", "span_and_event"] = "span"
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,11 @@ class ResilienceDefaults:
     retry: RetryDefaults = field(default_factory=RetryDefaults)
 
 
-_content = ContentPolicy()
+# The policy in force until configure() sets one. The core tells "never set" from "set to
+# the defaults" by identity: only while this very object is current does the
+# OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT environment variable apply.
+DEFAULT_CONTENT_POLICY = ContentPolicy()
+_content = DEFAULT_CONTENT_POLICY
 _resilience = ResilienceDefaults()
 
 

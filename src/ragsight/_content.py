@@ -1,0 +1,260 @@
+"""Privacy: what user content may reach telemetry, and in what shape.
+
+Nothing is captured unless the user opts in. The policy is resolved per call with one
+global read: an explicit policy set by ``configure()`` (``_policy.set_content_policy``)
+always wins; while none was set, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is
+read once and applies (``NO_CONTENT`` default, ``SPAN_ONLY``, ``EVENT_ONLY``,
+``SPAN_AND_EVENT``; the legacy ``true``/``false`` map to ``SPAN_ONLY``/``NO_CONTENT``).
+
+When content is captured, every string is redacted first (API keys, bearer tokens, JWTs,
+password assignments, e-mail addresses, the user's own patterns and hook) and truncated
+second, per string, so captured JSON stays valid. Arguments and mapping keys whose names
+look like secrets are replaced by a marker whatever their value: five of six peer SDKs
+export an ``api_key=`` argument by default; ragsight never does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from ragsight import _policy, names
+from ragsight._policy import DEFAULT_CONTENT_POLICY, ContentPolicy
+
+logger = logging.getLogger("ragsight")
+
+REDACTED: Final = "[REDACTED]"
+TRUNCATED_MARK: Final = "...[truncated]"
+_MAX_ITEMS: Final = 20
+_MAX_DEPTH: Final = 4
+
+# (pattern, replacement). Order matters: specific token shapes before generic assignments.
+DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
+    # provider API keys: OpenAI/Anthropic (sk-, sk-proj-, sk-ant-), AWS, GitHub, Google, Slack
+    (r"\bsk-[A-Za-z0-9_\-]{16,}", REDACTED),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", REDACTED),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", REDACTED),
+    (r"\bgithub_pat_[A-Za-z0-9_]{30,}\b", REDACTED),
+    (r"\bAIza[0-9A-Za-z_\-]{35}\b", REDACTED),
+    (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", REDACTED),
+    # JSON web tokens
+    (r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}", REDACTED),
+    # Authorization headers
+    (r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*", r"\1 " + REDACTED),
+    # password=..., "api_key": "...", secret: ...
+    (
+        r"(?i)\b(password|passwd|pwd|passphrase|secret|api[_\-]?key|access[_\-]?token|"
+        r"client[_\-]?secret|auth[_\-]?token)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
+        r"\1\2" + REDACTED,
+    ),
+    # e-mail addresses
+    (r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", REDACTED),
+)
+
+_SECRET_PARTS: Final = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "tokens",
+        "auth", "authorization", "credential", "credentials", "cookie", "cookies", "session",
+        "sessionid", "apikey", "jwt", "bearer", "signature", "otp", "pin", "ssn",
+    }
+)  # fmt: skip
+_SECRET_SUBSTRINGS: Final = (
+    "api_key", "apikey", "access_key", "private_key", "secret_key", "signing_key",
+    "encryption_key", "client_secret", "x_api_key",
+)  # fmt: skip
+
+_CAPTURE_VALUES: Final[dict[str, tuple[bool, str]]] = {
+    "NO_CONTENT": (False, "span"),
+    "SPAN_ONLY": (True, "span"),
+    "EVENT_ONLY": (True, "event"),
+    "SPAN_AND_EVENT": (True, "span_and_event"),
+    "TRUE": (True, "span"),  # legacy
+    "FALSE": (False, "span"),  # legacy
+    "": (False, "span"),
+}
+
+
+def policy_from_env_value(value: str | None) -> ContentPolicy:
+    """The policy an ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` value asks for.
+
+    Unknown values capture nothing (and say so once): a typo must never turn capture on.
+    Public to the setup area so configure() and this module parse the variable alike.
+    """
+    key = (value or "").strip().upper()
+    found = _CAPTURE_VALUES.get(key)
+    if found is None:
+        logger.warning(
+            "ragsight: %s=%r is not one of %s; capturing no content",
+            names.CAPTURE_CONTENT_ENV,
+            value,
+            ", ".join(k for k in _CAPTURE_VALUES if k),
+        )
+        found = (False, "span")
+    capture, to = found
+    if not capture:
+        return ContentPolicy()
+    return ContentPolicy(capture=True, capture_to=to)  # type: ignore[arg-type]
+
+
+_env_policy: ContentPolicy | None = None
+
+
+def effective_policy() -> ContentPolicy:
+    """The policy for this call: configure()'s if it set one, else the environment's."""
+    policy = _policy._content
+    if policy is not DEFAULT_CONTENT_POLICY:
+        return policy
+    env = _env_policy
+    if env is None:
+        env = _load_env_policy()
+    return env
+
+
+def _load_env_policy() -> ContentPolicy:
+    global _env_policy
+    _env_policy = policy_from_env_value(os.environ.get(names.CAPTURE_CONTENT_ENV))
+    return _env_policy
+
+
+def reset_env_for_tests() -> None:
+    global _env_policy
+    _env_policy = None
+
+
+def _compile(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((re.compile(pattern), repl) for pattern, repl in pairs)
+
+
+_DEFAULT_COMPILED: Final = _compile(DEFAULT_REDACTIONS)
+
+
+def redact_text(text: str, policy: ContentPolicy | None = None) -> str:
+    """Apply the default patterns, the policy's extra patterns and its hook (no truncation).
+
+    Also used on exception messages, which ragsight records even with capture off.
+    """
+    for pattern, repl in _DEFAULT_COMPILED:
+        text = pattern.sub(repl, text)
+    if policy is not None:
+        for pattern, repl in _Redactor.for_policy(policy).extra:
+            text = pattern.sub(repl, text)
+        if policy.redact_hook is not None:
+            text = policy.redact_hook(text)
+    return text
+
+
+def is_secret_name(name: str, extra: tuple[str, ...] = ()) -> bool:
+    norm = name.lower().replace("-", "_")
+    if any(part in _SECRET_PARTS for part in norm.split("_")):
+        return True
+    squashed = norm.replace("_", "")
+    if any(s in norm or s.replace("_", "") in squashed for s in _SECRET_SUBSTRINGS):
+        return True
+    return any(e.lower().replace("-", "_") in norm for e in extra)
+
+
+class _Redactor:
+    """A policy compiled once: patterns, limits and secret names for captured values."""
+
+    _cache: tuple[ContentPolicy, _Redactor] | None = None
+
+    def __init__(self, policy: ContentPolicy) -> None:
+        self.policy = policy
+        self.extra = _compile(tuple((p, REDACTED) for p in policy.redact_patterns))
+        self.max_length = max(16, policy.max_length)
+
+    @classmethod
+    def for_policy(cls, policy: ContentPolicy) -> _Redactor:
+        cached = cls._cache
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+        made = cls(policy)
+        cls._cache = (policy, made)
+        return made
+
+    def text(self, value: str) -> str:
+        value = redact_text(value, self.policy)
+        if len(value) > self.max_length:
+            value = value[: self.max_length] + TRUNCATED_MARK
+        return value
+
+    def secret(self, name: str) -> bool:
+        return is_secret_name(name, self.policy.secret_argument_names)
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """A JSON-ready, redacted, truncated copy of ``value`` (bounded depth and size)."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bytes):
+            return f"<{len(value)} bytes>"
+        if depth >= _MAX_DEPTH:
+            return self.text(type(value).__name__)
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for i, (k, v) in enumerate(value.items()):
+                if i >= _MAX_ITEMS:
+                    out["..."] = f"{len(value) - _MAX_ITEMS} more"
+                    break
+                key = self.text(str(k))
+                out[key] = REDACTED if self.secret(str(k)) else self.value(v, depth + 1)
+            return out
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = list(value)
+            seq = [self.value(v, depth + 1) for v in items[:_MAX_ITEMS]]
+            if len(items) > _MAX_ITEMS:
+                seq.append(f"... {len(items) - _MAX_ITEMS} more")
+            return seq
+        dump = getattr(value, "model_dump", None)  # pydantic v2 models
+        if callable(dump):
+            return self.value(dump(), depth + 1)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self.value(
+                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth + 1
+            )
+        return self.text(repr(value))
+
+    def json(self, value: Any) -> str:
+        return json.dumps(self.value(value), ensure_ascii=False, default=str)
+
+
+def redactor(policy: ContentPolicy) -> _Redactor:
+    return _Redactor.for_policy(policy)
+
+
+def bind_arguments(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Argument names to values as the function sees them (``**kwargs`` flattened)."""
+    try:
+        bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+    except (TypeError, ValueError):
+        out: dict[str, Any] = {f"arg{i}": a for i, a in enumerate(args)}
+        out.update(kwargs)
+        return out
+    params = bound.signature.parameters
+    flat: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = params[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            flat.update(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def capture_arguments(red: _Redactor, arguments: Mapping[str, Any]) -> str:
+    """JSON of the arguments with secret-named ones replaced (never serialised at all)."""
+    safe = {
+        name: (REDACTED if red.secret(name) else red.value(value))
+        for name, value in arguments.items()
+        if name not in ("self", "cls")
+    }
+    return json.dumps(safe, ensure_ascii=False, default=str)

@@ -1,0 +1,591 @@
+"""The one engine behind every stage: span lifetime, outcome, results and metrics.
+
+One wrapt proxy serves def, async def, generators, async generators, methods,
+classmethods and staticmethods; the execution model is decided once, at decoration. The
+rules, for every model:
+
+* the span covers the work: the call, the awaited coroutine, or the whole iteration of a
+  generator (from the first ``next()`` to exhaustion, error or ``close()``); a generator's
+  span is current only while the generator body runs, never while the consumer's code
+  between two items runs;
+* an ``Exception`` sets status ERROR, records an exception event (message redacted),
+  sets ``error.type`` to the exception's ``__qualname__``, and the very same exception
+  object propagates;
+* a ``BaseException`` that is not an ``Exception`` (``GeneratorExit``,
+  ``KeyboardInterrupt``, ``SystemExit``) never marks ERROR; early ``break``/``close()``/
+  ``aclose()`` ends the span normally;
+* ``asyncio.CancelledError`` ends the span with ``rag.cancelled=true`` and
+  ``error.type="cancelled"`` (span and metrics, so dashboards can separate cancellations
+  from successes and from errors) but status UNSET (the caller chose to stop the work; it
+  did not fail), and propagates;
+* with no OpenTelemetry provider configured the wrapper calls straight through.
+
+Everything ragsight does around the user's call runs under _safety: a failing extract
+hook or an unserialisable result is counted and logged once, never seen by the caller.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from ragsight import _content, _extract, _runtime, names
+from ragsight._current import CURRENT
+from ragsight._metrics import SOFT_LIMIT
+from ragsight._plan import Plan, StageSpec, operation_name
+from ragsight._safety import report_internal_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_QUERY_ARGS: Final = ("query", "question", "q", "query_text", "search_query", "text", "prompt")
+_STREAM_KEEP: Final = 1000  # streamed documents kept for scoring
+
+_attach = otel_context.attach
+_detach = otel_context.detach
+_set_span = trace.set_span_in_context
+
+
+def _is_cancelled(exc: BaseException) -> bool:
+    # asyncio is not imported by ragsight: if it is not loaded, nothing can be its
+    # CancelledError
+    mod = sys.modules.get("asyncio.exceptions")
+    return mod is not None and isinstance(exc, mod.CancelledError)
+
+
+class StageCall:
+    """One running stage: the handle ``current_stage()`` returns inside a stage.
+
+    Use it to add what only the function knows: ``set_attribute(s)``, ``set_result``
+    (read as if returned, e.g. from a context-manager block), ``set_usage``,
+    ``set_input``/``set_output`` (content: only kept when capture is on).
+    """
+
+    __slots__ = (
+        "_content",
+        "_count",
+        "_ended",
+        "_items",
+        "_plan",
+        "_policy",
+        "_result",
+        "_rt",
+        "_span",
+        "_t0",
+        "_usage",
+    )
+
+    def __init__(self, plan: Plan, rt: _runtime.Runtime, parent: Any = None) -> None:
+        self._plan = plan
+        self._rt = rt
+        tracer = rt.tracer
+        span: Span = INVALID_SPAN
+        if tracer is not None:
+            span = tracer.start_span(plan.span_name, parent, plan.kind, plan.span_attrs)
+        self._span = span
+        self._result: Any = _NOTHING
+        self._usage: tuple[int | None, int | None] | None = None
+        self._items: list[Any] | None = None
+        self._count = 0
+        self._ended = False
+        policy = _content.effective_policy()
+        capture = policy.capture if plan.capture is None else plan.capture
+        self._policy = policy if capture else None
+        self._content: dict[str, AttributeValue] | None = None
+        self._t0 = perf_counter()
+
+    # ---- public handle API -------------------------------------------------------------
+    @property
+    def span(self) -> Span:
+        """The OpenTelemetry span of this stage (a non-recording one when tracing is off)."""
+        return self._span
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self._span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        self._span.set_attributes(attributes)
+
+    def set_result(self, result: Any) -> None:
+        """Read ``result`` (documents, embeddings, usage) as if the stage had returned it."""
+        self._result = result
+
+    def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        self._usage = (input_tokens, output_tokens)
+
+    def set_input(self, value: Any) -> None:
+        """Content: kept (redacted, truncated) only when content capture is on."""
+        if self._policy is not None:
+            self._add_content(names.RAG_INPUT, value)
+
+    def set_output(self, value: Any) -> None:
+        if self._policy is not None:
+            self._add_content(names.RAG_OUTPUT, value)
+
+    # ---- engine internals ------------------------------------------------------------
+    def _add_content(self, key: str, value: Any) -> None:
+        try:
+            assert self._policy is not None
+            red = _content.redactor(self._policy)
+            text = value if isinstance(value, str) and key != names.RAG_INPUT else None
+            rendered = red.text(text) if text is not None else red.json(value)
+            if self._content is None:
+                self._content = {}
+            self._content[key] = rendered
+        except Exception as exc:
+            report_internal_error("content", exc)
+
+    def _capture_arguments(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> None:
+        try:
+            assert self._policy is not None
+            red = _content.redactor(self._policy)
+            arguments = _content.bind_arguments(fn, args, kwargs)
+            content = self._content = self._content or {}
+            content[names.RAG_INPUT] = _content.capture_arguments(red, arguments)
+            if self._plan.stage == names.STAGE_RETRIEVAL:
+                for key in _QUERY_ARGS:
+                    value = arguments.get(key)
+                    if isinstance(value, str) and not red.secret(key):
+                        content[names.GEN_AI_RETRIEVAL_QUERY_TEXT] = red.text(value)
+                        break
+        except Exception as exc:
+            report_internal_error("content", exc)
+
+    def _enter(self) -> tuple[Any, Any]:
+        return _attach(_set_span(self._span)), CURRENT.set(self)
+
+    @staticmethod
+    def _leave(tokens: tuple[Any, Any]) -> None:
+        CURRENT.reset(tokens[1])
+        _detach(tokens[0])
+
+    def _on_item(self, item: Any) -> None:
+        """A generator stage yielded ``item`` (a streamed document or chunk)."""
+        self._count += 1
+        items = self._items
+        if items is None:
+            items = self._items = []
+        if len(items) < _STREAM_KEEP:
+            items.append(item)
+        elif self._plan.reads == "usage":
+            items[-1] = item  # the final chunk is the one carrying usage
+
+    def _read(self, result: Any) -> _extract.Readout | None:
+        plan = self._plan
+        if self._result is not _NOTHING:
+            result = self._result
+        if plan.reads is None and self._usage is None:
+            return None
+        readout = _extract.Readout()
+        extra: dict[str, Any] | None = None
+        try:
+            reads = plan.reads
+            if reads == "documents":
+                docs = _extract.documents_of(result)
+                if docs is not None:
+                    _extract.read_documents(readout, docs)
+            elif reads == "embedding":
+                readout.dimension = _extract.embedding_dimension(result)
+                _extract.read_usage(readout, result)
+                readout.output_tokens = None
+            elif reads == "usage":
+                _extract.read_usage(readout, result)
+        except Exception as exc:
+            report_internal_error("extract", exc)
+        if plan.extract is not None:
+            try:
+                out = plan.extract(result)
+                if out:
+                    extra = _extract.apply_hook_output(readout, out)
+            except Exception as exc:
+                report_internal_error("extract.hook", exc)
+        if self._usage is not None:
+            inp, out_tokens = self._usage
+            if inp is not None:
+                readout.input_tokens = inp
+            if out_tokens is not None:
+                readout.output_tokens = out_tokens
+        span = self._span
+        if span.is_recording():
+            try:
+                span.set_attributes(_readout_attributes(readout))
+                if extra:
+                    span.set_attributes(extra)
+            except Exception as exc:
+                report_internal_error("attributes", exc)
+        if self._policy is not None and readout.documents is not None:
+            self._capture_documents(readout)
+        return readout
+
+    def _capture_documents(self, readout: _extract.Readout) -> None:
+        try:
+            assert self._policy is not None
+            assert readout.documents is not None
+            red = _content.redactor(self._policy)
+            listed = []
+            for i, doc in enumerate(readout.documents[:20]):
+                doc_id = _extract._get(doc[0] if isinstance(doc, tuple) else doc, "id")
+                listed.append(
+                    {
+                        "id": red.text(str(doc_id if doc_id is not None else i)),
+                        "score": _extract.score_of(doc),
+                    }
+                )
+            if self._content is None:
+                self._content = {}
+            self._content[names.GEN_AI_RETRIEVAL_DOCUMENTS] = json.dumps(listed)
+        except Exception as exc:
+            report_internal_error("content", exc)
+
+    def _stream_result(self) -> Any:
+        if self._plan.reads == "usage":
+            return self._items[-1] if self._items else None
+        return self._items if self._items is not None else []
+
+    def _finish(self, result: Any, error_type: str | None, readout_needed: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        duration = perf_counter() - self._t0
+        span = self._span
+        readout = self._read(result) if readout_needed else None
+        if readout is not None and self._count and self._plan.reads == "documents":
+            readout.count = self._count
+            if span.is_recording():
+                span.set_attribute(names.RAG_RETRIEVAL_DOCUMENTS_COUNT, self._count)
+        if self._policy is not None:
+            if readout_needed and result is not _NOTHING and self._items is None:
+                self._add_content(names.RAG_OUTPUT, result)
+            self._flush_content()
+        span.end()
+        pending = self._rt.pending
+        if pending is not None:
+            context = span.get_span_context() if span is not INVALID_SPAN else None
+            pending.append((self._plan, duration, error_type, context, readout))
+            if len(pending) >= SOFT_LIMIT:
+                instruments = self._rt.instruments
+                assert instruments is not None
+                instruments.overflow()
+
+    def _flush_content(self) -> None:
+        content = self._content
+        if not content or self._policy is None:
+            return
+        try:
+            to = self._policy.capture_to
+            if to in ("span", "span_and_event"):
+                self._span.set_attributes(content)
+            if to in ("event", "span_and_event"):
+                self._span.add_event(names.EVENT_RAG_CONTENT, content)
+        except Exception as exc:
+            report_internal_error("content", exc)
+
+    def _finish_ok(self, result: Any) -> None:
+        self._finish(result, None, True)
+
+    def _finish_exc(self, exc: BaseException) -> None:
+        if self._ended:
+            return
+        span = self._span
+        error_type: str | None = None
+        try:
+            if isinstance(exc, Exception):
+                error_type = type(exc).__qualname__
+                message = _content.redact_text(str(exc), _content.effective_policy())
+                span.set_attribute(names.ERROR_TYPE, error_type)
+                span.record_exception(exc, {names.EXCEPTION_MESSAGE: message})
+                span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
+            elif _is_cancelled(exc):
+                error_type = names.ERROR_TYPE_CANCELLED
+                span.set_attributes({names.RAG_CANCELLED: True, names.ERROR_TYPE: error_type})
+        except Exception as inner:
+            report_internal_error("exception", inner)
+        self._finish(_NOTHING, error_type, self._result is not _NOTHING or self._count > 0)
+
+    def _finish_closed(self) -> None:
+        """A generator stage closed early by its consumer: a normal end, not an error."""
+        self._finish(self._stream_result(), None, True)
+
+
+class _Nothing:
+    __slots__ = ()
+
+
+_NOTHING: Final[Any] = _Nothing()
+
+
+def _readout_attributes(r: _extract.Readout) -> dict[str, AttributeValue]:
+    out: dict[str, AttributeValue] = {}
+    if r.count is not None:
+        out[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] = r.count
+    if r.top_score is not None:
+        out[names.RAG_RETRIEVAL_TOP_SCORE] = r.top_score
+    if r.mean_score is not None:
+        out[names.RAG_RETRIEVAL_MEAN_SCORE] = r.mean_score
+    if r.dimension is not None:
+        out[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = r.dimension
+    if r.input_tokens is not None:
+        out[names.GEN_AI_USAGE_INPUT_TOKENS] = r.input_tokens
+    if r.output_tokens is not None:
+        out[names.GEN_AI_USAGE_OUTPUT_TOKENS] = r.output_tokens
+    if r.response_model is not None:
+        out[names.GEN_AI_RESPONSE_MODEL] = r.response_model
+    if r.response_id is not None:
+        out[names.GEN_AI_RESPONSE_ID] = r.response_id
+    if r.finish_reasons is not None:
+        out[names.GEN_AI_RESPONSE_FINISH_REASONS] = list(r.finish_reasons)
+    return out
+
+
+# ---- the four execution models ---------------------------------------------------------
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _sync_wrapper(plan: Plan) -> Wrapper:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        rt = _runtime.get()
+        if rt is None:
+            return wrapped(*args, **kwargs)
+        call = StageCall(plan, rt)
+        if call._policy is not None:
+            call._capture_arguments(wrapped, args, kwargs)
+        tokens = call._enter()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call._leave(tokens)
+            call._finish_exc(exc)
+            raise
+        call._leave(tokens)
+        call._finish_ok(result)
+        return result
+
+    return wrapper
+
+
+def _async_wrapper(plan: Plan) -> Wrapper:
+    async def run(
+        rt: _runtime.Runtime,
+        wrapped: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call = StageCall(plan, rt)
+        if call._policy is not None:
+            call._capture_arguments(wrapped, args, kwargs)
+        tokens = call._enter()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call._leave(tokens)
+            call._finish_exc(exc)
+            raise
+        call._leave(tokens)
+        call._finish_ok(result)
+        return result
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        rt = _runtime.get()
+        if rt is None:
+            return wrapped(*args, **kwargs)
+        return run(rt, wrapped, args, kwargs)
+
+    return wrapper
+
+
+def _gen_wrapper(plan: Plan) -> Wrapper:
+    def iterate(
+        rt: _runtime.Runtime,
+        gen: Generator[Any, Any, Any],
+        parent: Any,
+        capture: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]],
+    ) -> Generator[Any, Any, Any]:
+        call = StageCall(plan, rt, parent)
+        if call._policy is not None:
+            call._capture_arguments(*capture)
+        sent: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            tokens = call._enter()
+            try:
+                if to_throw is None:
+                    item = gen.send(sent)
+                else:
+                    item, to_throw = gen.throw(to_throw), None
+            except StopIteration as stop:
+                call._leave(tokens)
+                call._finish_ok(call._stream_result())
+                return stop.value
+            except BaseException as exc:
+                call._leave(tokens)
+                call._finish_exc(exc)
+                raise
+            call._leave(tokens)
+            call._on_item(item)
+            try:
+                sent = yield item
+            except GeneratorExit:
+                tokens = call._enter()
+                try:
+                    gen.close()
+                except BaseException as exc:
+                    call._leave(tokens)
+                    call._finish_exc(exc)
+                    raise
+                call._leave(tokens)
+                call._finish_closed()
+                raise
+            except BaseException as exc:  # consumer's .throw(): forward into the body
+                to_throw = exc
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        gen = wrapped(*args, **kwargs)
+        rt = _runtime.get()
+        if rt is None:
+            return gen
+        return iterate(rt, gen, otel_context.get_current(), (wrapped, args, kwargs))
+
+    return wrapper
+
+
+def _agen_wrapper(plan: Plan) -> Wrapper:
+    async def iterate(
+        rt: _runtime.Runtime,
+        agen: AsyncGenerator[Any, Any],
+        parent: Any,
+        capture: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]],
+    ) -> AsyncGenerator[Any, Any]:
+        call = StageCall(plan, rt, parent)
+        if call._policy is not None:
+            call._capture_arguments(*capture)
+        sent: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            tokens = call._enter()
+            try:
+                if to_throw is None:
+                    item = await agen.asend(sent)
+                else:
+                    item, to_throw = await agen.athrow(to_throw), None
+            except StopAsyncIteration:
+                call._leave(tokens)
+                call._finish_ok(call._stream_result())
+                return
+            except BaseException as exc:
+                call._leave(tokens)
+                call._finish_exc(exc)
+                raise
+            call._leave(tokens)
+            call._on_item(item)
+            try:
+                sent = yield item
+            except GeneratorExit:
+                tokens = call._enter()
+                try:
+                    await agen.aclose()
+                except BaseException as exc:
+                    call._leave(tokens)
+                    call._finish_exc(exc)
+                    raise
+                call._leave(tokens)
+                call._finish_closed()
+                raise
+            except BaseException as exc:
+                to_throw = exc
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        agen = wrapped(*args, **kwargs)
+        rt = _runtime.get()
+        if rt is None:
+            return agen
+        return iterate(rt, agen, otel_context.get_current(), (wrapped, args, kwargs))
+
+    return wrapper
+
+
+_FACTORIES: Final[dict[str, Callable[[Plan], Wrapper]]] = {
+    "sync": _sync_wrapper,
+    "async": _async_wrapper,
+    "gen": _gen_wrapper,
+    "agen": _agen_wrapper,
+}
+
+
+def kind_of(fn: Any) -> str:
+    """``"sync"``, ``"async"``, ``"gen"`` or ``"agen"`` (looks through class/staticmethod)."""
+    target = getattr(fn, "__func__", fn) if isinstance(fn, (classmethod, staticmethod)) else fn
+    if inspect.isasyncgenfunction(target):
+        return "agen"
+    if inspect.iscoroutinefunction(target):
+        return "async"
+    if inspect.isgeneratorfunction(target):
+        return "gen"
+    return "sync"
+
+
+class StageBinding:
+    """What ``fn.__ragsight_stage__`` holds: the stage, re-appliable to another callable.
+
+    The resilience decorators use ``rewrap(inner)`` to keep the stage outermost whatever
+    order the user stacked the decorators in. ``inner`` must have the same calling
+    convention as the function the stage was first applied to (it wraps that function).
+    """
+
+    __slots__ = ("kind", "plan", "spec")
+
+    def __init__(self, spec: StageSpec, plan: Plan, kind: str) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.kind = kind
+
+    def rewrap(self, inner: F) -> F:
+        return _build(inner, self)
+
+
+if TYPE_CHECKING:
+    _WrapperBase = wrapt.FunctionWrapper[..., Any]
+else:
+    _WrapperBase = wrapt.FunctionWrapper
+
+
+class StageWrapper(_WrapperBase):
+    """The proxy a stage decorator returns; carries its binding on the proxy, not ``fn``."""
+
+    @property
+    def __ragsight_stage__(self) -> StageBinding:
+        binding: StageBinding = self._self_ragsight_binding
+        return binding
+
+
+def _build(fn: F, binding: StageBinding) -> F:
+    proxy: Any = StageWrapper(fn, _FACTORIES[binding.kind](binding.plan))
+    proxy._self_ragsight_binding = binding
+    return proxy  # type: ignore[no-any-return]
+
+
+def decorate(fn: F, spec: StageSpec) -> F:
+    """Apply ``spec`` to ``fn``; applying an identical stage twice is a no-op."""
+    if isinstance(fn, StageWrapper) and fn.__ragsight_stage__.spec == spec:
+        return fn
+    name = spec.name or operation_name(fn)
+    binding = StageBinding(spec, Plan(spec, name), kind_of(fn))
+    return _build(fn, binding)

@@ -1,0 +1,177 @@
+"""The core's instruments, and the bookkeeping that keeps them off the caller's thread.
+
+A synchronous SDK histogram record costs about as much as the span itself (DESIGN.md
+section 4), so a stage call does not record: it appends one tuple to a deque (tens of
+nanoseconds, thread-safe) and the tuples are drained into the real SDK instruments at
+collection time, from an observable instrument's callback registered on the same meter.
+The SDK runs every asynchronous callback of a ``collect()`` before it reads the
+synchronous storages, so what is drained lands in that same collection (a unit test holds
+this against ``InMemoryMetricReader``).
+
+Guarantees and deliberate trade-offs:
+
+* exact: nothing is sampled or dropped; traces being sampled out does not matter because
+  the bookkeeping does not depend on the span;
+* bounded: past ``SOFT_LIMIT`` pending calls a daemon thread drains (nobody collecting, or
+  a long interval); past ``HARD_LIMIT`` the caller drains inline, so memory stays bounded
+  even if that thread cannot keep up;
+* exemplars: kept for sampled spans (the span context rides in the tuple and is handed to
+  ``record()`` at drain time), but their timestamp is the drain time, not the call time;
+* ``flush()`` drains synchronously, for shutdown paths and tests.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
+
+from ragsight import _safety, names
+
+if TYPE_CHECKING:
+    from ragsight._extract import Readout
+    from ragsight._plan import Plan
+
+SOFT_LIMIT: Final = 4096
+HARD_LIMIT: Final = 32768
+_EMPTY: Final = Context()
+
+# (plan, duration_s, error_type | None, sampled span context | None, readout | None)
+Item = tuple["Plan", float, "str | None", "trace.SpanContext | None", "Readout | None"]
+
+
+def _histogram(meter: Meter, spec: names.MetricSpec) -> Histogram:
+    return meter.create_histogram(
+        spec.name,
+        unit=spec.unit,
+        description=spec.description,
+        explicit_bucket_boundaries_advisory=list(spec.buckets) if spec.buckets else None,
+    )
+
+
+class Instruments:
+    """The core's instruments on one MeterProvider, plus that provider's pending calls."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.stage_duration = _histogram(meter, names.RAG_OPERATION_DURATION)
+        self.genai_duration = _histogram(meter, names.GEN_AI_CLIENT_OPERATION_DURATION)
+        self.token_usage = _histogram(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
+        self.documents = _histogram(meter, names.RAG_RETRIEVAL_DOCUMENTS)
+        self.score = _histogram(meter, names.RAG_RETRIEVAL_SCORE)
+        self.evaluation = _histogram(meter, names.RAG_EVALUATION_SCORE)
+        spec = names.RAG_CACHE_REQUESTS
+        self.cache_requests = meter.create_counter(
+            spec.name, unit=spec.unit, description=spec.description
+        )
+        spec = names.RAGSIGHT_INTERNAL_ERRORS
+        meter.create_observable_counter(
+            spec.name, callbacks=[self._on_collect], unit=spec.unit, description=spec.description
+        )
+        self.pending: deque[Item] = deque()
+        self.drain_requested = False
+
+    def _on_collect(self, options: CallbackOptions) -> Iterable[Observation]:
+        self.drain()
+        return [
+            Observation(count, {names.RAGSIGHT_COMPONENT: component})
+            for component, count in _safety.internal_error_counts().items()
+        ]
+
+    def overflow(self) -> None:
+        """Called by the hot path once ``pending`` reaches SOFT_LIMIT."""
+        if len(self.pending) >= HARD_LIMIT:
+            self.drain(limit=len(self.pending) - SOFT_LIMIT)
+        else:
+            _drainer.request(self)
+
+    def drain(self, limit: int | None = None) -> None:
+        pop = self.pending.popleft
+        n = 0
+        while limit is None or n < limit:
+            try:
+                item = pop()
+            except IndexError:
+                return
+            n += 1
+            try:
+                self.record(item)
+            except Exception as exc:
+                _safety.report_internal_error("metrics.record", exc)
+
+    def record(self, item: Item) -> None:
+        plan, duration, error_type, span_context, readout = item
+        ctx = _EMPTY
+        if span_context is not None:
+            ctx = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY)
+        self.stage_duration.record(duration, plan.stage_metric_attrs(error_type), ctx)
+        if plan.genai_metric_attrs is not None:
+            self.genai_duration.record(duration, plan.genai_attrs_for(error_type), ctx)
+        if readout is None:
+            return
+        if plan.token_attrs is not None:
+            if readout.input_tokens is not None:
+                self.token_usage.record(readout.input_tokens, plan.token_attrs[0], ctx)
+            if readout.output_tokens is not None:
+                self.token_usage.record(readout.output_tokens, plan.token_attrs[1], ctx)
+        if plan.documents_metrics:
+            if readout.count is not None:
+                self.documents.record(readout.count, plan.document_attrs, ctx)
+            if readout.top_score is not None and readout.top_score >= 0:
+                self.score.record(readout.top_score, plan.document_attrs, ctx)
+
+    def record_cache(self, cache_name: str, result: str) -> None:
+        self.cache_requests.add(
+            1, {names.RAG_CACHE_NAME: cache_name, names.RAG_CACHE_RESULT: result}
+        )
+
+    def record_evaluation(self, score: float, attributes: dict[str, Any]) -> None:
+        self.evaluation.record(score, attributes)
+
+
+class _Drainer:
+    """One daemon thread that drains instruments whose pending queue grew past SOFT_LIMIT."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._targets: deque[weakref.ref[Instruments]] = deque()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def request(self, instruments: Instruments) -> None:
+        if instruments.drain_requested:
+            return
+        instruments.drain_requested = True
+        self._targets.append(weakref.ref(instruments))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="ragsight-metrics-drain", daemon=True
+                    )
+                    self._thread.start()
+        self._event.set()
+
+    def _run(self) -> None:
+        while True:
+            self._event.wait()
+            self._event.clear()
+            while self._targets:
+                inst = self._targets.popleft()()
+                if inst is not None:
+                    inst.drain_requested = False
+                    inst.drain()
+
+    def _after_fork(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+_drainer = _Drainer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drainer._after_fork)

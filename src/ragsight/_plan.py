@@ -1,0 +1,196 @@
+"""What a stage decorator asked for, compiled once per decorated function.
+
+Everything that does not depend on the call (span name and kind, start attributes, metric
+attribute sets) is computed here, at decoration, so the per-call path only reads
+precomputed objects. Metric attributes come only from each MetricSpec's allow-list: a
+query, a document id or any other unbounded value can never become a label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
+
+from ragsight import _semconv, names
+
+_MAX_ERROR_TYPES: Final = 64  # distinct error.type labels per stage before "_OTHER"
+
+# gen_ai.operation.name and span-name prefix per stage (no convention for rerank/cache)
+_OPERATION: Final = {
+    names.STAGE_PIPELINE: names.OP_INVOKE_WORKFLOW,
+    names.STAGE_RETRIEVAL: names.OP_RETRIEVAL,
+    names.STAGE_EMBEDDING: names.OP_EMBEDDINGS,
+    names.STAGE_RERANK: names.OP_RERANK,
+    names.STAGE_TOOL: names.OP_EXECUTE_TOOL,
+}
+_GENAI_CLIENT_STAGES: Final = frozenset(
+    {names.STAGE_RETRIEVAL, names.STAGE_EMBEDDING, names.STAGE_RERANK, names.STAGE_GENERATION}
+)
+_DOCUMENT_STAGES: Final = frozenset({names.STAGE_RETRIEVAL, names.STAGE_RERANK})
+
+Extract = Callable[[Any], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """The arguments of one stage decorator or context manager (hashable, comparable)."""
+
+    stage: str
+    name: str | None = None
+    operation: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    data_source: str | None = None
+    top_k: int | None = None
+    top_n: int | None = None
+    local: bool = False
+    attributes: tuple[tuple[str, AttributeValue], ...] = ()
+    extract: Extract | None = None
+    capture: bool | None = None
+
+
+def operation_name(fn: Any) -> str:
+    """A stable, bounded operation name for a function: its qualname without ``<locals>``."""
+    target = getattr(fn, "__func__", fn)
+    qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not isinstance(qual, str):
+        qual = type(fn).__name__
+    return qual.rsplit("<locals>.", 1)[-1]
+
+
+class Plan:
+    """The precomputed per-stage data the hot path and the metrics drain read."""
+
+    __slots__ = (
+        "_genai_by_error",
+        "_stage_by_error",
+        "capture",
+        "document_attrs",
+        "documents_metrics",
+        "extract",
+        "genai_metric_attrs",
+        "kind",
+        "op_name",
+        "reads",
+        "span_attrs",
+        "span_name",
+        "spec",
+        "stage",
+        "token_attrs",
+    )
+
+    def __init__(self, spec: StageSpec, op_name: str) -> None:
+        self.spec = spec
+        self.stage = spec.stage
+        self.op_name = op_name
+        self.extract = spec.extract
+        self.capture = spec.capture
+        stage = spec.stage
+        operation = spec.operation or _OPERATION.get(stage)
+        if stage == names.STAGE_GENERATION and operation is None:
+            operation = names.OP_CHAT
+
+        attrs: dict[str, AttributeValue] = {
+            names.RAG_STAGE: stage,
+            names.RAG_OPERATION_NAME: op_name,
+        }
+        if operation is not None:
+            attrs[names.GEN_AI_OPERATION_NAME] = operation
+        if spec.provider is not None:
+            attrs[names.GEN_AI_PROVIDER_NAME] = spec.provider
+        if spec.model is not None:
+            attrs[names.GEN_AI_REQUEST_MODEL] = spec.model
+        if spec.data_source is not None:
+            attrs[names.GEN_AI_DATA_SOURCE_ID] = spec.data_source
+        if spec.top_k is not None:
+            key, value = _semconv.top_k_attribute(spec.top_k)
+            attrs[key] = value
+        if spec.top_n is not None:
+            attrs[names.RAG_RERANK_TOP_N] = spec.top_n
+        if stage == names.STAGE_PIPELINE:
+            attrs[_semconv.workflow_name_attribute()] = op_name
+        elif stage == names.STAGE_TOOL:
+            attrs[names.GEN_AI_TOOL_NAME] = op_name
+        attrs.update(spec.attributes)
+        self.span_attrs = attrs
+
+        if stage == names.STAGE_PIPELINE:
+            self.span_name = f"{names.OP_INVOKE_WORKFLOW} {op_name}"
+        elif stage == names.STAGE_RETRIEVAL:
+            self.span_name = f"{names.OP_RETRIEVAL} {spec.data_source or op_name}"
+        elif stage == names.STAGE_EMBEDDING:
+            self.span_name = f"{names.OP_EMBEDDINGS} {spec.model or op_name}"
+        elif stage == names.STAGE_GENERATION:
+            self.span_name = f"{operation} {spec.model or op_name}"
+        elif stage == names.STAGE_TOOL:
+            self.span_name = f"{names.OP_EXECUTE_TOOL} {op_name}"
+        elif stage == names.STAGE_RERANK:
+            self.span_name = f"{names.OP_RERANK} {spec.model or op_name}"
+        elif stage == names.STAGE_CACHE:
+            self.span_name = f"{names.STAGE_CACHE} {op_name}"
+        else:
+            self.span_name = op_name
+
+        remote = stage in _GENAI_CLIENT_STAGES and not spec.local
+        self.kind = SpanKind.CLIENT if remote else SpanKind.INTERNAL
+
+        self.reads: str | None = {
+            names.STAGE_RETRIEVAL: "documents",
+            names.STAGE_RERANK: "documents",
+            names.STAGE_EMBEDDING: "embedding",
+            names.STAGE_GENERATION: "usage",
+        }.get(stage)
+        if spec.extract is not None and self.reads is None:
+            self.reads = "hook"
+
+        self._stage_by_error: dict[str | None, dict[str, AttributeValue]] = {
+            None: {names.RAG_STAGE: stage, names.RAG_OPERATION_NAME: op_name}
+        }
+        self.genai_metric_attrs: dict[str, AttributeValue] | None = None
+        self._genai_by_error: dict[str | None, dict[str, AttributeValue]] = {}
+        self.token_attrs: tuple[dict[str, AttributeValue], dict[str, AttributeValue]] | None
+        self.token_attrs = None
+        if stage in _GENAI_CLIENT_STAGES and operation is not None:
+            base: dict[str, AttributeValue] = {names.GEN_AI_OPERATION_NAME: operation}
+            if spec.provider is not None:
+                base[names.GEN_AI_PROVIDER_NAME] = spec.provider
+            if spec.model is not None:
+                base[names.GEN_AI_REQUEST_MODEL] = spec.model
+            self.genai_metric_attrs = base
+            self._genai_by_error[None] = base
+            if stage in (names.STAGE_GENERATION, names.STAGE_EMBEDDING):
+                self.token_attrs = (
+                    {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_INPUT},
+                    {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT},
+                )
+        self.documents_metrics = stage in _DOCUMENT_STAGES
+        self.document_attrs: dict[str, AttributeValue] = {
+            names.RAG_STAGE: stage,
+            names.RAG_OPERATION_NAME: op_name,
+        }
+
+    @staticmethod
+    def _with_error(
+        cache: dict[str | None, dict[str, AttributeValue]], error_type: str | None
+    ) -> dict[str, AttributeValue]:
+        found = cache.get(error_type)
+        if found is not None:
+            return found
+        if len(cache) >= _MAX_ERROR_TYPES:
+            error_type = names.ERROR_TYPE_OTHER
+            found = cache.get(error_type)
+            if found is not None:
+                return found
+        made = {**cache[None], names.ERROR_TYPE: error_type}
+        cache[error_type] = made  # racing threads build equal dicts: harmless
+        return made
+
+    def stage_metric_attrs(self, error_type: str | None) -> dict[str, AttributeValue]:
+        return self._with_error(self._stage_by_error, error_type)
+
+    def genai_attrs_for(self, error_type: str | None) -> dict[str, AttributeValue]:
+        return self._with_error(self._genai_by_error, error_type)

@@ -1,0 +1,236 @@
+"""Stages for blocks that are not functions: ``stage(...)`` and ``cache(name)``.
+
+Both work with ``with`` and ``async with`` and hand out the same handle as
+``current_stage()``. A cache block counts one lookup, by the result it reports
+(``hit()``/``miss()``/``error()``); a block that raises without reporting counts as
+``error``; a block that reports nothing counts nothing (there was no lookup to count).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+
+from opentelemetry.trace import INVALID_SPAN, Span
+from opentelemetry.util.types import AttributeValue
+
+from ragsight import _runtime, names
+from ragsight._current import CURRENT
+from ragsight._engine import _NOTHING, StageCall
+from ragsight._plan import Extract, Plan, StageSpec
+from ragsight._safety import report_internal_error
+
+_STAGES = frozenset(
+    {
+        names.STAGE_PIPELINE,
+        names.STAGE_RETRIEVAL,
+        names.STAGE_EMBEDDING,
+        names.STAGE_RERANK,
+        names.STAGE_GENERATION,
+        names.STAGE_TOOL,
+        names.STAGE_GENERIC,
+    }
+)
+
+
+class _NoopStage(StageCall):
+    """The handle when no stage is running or telemetry is off: every method does nothing."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no span, no runtime
+        pass
+
+    @property
+    def span(self) -> Span:
+        return INVALID_SPAN
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        pass
+
+    def set_attributes(self, attributes: Any) -> None:
+        pass
+
+    def set_result(self, result: Any) -> None:
+        pass
+
+    def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        pass
+
+    def set_input(self, value: Any) -> None:
+        pass
+
+    def set_output(self, value: Any) -> None:
+        pass
+
+
+NOOP_STAGE = _NoopStage()
+
+
+def current_stage() -> StageCall:
+    """The running stage's handle, or a do-nothing handle (never ``None``: no branching)."""
+    call = CURRENT.get()
+    return call if call is not None else NOOP_STAGE
+
+
+@lru_cache(maxsize=512)
+def _plan_for(spec: StageSpec) -> Plan:
+    return Plan(spec, spec.name or spec.stage)
+
+
+class _Scope:
+    __slots__ = ("_call", "_plan", "_tokens")
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._call: StageCall | None = None
+        self._tokens: Any = None
+
+    def _open(self) -> StageCall:
+        rt = _runtime.get()
+        if rt is None:
+            return NOOP_STAGE
+        call = StageCall(self._plan, rt)
+        self._call = call
+        self._tokens = call._enter()
+        return call
+
+    def _close(self, exc: BaseException | None) -> None:
+        call = self._call
+        if call is None:
+            return
+        self._call = None
+        call._leave(self._tokens)
+        if exc is None:
+            call._finish_ok(_NOTHING)
+        else:
+            call._finish_exc(exc)
+
+
+class StageScope(_Scope):
+    __slots__ = ()
+
+    def __enter__(self) -> StageCall:
+        return self._open()
+
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(exc)
+
+    async def __aenter__(self) -> StageCall:
+        return self._open()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(exc)
+
+
+def stage(
+    kind: str = names.STAGE_GENERIC,
+    name: str | None = None,
+    *,
+    data_source: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    top_k: int | None = None,
+    top_n: int | None = None,
+    operation: str | None = None,
+    local: bool = False,
+    attributes: dict[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> StageScope:
+    """A stage around a block: ``with ragsight.stage("retrieval", "kb_search") as s:``.
+
+    ``kind`` is one of the decorator stages (pipeline, retrieval, embedding, rerank,
+    generation, tool, stage); report what the block produced with ``s.set_result(...)``.
+    """
+    if kind not in _STAGES:
+        raise ValueError(f"unknown stage kind {kind!r}; expected one of {sorted(_STAGES)}")
+    spec = StageSpec(
+        stage=kind,
+        name=name,
+        operation=operation,
+        provider=provider,
+        model=model,
+        data_source=data_source,
+        top_k=top_k,
+        top_n=top_n,
+        local=local,
+        attributes=tuple((attributes or {}).items()),
+        extract=extract,
+        capture=capture,
+    )
+    return StageScope(_plan_for(spec))
+
+
+class CacheLookup(_Scope):
+    """The handle of a ``cache(name)`` block: report ``hit()``, ``miss()`` or ``error()``."""
+
+    __slots__ = ("_name", "_result")
+
+    def __init__(self, plan: Plan, name: str) -> None:
+        super().__init__(plan)
+        self._name = name
+        self._result: str | None = None
+
+    def hit(self) -> None:
+        self._result = names.CACHE_HIT
+
+    def miss(self) -> None:
+        self._result = names.CACHE_MISS
+
+    def error(self) -> None:
+        self._result = names.CACHE_ERROR
+
+    @property
+    def span(self) -> Span:
+        call = self._call
+        return call.span if call is not None else INVALID_SPAN
+
+    def _finish(self, exc: BaseException | None) -> None:
+        call = self._call
+        result = self._result
+        if result is None and isinstance(exc, Exception):
+            result = names.CACHE_ERROR
+        if call is not None:
+            if result is not None:
+                call.set_attribute(names.RAG_CACHE_RESULT, result)
+            rt = call._rt
+            self._close(exc)
+            if result is not None and rt.instruments is not None:
+                try:
+                    rt.instruments.record_cache(self._name, result)
+                except Exception as inner:
+                    report_internal_error("metrics.cache", inner)
+
+    def __enter__(self) -> CacheLookup:
+        self._open()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finish(exc)
+
+    async def __aenter__(self) -> CacheLookup:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finish(exc)
+
+
+def cache(name: str) -> CacheLookup:
+    """A cache lookup block: span ``cache {name}`` and ``rag.cache.requests`` by result."""
+    spec = StageSpec(
+        stage=names.STAGE_CACHE,
+        name=name,
+        attributes=((names.RAG_CACHE_NAME, name),),
+    )
+    return CacheLookup(_plan_for(spec), name)

@@ -1,0 +1,290 @@
+"""The stage decorators: usable bare (``@retrieval``) or with arguments.
+
+Each one only builds a :class:`StageSpec`; the engine does the rest. The first positional
+argument may be the function (bare use) or the stage's name (``@pipeline("answer")``).
+The name becomes ``rag.operation.name`` (a metric label, so keep it a fixed string; it
+defaults to the function's qualified name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+from opentelemetry.util.types import AttributeValue
+
+from ragsight import names
+from ragsight._engine import decorate
+from ragsight._plan import Extract, StageSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _apply(fn_or_name: Any, spec_args: dict[str, Any]) -> Any:
+    attributes = spec_args.pop("attributes", None)
+    spec_args["attributes"] = tuple((attributes or {}).items())
+    if callable(fn_or_name) or isinstance(fn_or_name, (classmethod, staticmethod)):
+        return decorate(fn_or_name, StageSpec(**spec_args))
+    if fn_or_name is not None:
+        if not isinstance(fn_or_name, str):
+            raise TypeError(f"expected a function or a stage name, got {fn_or_name!r}")
+        if spec_args.get("name") is not None:
+            raise TypeError("stage name given twice")
+        spec_args["name"] = fn_or_name
+    spec = StageSpec(**spec_args)
+
+    def decorator(fn: F) -> F:
+        return decorate(fn, spec)
+
+    return decorator
+
+
+@overload
+def pipeline(fn: F, /) -> F: ...
+@overload
+def pipeline(
+    name: str | None = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def pipeline(
+    fn: Any = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """A whole request (``invoke_workflow {name}``, INTERNAL): the root of a RAG trace."""
+    return _apply(fn, {"stage": names.STAGE_PIPELINE, "attributes": attributes, "capture": capture})
+
+
+@overload
+def retrieval(fn: F, /) -> F: ...
+@overload
+def retrieval(
+    name: str | None = None,
+    /,
+    *,
+    data_source: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    top_k: int | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def retrieval(
+    fn: Any = None,
+    /,
+    *,
+    data_source: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    top_k: int | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """A retrieval (``retrieval {data_source}``, CLIENT unless ``local``).
+
+    The returned documents are counted and their scores read (``score`` or
+    ``relevance_score`` on dicts or objects, ``(doc, score)`` pairs, ``metadata["score"]``);
+    ``extract(result)`` may return ``{"documents": ..., "scores": ...}`` for other shapes.
+    """
+    return _apply(
+        fn,
+        {
+            "stage": names.STAGE_RETRIEVAL,
+            "data_source": data_source,
+            "provider": provider,
+            "model": model,
+            "top_k": top_k,
+            "local": local,
+            "attributes": attributes,
+            "extract": extract,
+            "capture": capture,
+        },
+    )
+
+
+@overload
+def embedding(fn: F, /) -> F: ...
+@overload
+def embedding(
+    name: str | None = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def embedding(
+    fn: Any = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """An embeddings call (``embeddings {model}``): vector dimension and input tokens read."""
+    return _apply(
+        fn,
+        {
+            "stage": names.STAGE_EMBEDDING,
+            "provider": provider,
+            "model": model,
+            "local": local,
+            "attributes": attributes,
+            "extract": extract,
+            "capture": capture,
+        },
+    )
+
+
+@overload
+def rerank(fn: F, /) -> F: ...
+@overload
+def rerank(
+    name: str | None = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    top_n: int | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def rerank(
+    fn: Any = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    top_n: int | None = None,
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """A rerank (``rerank {model}``; no GenAI convention exists, so ``rag.rerank.*``)."""
+    return _apply(
+        fn,
+        {
+            "stage": names.STAGE_RERANK,
+            "provider": provider,
+            "model": model,
+            "top_n": top_n,
+            "local": local,
+            "attributes": attributes,
+            "extract": extract,
+            "capture": capture,
+        },
+    )
+
+
+@overload
+def generation(fn: F, /) -> F: ...
+@overload
+def generation(
+    name: str | None = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    operation: Literal["chat", "text_completion", "generate_content"] = "chat",
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def generation(
+    fn: Any = None,
+    /,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    operation: Literal["chat", "text_completion", "generate_content"] = "chat",
+    local: bool = False,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """An LLM call (``{operation} {model}``): token usage and response model read from
+    OpenAI/Anthropic-style responses."""
+    return _apply(
+        fn,
+        {
+            "stage": names.STAGE_GENERATION,
+            "provider": provider,
+            "model": model,
+            "operation": operation,
+            "local": local,
+            "attributes": attributes,
+            "extract": extract,
+            "capture": capture,
+        },
+    )
+
+
+@overload
+def tool(fn: F, /) -> F: ...
+@overload
+def tool(
+    name: str | None = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def tool(
+    fn: Any = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """A tool execution (``execute_tool {name}``, INTERNAL per the GenAI conventions)."""
+    return _apply(fn, {"stage": names.STAGE_TOOL, "attributes": attributes, "capture": capture})
+
+
+@overload
+def instrument(fn: F, /) -> F: ...
+@overload
+def instrument(
+    name: str | None = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Callable[[F], F]: ...
+def instrument(
+    fn: Any = None,
+    /,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    extract: Extract | None = None,
+    capture: bool | None = None,
+) -> Any:
+    """Any other step worth a span and a latency histogram (``rag.stage="stage"``)."""
+    return _apply(
+        fn,
+        {
+            "stage": names.STAGE_GENERIC,
+            "attributes": attributes,
+            "extract": extract,
+            "capture": capture,
+        },
+    )

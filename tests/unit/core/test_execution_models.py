@@ -1,0 +1,431 @@
+"""Every execution model: span lifetime covers the work, outcome recorded, value unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+import ragsight
+from ragsight import names
+
+WORK = 0.02  # seconds of real work inside a stage; spans must be at least this long
+
+
+def duration(span: object) -> float:
+    return (span.end_time - span.start_time) / 1e9  # type: ignore[attr-defined]
+
+
+def test_sync_function_returns_its_value_inside_one_span(otel):
+    @ragsight.instrument
+    def step(x: int) -> int:
+        time.sleep(WORK)
+        return x * 2
+
+    assert step(21) == 42
+    span = otel.span("step")
+    assert span.kind is SpanKind.INTERNAL
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[names.RAG_STAGE] == names.STAGE_GENERIC
+    assert duration(span) >= WORK
+
+
+def test_async_function_span_covers_the_awaited_work(otel):
+    @ragsight.retrieval(data_source="kb")
+    async def search(q: str) -> list[dict[str, float]]:
+        await asyncio.sleep(WORK)
+        return [{"score": 0.9}, {"score": 0.5}]
+
+    assert asyncio.run(search("q")) == [{"score": 0.9}, {"score": 0.5}]
+    span = otel.span("retrieval kb")
+    assert duration(span) >= WORK
+    assert span.attributes[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 2
+
+
+def test_generator_span_covers_the_whole_iteration(otel):
+    @ragsight.retrieval(data_source="stream")
+    def docs() -> Iterator[dict[str, float]]:
+        for s in (0.3, 0.8, 0.1):
+            time.sleep(WORK)
+            yield {"score": s}
+
+    assert [d["score"] for d in docs()] == [0.3, 0.8, 0.1]
+    span = otel.span("retrieval stream")
+    assert duration(span) >= 3 * WORK
+    assert span.attributes[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 3
+    assert span.attributes[names.RAG_RETRIEVAL_TOP_SCORE] == 0.8
+
+
+def test_generator_return_value_reaches_yield_from(otel):
+    @ragsight.instrument
+    def gen() -> Iterator[int]:
+        yield 1
+        return "done"  # type: ignore[misc]
+
+    def outer():  # type: ignore[no-untyped-def]
+        result = yield from gen()
+        yield result
+
+    assert list(outer()) == [1, "done"]
+
+
+def test_generator_send_and_throw_are_forwarded(otel):
+    @ragsight.instrument
+    def echo() -> Iterator[object]:
+        received = None
+        while True:
+            try:
+                received = yield received
+            except KeyError:
+                received = "caught"
+
+    g = echo()
+    next(g)
+    assert g.send("a") == "a"
+    assert g.throw(KeyError()) == "caught"
+    g.close()
+    assert otel.span("echo").status.status_code is StatusCode.UNSET
+
+
+def test_span_ends_when_generator_is_closed_early(otel):
+    finalised = []
+
+    @ragsight.instrument
+    def numbers() -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            finalised.append(True)
+
+    for n in numbers():
+        if n == 2:
+            break
+    span = otel.span("numbers")
+    assert span.end_time is not None
+    assert span.status.status_code is StatusCode.UNSET
+    assert names.ERROR_TYPE not in span.attributes
+    assert finalised == [True]
+
+
+def test_async_generator_span_covers_iteration(otel):
+    @ragsight.instrument
+    async def ticks() -> AsyncIterator[int]:
+        for i in range(3):
+            await asyncio.sleep(WORK)
+            yield i
+
+    async def main() -> list[int]:
+        return [i async for i in ticks()]
+
+    assert asyncio.run(main()) == [0, 1, 2]
+    assert duration(otel.span("ticks")) >= 3 * WORK
+
+
+def test_span_ends_when_async_generator_is_closed_early(otel):
+    @ragsight.instrument
+    async def ticks() -> AsyncIterator[int]:
+        for i in range(100):
+            yield i
+
+    async def main() -> None:
+        gen = ticks()
+        async for i in gen:
+            if i == 1:
+                break
+        await gen.aclose()
+
+    asyncio.run(main())
+    span = otel.span("ticks")
+    assert span.status.status_code is StatusCode.UNSET
+    assert names.ERROR_TYPE not in span.attributes
+
+
+def test_consumer_code_between_items_is_not_inside_the_generator_span(otel):
+    @ragsight.instrument
+    def produce() -> Iterator[int]:
+        yield 1
+        yield 2
+
+    @ragsight.instrument
+    def consume_item(i: int) -> int:
+        return i
+
+    for i in produce():
+        consume_item(i)
+    produce_span = otel.span("produce")
+    for span in otel.spans():
+        if span.name == "consume_item":
+            assert span.parent is None or span.parent.span_id != produce_span.context.span_id
+
+
+class Retriever:
+    factor = 3
+
+    @ragsight.instrument
+    def method(self, x: int) -> int:
+        return x * self.factor
+
+    @ragsight.instrument
+    @classmethod
+    def cls_method_outer(cls, x: int) -> int:
+        return x * cls.factor
+
+    @classmethod
+    @ragsight.instrument
+    def cls_method_inner(cls, x: int) -> int:
+        return x * cls.factor
+
+    @ragsight.instrument
+    @staticmethod
+    def static(x: int) -> int:
+        return x + 1
+
+
+def test_methods_classmethods_and_staticmethods_are_bound_correctly(otel):
+    r = Retriever()
+    assert r.method(2) == 6
+    assert Retriever.cls_method_outer(2) == 6
+    assert r.cls_method_inner(2) == 6
+    assert Retriever.static(2) == 3
+    assert r.static(2) == 3
+    assert sorted(s.name for s in otel.spans()) == sorted(
+        [
+            "Retriever.method",
+            "Retriever.cls_method_outer",
+            "Retriever.cls_method_inner",
+            "Retriever.static",
+            "Retriever.static",
+        ]
+    )
+
+
+class Boom(Exception):
+    pass
+
+
+def test_exception_marks_error_and_the_same_object_propagates(otel):
+    raised = Boom("bad thing")
+
+    @ragsight.instrument
+    def fail() -> None:
+        raise raised
+
+    with pytest.raises(Boom) as info:
+        fail()
+    assert info.value is raised
+    span = otel.span("fail")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == "Boom"
+    assert [e.name for e in span.events] == ["exception"]
+
+
+def test_error_type_is_the_qualified_class_name(otel):
+    class Outer:
+        class Inner(Exception):
+            pass
+
+    @ragsight.instrument
+    def fail() -> None:
+        raise Outer.Inner()
+
+    with pytest.raises(Outer.Inner):
+        fail()
+    assert otel.span("fail").attributes[names.ERROR_TYPE].endswith("Outer.Inner")
+
+
+def test_async_exception_marks_error(otel):
+    @ragsight.generation(provider="openai", model="m")
+    async def gen() -> str:
+        raise TimeoutError("slow")
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(gen())
+    span = otel.span("chat m")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == "TimeoutError"
+
+
+def test_exception_inside_generator_marks_error(otel):
+    @ragsight.instrument
+    def gen() -> Iterator[int]:
+        yield 1
+        raise ValueError("mid-stream")
+
+    with pytest.raises(ValueError, match="mid-stream"):
+        list(gen())
+    assert otel.span("gen").status.status_code is StatusCode.ERROR
+
+
+def test_keyboard_interrupt_is_not_an_error(otel):
+    @ragsight.instrument
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    span = otel.span("interrupted")
+    assert span.status.status_code is StatusCode.UNSET
+    assert names.ERROR_TYPE not in span.attributes
+
+
+def test_cancellation_ends_span_as_cancelled_and_propagates(otel):
+    started = asyncio.Event
+
+    @ragsight.instrument
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert started is asyncio.Event
+    span = otel.span("slow")
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes[names.RAG_CANCELLED] is True
+    assert span.attributes[names.ERROR_TYPE] == names.ERROR_TYPE_CANCELLED
+
+
+def test_nested_stages_are_parent_and_child(otel):
+    @ragsight.retrieval(data_source="kb")
+    def search() -> list[str]:
+        return ["a"]
+
+    @ragsight.pipeline("answer")
+    def handle() -> list[str]:
+        return search()
+
+    handle()
+    parent = otel.span("invoke_workflow answer")
+    child = otel.span("retrieval kb")
+    assert child.parent is not None
+    assert child.parent.span_id == parent.context.span_id
+    assert child.context.trace_id == parent.context.trace_id
+
+
+def test_async_nested_stages_under_gather_share_the_parent(otel):
+    @ragsight.embedding(model="e")
+    async def embed(i: int) -> list[float]:
+        await asyncio.sleep(0)
+        return [0.0] * 4
+
+    @ragsight.pipeline("p")
+    async def handle() -> None:
+        await asyncio.gather(embed(1), embed(2))
+
+    asyncio.run(handle())
+    parent = otel.span("invoke_workflow p")
+    children = [s for s in otel.spans() if s.name == "embeddings e"]
+    assert len(children) == 2
+    assert all(c.parent.span_id == parent.context.span_id for c in children)
+
+
+def test_thread_pool_children_are_parented_to_the_stage(otel):
+    from concurrent.futures import ThreadPoolExecutor
+
+    @ragsight.embedding(model="e")
+    def embed(i: int) -> list[float]:
+        return [float(i)]
+
+    @ragsight.pipeline("fanout")
+    def handle() -> list[list[float]]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(embed, range(2)))
+
+    assert handle() == [[0.0], [1.0]]
+    parent = otel.span("invoke_workflow fanout")
+    children = [s for s in otel.spans() if s.name == "embeddings e"]
+    assert len(children) == 2
+    assert all(c.parent is not None for c in children)
+    assert all(c.parent.span_id == parent.context.span_id for c in children)
+
+
+def test_introspection_survives_decoration():
+    async def fetch(query: str, k: int = 3) -> list[str]:
+        """Fetch documents."""
+        return []
+
+    async def agen() -> AsyncIterator[int]:
+        yield 1
+
+    def gen() -> Iterator[int]:
+        yield 1
+
+    decorated = ragsight.retrieval(fetch)
+    assert inspect.iscoroutinefunction(decorated)
+    assert asyncio.iscoroutinefunction(decorated)
+    assert inspect.signature(decorated) == inspect.signature(fetch)
+    assert decorated.__name__ == "fetch"
+    assert decorated.__doc__ == "Fetch documents."
+    assert decorated.__wrapped__ is fetch
+    assert functools.WRAPPER_ASSIGNMENTS  # the attributes wraps copies are all readable:
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        assert getattr(decorated, attr) == getattr(fetch, attr)
+    assert inspect.isasyncgenfunction(ragsight.instrument(agen))
+    assert inspect.isgeneratorfunction(ragsight.instrument(gen))
+
+
+def test_bare_and_called_forms_are_equivalent(otel):
+    def f() -> int:
+        return 1
+
+    ragsight.tool(f)()
+    ragsight.tool()(f)()
+    ragsight.tool("named")(f)()
+    assert [s.name for s in otel.spans()] == [
+        "execute_tool f",
+        "execute_tool f",
+        "execute_tool named",
+    ]
+
+
+def test_applying_the_same_stage_twice_is_a_no_op(otel):
+    def f() -> int:
+        return 1
+
+    once = ragsight.instrument(f)
+    assert ragsight.instrument(once) is once
+    once()
+    assert len(otel.spans()) == 1
+
+
+def test_stage_wrapper_exposes_a_rewrap_binding_that_stays_off_the_function(otel):
+    def f(x: int) -> int:
+        return x
+
+    decorated = ragsight.rerank(model="r")(f)
+    binding = decorated.__ragsight_stage__
+    assert not hasattr(f, "__ragsight_stage__")
+
+    calls = []
+
+    def guard(x: int) -> int:
+        calls.append(x)
+        return f(x)
+
+    rewrapped = binding.rewrap(guard)
+    assert rewrapped(5) == 5
+    assert calls == [5]
+    assert otel.span("rerank r").attributes[names.GEN_AI_OPERATION_NAME] == names.OP_RERANK
+
+
+def test_no_provider_means_plain_calls_and_emission_starts_once_configured():
+    """Global providers are untouched here: ragsight sees none and calls straight through."""
+    from ragsight import _runtime
+
+    assert _runtime.get() is None
+
+    @ragsight.instrument
+    def f() -> int:
+        return 7
+
+    assert f() == 7
