@@ -27,6 +27,12 @@ from ragsight._stages import (
 # --- end core --------------------------------------------------------------------------
 
 # --- resilience (circuit breaker, retry, batch processing) -----------------------------
+from ragsight import _resilience_telemetry  # noqa: F401 - attaches the OTel hooks
+from ragsight._breaker import BreakerSnapshot, CircuitBreaker, Permit, StateChange, get_breaker
+from ragsight._budget import RetryBudget
+from ragsight._resilience_errors import CircuitOpenError, ResilienceError, RetryError
+from ragsight._retry import RetryPolicy, retry
+
 # --- end resilience --------------------------------------------------------------------
 
 # --- configuration and setup -----------------------------------------------------------
@@ -54,6 +60,17 @@ __all__ = [
     "tool",
     # end core
     # resilience
+    "BreakerSnapshot",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "Permit",
+    "ResilienceError",
+    "RetryBudget",
+    "RetryError",
+    "RetryPolicy",
+    "StateChange",
+    "get_breaker",
+    "retry",
     # end resilience
     # setup
     "ConfigError",

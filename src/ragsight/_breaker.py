@@ -522,7 +522,10 @@ class CircuitBreaker:
             self._publish(change)
         if probe_granted:
             for hook in probe_hooks:
-                hook(self)
+                try:
+                    hook(self)
+                except Exception as err:  # telemetry must not break admission
+                    _safety.report_internal_error("resilience.telemetry", err)
             return probe
         self._publish_rejection(rejection)
         raise CircuitOpenError(

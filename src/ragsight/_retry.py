@@ -189,7 +189,8 @@ class _RetryGuard:
         if isinstance(policy.budget, _budget.RetryBudget):
             self._budget = policy.budget
         else:
-            self._budget = _budget.get_budget(name)
+            clock = policy.clock
+            self._budget = _budget.get_budget(name, lambda nm: _budget.RetryBudget(nm, clock=clock))
         self._enforce = policy.budget is not False
         self._nowf = policy.clock.monotonic if policy.clock is not None else None
 

@@ -1,0 +1,395 @@
+"""OpenTelemetry for breakers and retries, with nothing on the success path.
+
+Per-call outcomes already live in plain integers inside each breaker and retry budget;
+observable instruments read them at collection time, so a successful call never touches
+the metrics SDK (a synchronous ``counter.add`` costs about 9x a whole breaker check).
+Synchronous instruments are reserved for rare events: transitions, scheduled retries,
+give-ups, delays, budget exhaustion.
+
+Decisions also land where a human looks first: as span events on the span that is current
+when the decision is taken (with stage decorators, the stage's span), and as log records on
+``ragsight.resilience`` for transitions, give-ups and the first rejection of each open
+period (later rejections add span events only, so an open circuit cannot flood the logs).
+
+The default telemetry binds to the *global* providers through the API's proxies, so a
+breaker created at import time starts exporting as soon as the user configures an SDK.
+Tests (and applications that keep private providers) use :func:`use_providers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+
+from ragsight import _breaker, _budget, _retry, _safety
+from ragsight import names as n
+from ragsight._version import __version__
+
+logger = logging.getLogger("ragsight.resilience")
+
+_OPENISH = (n.CB_STATE_OPEN, n.CB_STATE_FORCED_OPEN)
+# When two live breakers share a name, the gauge reports the most severe state.
+_SEVERITY = {
+    n.CB_STATE_FORCED_OPEN: 5,
+    n.CB_STATE_OPEN: 4,
+    n.CB_STATE_HALF_OPEN: 3,
+    n.CB_STATE_METRICS_ONLY: 2,
+    n.CB_STATE_CLOSED: 1,
+    n.CB_STATE_DISABLED: 0,
+}
+
+
+def _attempt_bucket(attempt: int) -> str:
+    return "1" if attempt <= 1 else "2" if attempt == 2 else "3+"
+
+
+class ResilienceTelemetry:
+    """The instruments of research section 7.4, created once per meter provider."""
+
+    def __init__(self, meter_provider: MeterProvider | None = None) -> None:
+        provider = meter_provider or metrics.get_meter_provider()
+        meter = provider.get_meter(n.SCOPE_NAME, __version__)
+        self.transitions = meter.create_counter(
+            n.CB_TRANSITIONS.name, n.CB_TRANSITIONS.unit, n.CB_TRANSITIONS.description
+        )
+        self.open_duration = meter.create_histogram(
+            n.CB_OPEN_DURATION.name,
+            n.CB_OPEN_DURATION.unit,
+            n.CB_OPEN_DURATION.description,
+            explicit_bucket_boundaries_advisory=n.CB_OPEN_DURATION.buckets,
+        )
+        self.retry_attempts = meter.create_counter(
+            n.RETRY_ATTEMPTS.name, n.RETRY_ATTEMPTS.unit, n.RETRY_ATTEMPTS.description
+        )
+        self.give_ups = meter.create_counter(
+            n.RETRY_GIVE_UPS.name, n.RETRY_GIVE_UPS.unit, n.RETRY_GIVE_UPS.description
+        )
+        self.retry_delay = meter.create_histogram(
+            n.RETRY_DELAY.name,
+            n.RETRY_DELAY.unit,
+            n.RETRY_DELAY.description,
+            explicit_bucket_boundaries_advisory=n.RETRY_DELAY.buckets,
+        )
+        self.budget_exhausted = meter.create_counter(
+            n.RETRY_BUDGET_EXHAUSTED.name,
+            n.RETRY_BUDGET_EXHAUSTED.unit,
+            n.RETRY_BUDGET_EXHAUSTED.description,
+        )
+        self.batch_documents = meter.create_counter(
+            n.BATCH_DOCUMENTS.name, n.BATCH_DOCUMENTS.unit, n.BATCH_DOCUMENTS.description
+        )
+        spec = n.CB_STATE_METRIC
+        meter.create_observable_gauge(spec.name, [_observe_state], spec.unit, spec.description)
+        spec = n.CB_CALLS
+        meter.create_observable_counter(spec.name, [_observe_calls], spec.unit, spec.description)
+        spec = n.CB_FAILURE_RATIO
+        meter.create_observable_gauge(spec.name, [_observe_failure], spec.unit, spec.description)
+        spec = n.CB_SLOW_CALL_RATIO
+        meter.create_observable_gauge(spec.name, [_observe_slow], spec.unit, spec.description)
+        spec = n.RETRY_CALLS
+        meter.create_observable_counter(
+            spec.name, [_observe_retry_calls], spec.unit, spec.description
+        )
+        spec = n.RETRY_BUDGET_REMAINING
+        meter.create_observable_gauge(spec.name, [_observe_budget], spec.unit, spec.description)
+
+
+# ------------------------------------------------------------------------------ observers --
+def _snapshots() -> list[_breaker.BreakerSnapshot]:
+    return [b.snapshot() for b in _breaker.live_breakers()]
+
+
+def _contained(fn: Any) -> Any:
+    def run(options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            return list(fn(options))
+        except Exception as err:  # a broken observer must not break the collection
+            _safety.report_internal_error("resilience.telemetry.observe", err)
+            return []
+
+    return run
+
+
+@_contained
+def _observe_state(options: CallbackOptions) -> Iterator[Observation]:
+    worst: dict[str, str] = {}
+    for snap in _snapshots():
+        current = worst.get(snap.name)
+        if current is None or _SEVERITY[snap.state] > _SEVERITY[current]:
+            worst[snap.name] = snap.state
+    for name, state in worst.items():
+        for candidate in n.CB_STATES:
+            value = 1 if candidate == state else 0
+            yield Observation(value, {n.RESILIENCE_NAME: name, n.CB_STATE: candidate})
+
+
+@_contained
+def _observe_calls(options: CallbackOptions) -> Iterator[Observation]:
+    totals: dict[str, dict[str, int]] = {}
+    for snap in _snapshots():
+        acc = totals.setdefault(snap.name, dict.fromkeys(n.CB_OUTCOMES, 0))
+        for outcome, count in snap.calls.items():
+            acc[outcome] += count
+    for name, counts in totals.items():
+        for outcome, count in counts.items():
+            yield Observation(count, {n.RESILIENCE_NAME: name, n.CB_OUTCOME: outcome})
+
+
+@_contained
+def _observe_failure(options: CallbackOptions) -> Iterator[Observation]:
+    for snap in _snapshots():
+        yield Observation(snap.failure_rate, {n.RESILIENCE_NAME: snap.name})
+
+
+@_contained
+def _observe_slow(options: CallbackOptions) -> Iterator[Observation]:
+    for snap in _snapshots():
+        yield Observation(snap.slow_call_rate, {n.RESILIENCE_NAME: snap.name})
+
+
+@_contained
+def _observe_retry_calls(options: CallbackOptions) -> Iterator[Observation]:
+    for budget in _budget.all_budgets():
+        for outcome, count in budget.outcome_counts().items():
+            yield Observation(count, {n.RESILIENCE_NAME: budget.name, n.RETRY_OUTCOME: outcome})
+
+
+@_contained
+def _observe_budget(options: CallbackOptions) -> Iterator[Observation]:
+    for budget in _budget.all_budgets():
+        yield Observation(budget.remaining(), {n.RESILIENCE_NAME: budget.name})
+
+
+# ------------------------------------------------------------------------------ active --
+_lock = threading.Lock()
+_active: ResilienceTelemetry | None = None
+
+
+def active() -> ResilienceTelemetry:
+    """The telemetry events go to (created on first use from the global providers)."""
+    global _active
+    current = _active
+    if current is None:
+        with _lock:
+            if _active is None:
+                _active = ResilienceTelemetry()
+            current = _active
+    return current
+
+
+@contextmanager
+def use_providers(meter_provider: MeterProvider) -> Iterator[ResilienceTelemetry]:
+    """Send resilience metrics to ``meter_provider`` inside the block (tests, private SDKs).
+
+    Span events always go to the current span, whatever provider created it.
+    """
+    global _active
+    telemetry = ResilienceTelemetry(meter_provider)
+    with _lock:
+        previous, _active = _active, telemetry
+    try:
+        yield telemetry
+    finally:
+        with _lock:
+            _active = previous
+
+
+def _span() -> trace.Span | None:
+    span = trace.get_current_span()
+    return span if span.is_recording() else None
+
+
+def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+# ------------------------------------------------------------------------------ breaker --
+def on_breaker_change(breaker: _breaker.CircuitBreaker, change: _breaker.StateChange) -> None:
+    t = active()
+    t.transitions.add(
+        1,
+        {
+            n.RESILIENCE_NAME: change.name,
+            n.CB_FROM_STATE: change.from_state,
+            n.CB_TO_STATE: change.to_state,
+            n.CB_REASON: change.reason,
+        },
+    )
+    if change.outage_s is not None:
+        t.open_duration.record(change.outage_s, {n.RESILIENCE_NAME: change.name})
+    attrs = _clean(
+        {
+            n.RESILIENCE_NAME: change.name,
+            n.RESILIENCE_STRATEGY: n.STRATEGY_CIRCUIT_BREAKER,
+            n.CB_FROM_STATE: change.from_state,
+            n.CB_TO_STATE: change.to_state,
+            n.CB_REASON: change.reason,
+            n.CB_FAILURE_RATE: change.failure_rate,
+            n.CB_SLOW_CALL_RATE: change.slow_call_rate,
+            n.CB_WINDOW_CALLS: change.window_calls,
+            n.CB_CONSECUTIVE_FAILURES: change.consecutive_failures,
+            n.CB_OPEN_FOR_S: change.open_for_s,
+            n.CB_RETRY_AFTER_S: change.retry_after_s,
+            n.ERROR_TYPE: change.error_type,
+        }
+    )
+    span = _span()
+    if span is not None:
+        span.add_event(n.EVENT_CB_STATE_CHANGED, attrs)
+    level = logging.WARNING if change.to_state in _OPENISH else logging.INFO
+    logger.log(
+        level,
+        "circuit breaker %r: %s -> %s (%s)",
+        change.name,
+        change.from_state,
+        change.to_state,
+        change.reason,
+        extra={"event.name": n.EVENT_CB_STATE_CHANGED, **attrs},
+    )
+
+
+def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Rejection) -> None:
+    attrs = _clean(
+        {
+            n.RESILIENCE_NAME: rejection.name,
+            n.RESILIENCE_STRATEGY: n.STRATEGY_CIRCUIT_BREAKER,
+            n.CB_STATE: rejection.state,
+            n.CB_RETRY_AFTER_S: rejection.retry_after_s,
+            n.ERROR_TYPE: rejection.last_failure_type,
+        }
+    )
+    span = _span()
+    if span is not None:
+        span.add_event(n.EVENT_CB_CALL_REJECTED, attrs)
+        span.set_attribute(n.CB_NAME, rejection.name)
+    if rejection.first:
+        logger.info(
+            "circuit breaker %r is %s: rejecting calls (logged once per open period)",
+            rejection.name,
+            rejection.state,
+            extra={"event.name": n.EVENT_CB_CALL_REJECTED, **attrs},
+        )
+
+
+def on_breaker_probe(breaker: _breaker.CircuitBreaker) -> None:
+    span = _span()
+    if span is not None:
+        span.set_attribute(n.CB_NAME, breaker.name)
+        span.set_attribute(n.CB_PROBE, True)
+
+
+# ------------------------------------------------------------------------------ retry --
+def on_retry_scheduled(event: _retry.RetryScheduled) -> None:
+    t = active()
+    t.retry_attempts.add(
+        1,
+        _clean(
+            {
+                n.RESILIENCE_NAME: event.name,
+                n.ERROR_TYPE: event.error_type,
+                n.RETRY_REASON: event.reason,
+                n.RETRY_ATTEMPT: _attempt_bucket(event.attempt),
+            }
+        ),
+    )
+    t.retry_delay.record(
+        event.delay, {n.RESILIENCE_NAME: event.name, n.RETRY_DELAY_SOURCE: event.delay_source}
+    )
+    span = _span()
+    if span is not None:
+        span.add_event(
+            n.EVENT_RETRY_SCHEDULED,
+            _clean(
+                {
+                    n.RESILIENCE_NAME: event.name,
+                    n.RESILIENCE_STRATEGY: n.STRATEGY_RETRY,
+                    n.RETRY_ATTEMPT: event.attempt,
+                    n.RETRY_DELAY_S: event.delay,
+                    n.RETRY_DELAY_SOURCE: event.delay_source,
+                    n.RETRY_REASON: event.reason,
+                    n.ERROR_TYPE: event.error_type,
+                }
+            ),
+        )
+
+
+def on_retry_gave_up(event: _retry.GaveUp) -> None:
+    t = active()
+    t.give_ups.add(
+        1,
+        _clean(
+            {
+                n.RESILIENCE_NAME: event.name,
+                n.RETRY_STOP_REASON: event.stop_reason,
+                n.ERROR_TYPE: event.error_type,
+            }
+        ),
+    )
+    if event.stop_reason == "budget_exhausted":
+        t.budget_exhausted.add(1, {n.RESILIENCE_NAME: event.name})
+    attrs = _clean(
+        {
+            n.RESILIENCE_NAME: event.name,
+            n.RESILIENCE_STRATEGY: n.STRATEGY_RETRY,
+            n.RETRY_STOP_REASON: event.stop_reason,
+            n.RETRY_ATTEMPT: event.attempts,
+            n.RETRY_ELAPSED_S: event.elapsed,
+            n.ERROR_TYPE: event.error_type,
+        }
+    )
+    span = _span()
+    if span is not None:
+        span.add_event(n.EVENT_RETRY_GAVE_UP, attrs)
+        span.set_attribute(n.RETRY_ATTEMPT, event.attempts)
+    logger.warning(
+        "retry %r gave up after %d attempt(s): %s",
+        event.name,
+        event.attempts,
+        event.stop_reason,
+        extra={"event.name": n.EVENT_RETRY_GAVE_UP, **attrs},
+    )
+
+
+def on_retry_succeeded(name: str, attempts: int) -> None:
+    span = _span()
+    if span is not None:
+        span.set_attribute(n.RETRY_ATTEMPT, attempts)
+
+
+def on_retry_nested(name: str) -> None:
+    span = _span()
+    if span is not None:
+        span.add_event(n.EVENT_RETRY_NESTED, {n.RESILIENCE_NAME: name})
+
+
+def record_batch(name: str, succeeded: int, failed: int, skipped: int) -> None:
+    counter = active().batch_documents
+    for outcome, count in (("succeeded", succeeded), ("failed", failed), ("skipped", skipped)):
+        if count:
+            counter.add(count, {n.RESILIENCE_NAME: name, n.BATCH_OUTCOME: outcome})
+
+
+def install() -> None:
+    """Attach the hooks (idempotent); the default instruments are created lazily."""
+    pairs: list[tuple[list[Any], Any]] = [
+        (_breaker.change_hooks, on_breaker_change),
+        (_breaker.reject_hooks, on_breaker_reject),
+        (_breaker.probe_hooks, on_breaker_probe),
+        (_retry.scheduled_hooks, on_retry_scheduled),
+        (_retry.gave_up_hooks, on_retry_gave_up),
+        (_retry.succeeded_hooks, on_retry_succeeded),
+        (_retry.nested_hooks, on_retry_nested),
+    ]
+    for hooks, hook in pairs:
+        if hook not in hooks:
+            hooks.append(hook)
+    active()
+
+
+install()
