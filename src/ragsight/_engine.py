@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+import traceback
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -302,9 +303,14 @@ class StageCall:
         try:
             if isinstance(exc, Exception):
                 error_type = type(exc).__qualname__
-                message = _content.redact_text(str(exc), _content.effective_policy())
+                policy = _content.effective_policy()
+                message = _content.redact_text(str(exc), policy)
+                # the SDK's own stacktrace ends with the message: redact it too
+                stack = _content.redact_text("".join(traceback.format_exception(exc)), policy)
                 span.set_attribute(names.ERROR_TYPE, error_type)
-                span.record_exception(exc, {names.EXCEPTION_MESSAGE: message})
+                span.record_exception(
+                    exc, {names.EXCEPTION_MESSAGE: message, names.EXCEPTION_STACKTRACE: stack}
+                )
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
             elif _is_cancelled(exc):
                 error_type = names.ERROR_TYPE_CANCELLED

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import Any
 
 import opentelemetry.metrics._internal as _otel_metrics
@@ -38,8 +39,23 @@ class Runtime:
             self.tracer = tracer_provider.get_tracer(names.SCOPE_NAME, __version__)
         self.instruments: Instruments | None = None
         if meter_provider is not None:
-            self.instruments = Instruments(meter_provider.get_meter(names.SCOPE_NAME, __version__))
+            self.instruments = _instruments_for(meter_provider)
         self.pending = self.instruments.pending if self.instruments is not None else None
+
+
+# One Instruments per MeterProvider: the SDK hands back the existing instrument for a
+# duplicate name but would not register a second drain callback.
+_instruments: weakref.WeakKeyDictionary[Any, Instruments] = weakref.WeakKeyDictionary()
+_instruments_lock = threading.Lock()
+
+
+def _instruments_for(meter_provider: Any) -> Instruments:
+    with _instruments_lock:
+        found = _instruments.get(meter_provider)
+        if found is None:
+            found = Instruments(meter_provider.get_meter(names.SCOPE_NAME, __version__))
+            _instruments[meter_provider] = found
+        return found
 
 
 _NONE = Runtime(None, None)

@@ -31,6 +31,7 @@ ERROR_TYPE: Final = "error.type"
 ERROR_TYPE_OTHER: Final = "_OTHER"
 ERROR_TYPE_CANCELLED: Final = "cancelled"  # asyncio cancellation: span status stays UNSET
 EXCEPTION_MESSAGE: Final = "exception.message"  # overridden with a redacted copy
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"  # overridden with a redacted copy
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 CODE_FUNCTION_NAME: Final = "code.function.name"

@@ -1,0 +1,201 @@
+"""current_stage(), stage(...) blocks, record_evaluation, and containment of our failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+import ragsight
+from ragsight import _safety, names
+
+
+def test_current_stage_adds_attributes_and_results_from_inside(otel):
+    @ragsight.retrieval(data_source="kb")
+    def search() -> str:
+        stage = ragsight.current_stage()
+        stage.set_attribute("db.collection.name", "faq")
+        stage.set_result([{"score": 0.4}, {"score": 0.8}])
+        return "opaque handle the readers cannot understand"
+
+    search()
+    span = otel.span("retrieval kb").attributes
+    assert span["db.collection.name"] == "faq"
+    assert span[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 2
+    assert span[names.RAG_RETRIEVAL_TOP_SCORE] == 0.8
+
+
+def test_current_stage_outside_any_stage_is_a_harmless_noop(otel):
+    stage = ragsight.current_stage()
+    stage.set_attribute("k", "v")
+    stage.set_usage(1, 2)
+    stage.set_result([1])
+    assert not stage.span.is_recording()
+    assert otel.spans() == []
+
+
+def test_set_usage_feeds_token_metrics(otel):
+    @ragsight.generation(provider="p", model="m")
+    def answer() -> str:
+        ragsight.current_stage().set_usage(input_tokens=11, output_tokens=4)
+        return "text"
+
+    answer()
+    span = otel.span("chat m").attributes
+    assert (span[names.GEN_AI_USAGE_INPUT_TOKENS], span[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
+        11,
+        4,
+    )
+    sums = sorted(p.sum for p in otel.points(names.GEN_AI_CLIENT_TOKEN_USAGE.name))
+    assert sums == [4, 11]
+
+
+def test_stage_block_is_a_child_span_with_its_results(otel):
+    @ragsight.pipeline("qa")
+    def handle() -> None:
+        with ragsight.stage("retrieval", "bm25", data_source="lexical") as s:
+            s.set_result([{"score": 0.3}])
+
+    handle()
+    child = otel.span("retrieval lexical")
+    assert child.parent.span_id == otel.span("invoke_workflow qa").context.span_id
+    assert child.attributes[names.RAG_OPERATION_NAME] == "bm25"
+    assert child.attributes[names.RAG_RETRIEVAL_TOP_SCORE] == 0.3
+
+
+def test_async_stage_block_records_errors(otel):
+    async def main() -> None:
+        async with ragsight.stage("tool", "lookup"):
+            raise LookupError("nope")
+
+    with pytest.raises(LookupError):
+        asyncio.run(main())
+    span = otel.span("execute_tool lookup")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == "LookupError"
+
+
+def test_unknown_stage_kind_is_rejected():
+    with pytest.raises(ValueError, match="unknown stage kind"):
+        ragsight.stage("retreival")
+
+
+def test_record_evaluation_emits_event_on_current_span_and_histogram(otel):
+    @ragsight.generation(model="m")
+    def answer() -> str:
+        ragsight.record_evaluation("relevance", 0.75, label="pass", explanation="cites doc 3")
+        return "a"
+
+    answer()
+    (event,) = otel.span("chat m").events
+    assert event.name == names.EVENT_GEN_AI_EVALUATION_RESULT
+    assert event.attributes[names.GEN_AI_EVALUATION_NAME] == "relevance"
+    assert event.attributes[names.GEN_AI_EVALUATION_SCORE_VALUE] == 0.75
+    assert event.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL] == "pass"
+    (point,) = otel.points(names.RAG_EVALUATION_SCORE.name)
+    assert dict(point.attributes) == {
+        names.GEN_AI_EVALUATION_NAME: "relevance",
+        names.GEN_AI_EVALUATION_SCORE_LABEL: "pass",
+    }
+    assert point.sum == 0.75
+
+
+@pytest.mark.parametrize("score", [float("nan"), "high", True])
+def test_invalid_evaluation_is_counted_not_raised(otel, score):
+    ragsight.record_evaluation("relevance", score)
+    assert _safety.internal_error_counts() == {"evaluation": 1}
+    assert otel.points(names.RAG_EVALUATION_SCORE.name) == []
+
+
+def test_raising_extract_hook_leaves_the_result_untouched_and_is_counted(otel):
+    def bad_hook(result: object) -> dict:
+        raise RuntimeError("hook bug")
+
+    sentinel = object()
+
+    @ragsight.retrieval(data_source="kb", extract=bad_hook)
+    def search() -> object:
+        return sentinel
+
+    assert search() is sentinel
+    assert search() is sentinel
+    assert _safety.internal_error_counts() == {"extract.hook": 2}
+    assert len(otel.spans()) == 2
+    (point,) = [
+        p
+        for p in otel.points(names.RAGSIGHT_INTERNAL_ERRORS.name)
+        if p.attributes[names.RAGSIGHT_COMPONENT] == "extract.hook"
+    ]
+    assert point.value == 2
+
+
+def test_raising_extract_hook_leaves_the_users_exception_untouched(otel):
+    def bad_hook(result: object) -> dict:
+        raise RuntimeError("hook bug")
+
+    error = KeyError("user's own")
+
+    @ragsight.retrieval(data_source="kb", extract=bad_hook)
+    def search() -> None:
+        ragsight.current_stage().set_result([1])
+        raise error
+
+    with pytest.raises(KeyError) as info:
+        search()
+    assert info.value is error
+    assert _safety.internal_error_counts() == {"extract.hook": 1}
+
+
+def test_result_whose_properties_raise_is_contained(otel):
+    class Hostile:
+        @property
+        def usage(self) -> None:
+            raise RuntimeError("property bug")
+
+    hostile = Hostile()
+
+    @ragsight.generation(model="m")
+    def answer() -> Hostile:
+        return hostile
+
+    assert answer() is hostile
+    assert _safety.internal_error_counts() == {"extract": 1}
+    assert otel.span("chat m").status.status_code is StatusCode.UNSET
+
+
+def test_unserialisable_argument_is_captured_as_its_repr(otel):
+    from ragsight import _policy
+    from ragsight._policy import ContentPolicy
+
+    _policy.set_content_policy(ContentPolicy(capture=True))
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque>"
+
+    @ragsight.instrument
+    def step(thing: object) -> None:
+        pass
+
+    step(Opaque())
+    assert "<Opaque>" in otel.span("step").attributes[names.RAG_INPUT]
+
+
+def test_argument_whose_repr_raises_is_contained(otel):
+    from ragsight import _policy
+    from ragsight._policy import ContentPolicy
+
+    _policy.set_content_policy(ContentPolicy(capture=True))
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("repr bug")
+
+    @ragsight.instrument
+    def step(thing: object) -> int:
+        return 5
+
+    assert step(Broken()) == 5
+    assert _safety.internal_error_counts() == {"content": 1}
+    assert names.RAG_INPUT not in otel.span("step").attributes

@@ -1,0 +1,96 @@
+"""Span names, kinds and attributes per the GenAI conventions, and the opt-in deltas."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.trace import SpanKind
+
+import ragsight
+from ragsight import _semconv, names
+
+
+@pytest.mark.parametrize(
+    ("decorator", "span_name", "kind", "operation"),
+    [
+        (
+            ragsight.retrieval(data_source="kb-main"),
+            "retrieval kb-main",
+            SpanKind.CLIENT,
+            "retrieval",
+        ),
+        (ragsight.embedding(model="te3"), "embeddings te3", SpanKind.CLIENT, "embeddings"),
+        (ragsight.generation(model="gpt"), "chat gpt", SpanKind.CLIENT, "chat"),
+        (
+            ragsight.generation(model="gpt", operation="text_completion"),
+            "text_completion gpt",
+            SpanKind.CLIENT,
+            "text_completion",
+        ),
+        (ragsight.rerank(model="ce"), "rerank ce", SpanKind.CLIENT, "rerank"),
+        (ragsight.rerank(model="ce", local=True), "rerank ce", SpanKind.INTERNAL, "rerank"),
+        (ragsight.pipeline("qa"), "invoke_workflow qa", SpanKind.INTERNAL, "invoke_workflow"),
+        (ragsight.tool("web"), "execute_tool web", SpanKind.INTERNAL, "execute_tool"),
+    ],
+)
+def test_span_names_kinds_and_operation(otel, decorator, span_name, kind, operation):
+    decorator(lambda: None)()
+    span = otel.span(span_name)
+    assert span.kind is kind
+    assert span.attributes[names.GEN_AI_OPERATION_NAME] == operation
+
+
+def test_sampling_relevant_attributes_are_set_at_span_start(otel):
+    seen = {}
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    from ragsight import _runtime
+
+    class Recording(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
+                          links=None, trace_state=None):  # fmt: skip
+            seen.update(attributes or {})
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+        def get_description(self) -> str:
+            return "recording"
+
+    previous = _runtime.override(TracerProvider(sampler=Recording()), None)
+    try:
+        ragsight.generation(provider="openai", model="gpt")(lambda: None)()
+    finally:
+        _runtime.restore(previous)
+    assert seen[names.GEN_AI_PROVIDER_NAME] == "openai"
+    assert seen[names.GEN_AI_REQUEST_MODEL] == "gpt"
+    assert seen[names.GEN_AI_OPERATION_NAME] == "chat"
+
+
+def test_v1_41_names_by_default(otel, monkeypatch):
+    monkeypatch.delenv(names.SEMCONV_OPT_IN_ENV, raising=False)
+    _semconv.reset_for_tests()
+    ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])()
+    ragsight.pipeline("qa")(lambda: None)()
+    retrieval = otel.span("retrieval kb").attributes
+    assert retrieval[names.GEN_AI_REQUEST_TOP_K] == 5.0
+    assert names.GEN_AI_RETRIEVAL_TOP_K not in retrieval
+    assert otel.span("invoke_workflow qa").attributes[names.GEN_AI_WORKFLOW_NAME] == "qa"
+
+
+def test_latest_experimental_deltas_when_opted_in(otel, monkeypatch):
+    monkeypatch.setenv(names.SEMCONV_OPT_IN_ENV, "http, gen_ai_latest_experimental")
+    _semconv.reset_for_tests()
+    ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])()
+    ragsight.pipeline("qa")(lambda: None)()
+    retrieval = otel.span("retrieval kb").attributes
+    assert retrieval[names.GEN_AI_RETRIEVAL_TOP_K] == 5
+    assert isinstance(retrieval[names.GEN_AI_RETRIEVAL_TOP_K], int)
+    assert names.GEN_AI_REQUEST_TOP_K not in retrieval
+    pipeline = otel.span("invoke_workflow qa").attributes
+    assert pipeline[names.GEN_AI_AGENT_NAME] == "qa"
+    assert names.GEN_AI_WORKFLOW_NAME not in pipeline
+
+
+def test_user_attributes_are_added_to_the_span(otel):
+    ragsight.instrument("step", attributes={"db.collection.name": "faq"})(lambda: None)()
+    assert otel.span("step").attributes["db.collection.name"] == "faq"
