@@ -1,0 +1,85 @@
+"""ragsight.testing and the ragsight_telemetry fixture, as a user would use them."""
+
+from __future__ import annotations
+
+import pytest
+
+import ragsight
+from ragsight import _runtime, names
+from ragsight.testing import capture_telemetry
+
+
+@ragsight.pipeline("qa")
+def handle(question: str) -> list[dict]:
+    return search(question)
+
+
+@ragsight.retrieval(data_source="kb")
+def search(question: str) -> list[dict]:
+    return [{"score": 0.6}]
+
+
+def test_fixture_captures_spans_and_metrics(ragsight_telemetry):
+    handle("q")
+    ragsight_telemetry.assert_span(
+        "retrieval kb",
+        attributes={names.RAG_STAGE: "retrieval", names.RAG_RETRIEVAL_DOCUMENTS_COUNT: 1},
+        status="unset",
+        parent="invoke_workflow qa",
+    )
+    assert (
+        ragsight_telemetry.histogram_count(
+            names.RAG_OPERATION_DURATION.name, **{names.RAG_STAGE: "retrieval"}
+        )
+        == 1
+    )
+    assert ragsight_telemetry.internal_errors() == {}
+
+
+def test_assert_span_failures_explain_what_was_found(ragsight_telemetry):
+    handle("q")
+    with pytest.raises(AssertionError, match="expected exactly one span named 'nope'"):
+        ragsight_telemetry.assert_span("nope")
+    with pytest.raises(AssertionError, match=r"rag\.stage='retrieval', expected 'pipeline'"):
+        ragsight_telemetry.assert_span("retrieval kb", attributes={names.RAG_STAGE: "pipeline"})
+    with pytest.raises(AssertionError, match="is not a child of"):
+        ragsight_telemetry.assert_span("invoke_workflow qa", parent="retrieval kb")
+    with pytest.raises(AssertionError, match="status is UNSET, expected error"):
+        ragsight_telemetry.assert_span("retrieval kb", status="error")
+
+
+def test_counter_and_event_helpers():
+    with capture_telemetry() as telemetry:
+        with ragsight.cache("answers") as c:
+            c.hit()
+
+        @ragsight.generation(model="m")
+        def answer() -> str:
+            ragsight.record_evaluation("faithfulness", 1.0)
+            return "a"
+
+        answer()
+    assert (
+        telemetry.counter_value(names.RAG_CACHE_REQUESTS.name, **{names.RAG_CACHE_RESULT: "hit"})
+        == 1
+    )
+    assert [e.name for e in telemetry.events] == [names.EVENT_GEN_AI_EVALUATION_RESULT]
+
+
+def test_assert_no_attribute_value_finds_leaks():
+    with capture_telemetry() as telemetry:
+        ragsight.instrument("step", attributes={"note": "leaky-value"})(lambda: None)()
+    with pytest.raises(AssertionError, match="leaky-value"):
+        telemetry.assert_no_attribute_value("leaky-value")
+    telemetry.assert_no_attribute_value("absent-value")
+
+
+def test_capture_restores_the_previous_routing_when_it_ends():
+    before = _runtime._override
+    with capture_telemetry() as outer:
+        with capture_telemetry() as inner:
+            ragsight.instrument("inner_step")(lambda: None)()
+        ragsight.instrument("outer_step")(lambda: None)()
+    assert _runtime._override is before
+    assert [s.name for s in inner.spans] == ["inner_step"]
+    assert [s.name for s in outer.spans] == ["outer_step"]
