@@ -28,6 +28,14 @@ from ragsight._stages import (
 
 # --- resilience (circuit breaker, retry, batch processing) -----------------------------
 from ragsight import _resilience_telemetry  # noqa: F401 - attaches the OTel hooks
+from ragsight._batch import (
+    BatchResult,
+    FailedDocument,
+    ProcessedDocument,
+    SkippedDocument,
+    aprocess_documents,
+    process_documents,
+)
 from ragsight._breaker import BreakerSnapshot, CircuitBreaker, Permit, StateChange, get_breaker
 from ragsight._budget import RetryBudget
 from ragsight._resilience_errors import CircuitOpenError, ResilienceError, RetryError
@@ -60,16 +68,22 @@ __all__ = [
     "tool",
     # end core
     # resilience
+    "BatchResult",
     "BreakerSnapshot",
     "CircuitBreaker",
     "CircuitOpenError",
+    "FailedDocument",
     "Permit",
+    "ProcessedDocument",
     "ResilienceError",
     "RetryBudget",
     "RetryError",
     "RetryPolicy",
+    "SkippedDocument",
     "StateChange",
+    "aprocess_documents",
     "get_breaker",
+    "process_documents",
     "retry",
     # end resilience
     # setup

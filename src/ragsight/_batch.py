@@ -1,0 +1,308 @@
+"""Resilient batch processing: every document is accounted for, whatever fails.
+
+Ingestion and re-embedding jobs push thousands of documents through flaky dependencies.
+The pattern this project started from: process each document through retry and a circuit
+breaker, never let one bad document lose the batch, and report exactly what happened -
+which succeeded, which failed and why, which were skipped because the breaker was open.
+
+Concurrency is bounded by a fixed set of workers pulling from one shared iterator, so
+in-flight documents never exceed ``concurrency`` and a lazy (even unbounded) iterable is
+consumed as work progresses rather than materialised up front. Workers run in a copy of the
+caller's context, so the caller's span stays the parent of everything the handler emits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import threading
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from opentelemetry import trace
+
+from ragsight import _classify, _clock, _resilience_telemetry
+from ragsight import names as n
+from ragsight._breaker import CircuitBreaker, get_breaker
+from ragsight._resilience_errors import CircuitOpenError
+from ragsight._retry import RetryPolicy
+
+D = TypeVar("D")
+
+_MAX_SPAN_EVENTS = 100  # per batch: enough to debug, bounded for huge batches
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedDocument(Generic[D]):
+    index: int
+    document: D
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDocument(Generic[D]):
+    """A document whose handler raised; ``error`` is the exception itself."""
+
+    index: int
+    document: D
+    error: BaseException
+
+    @property
+    def error_type(self) -> str:
+        return _classify.error_type(self.error)
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedDocument(Generic[D]):
+    """A document not processed because the breaker refused it (``error`` says until when)."""
+
+    index: int
+    document: D
+    error: CircuitOpenError
+
+
+@dataclass(frozen=True)
+class BatchResult(Generic[D]):
+    """What happened to every document of a batch, in input order."""
+
+    name: str
+    total: int
+    succeeded: list[ProcessedDocument[D]] = field(default_factory=list)
+    failed: list[FailedDocument[D]] = field(default_factory=list)
+    skipped: list[SkippedDocument[D]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def success_count(self) -> int:
+        return len(self.succeeded)
+
+    @property
+    def failure_count(self) -> int:
+        return len(self.failed)
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    @property
+    def results(self) -> list[Any]:
+        """Handler results of the successful documents, in input order."""
+        return [p.result for p in self.succeeded]
+
+
+def _resolve(
+    handler: Callable[..., Any],
+    breaker: CircuitBreaker | str | None,
+    retry: RetryPolicy | bool | None,
+    name: str | None,
+) -> tuple[Callable[..., Any], str]:
+    label = name or getattr(handler, "__qualname__", None) or "process_documents"
+    guarded = handler
+    if isinstance(breaker, str):
+        breaker = get_breaker(breaker)
+    if breaker is not None:
+        guarded = breaker(guarded)
+    if retry is True:
+        retry = RetryPolicy(name=label)
+    if isinstance(retry, RetryPolicy):
+        guarded = retry(guarded)  # outermost: every attempt passes through the breaker
+    return guarded, label
+
+
+class _Collector:
+    """Thread-safe accumulation of per-document outcomes."""
+
+    def __init__(self, keep_results: bool) -> None:
+        self.keep = keep_results
+        self.lock = threading.Lock()
+        self.succeeded: list[ProcessedDocument[Any]] = []
+        self.failed: list[FailedDocument[Any]] = []
+        self.skipped: list[SkippedDocument[Any]] = []
+        self.total = 0
+
+    def outcome(self, index: int, doc: Any, result: Any, error: BaseException | None) -> None:
+        with self.lock:
+            if error is None:
+                self.succeeded.append(ProcessedDocument(index, doc, result if self.keep else None))
+            elif isinstance(error, CircuitOpenError):
+                self.skipped.append(SkippedDocument(index, doc, error))
+            else:
+                self.failed.append(FailedDocument(index, doc, error))
+
+    def result(self, name: str, elapsed: float) -> BatchResult[Any]:
+        key = _index_key
+        result: BatchResult[Any] = BatchResult(
+            name,
+            self.total,
+            sorted(self.succeeded, key=key),
+            sorted(self.failed, key=key),
+            sorted(self.skipped, key=key),
+            elapsed,
+        )
+        _report(result)
+        return result
+
+
+def _index_key(item: ProcessedDocument[Any] | FailedDocument[Any] | SkippedDocument[Any]) -> int:
+    return item.index
+
+
+def _report(result: BatchResult[Any]) -> None:
+    """Three counter adds per batch, never per document; span events on the caller's span."""
+    _resilience_telemetry.record_batch(
+        result.name, result.success_count, result.failure_count, result.skipped_count
+    )
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    span.set_attribute(n.BATCH_SIZE, result.total)
+    span.set_attribute(n.BATCH_SUCCEEDED, result.success_count)
+    span.set_attribute(n.BATCH_FAILED, result.failure_count)
+    span.set_attribute(n.BATCH_SKIPPED, result.skipped_count)
+    failures: list[FailedDocument[Any] | SkippedDocument[Any]] = [*result.failed, *result.skipped]
+    for item in failures[:_MAX_SPAN_EVENTS]:
+        outcome = "skipped" if isinstance(item, SkippedDocument) else "failed"
+        span.add_event(
+            n.EVENT_BATCH_ITEM_FAILED,
+            {
+                n.RESILIENCE_NAME: result.name,
+                n.BATCH_OUTCOME: outcome,
+                n.ERROR_TYPE: _classify.error_type(item.error),
+            },
+        )
+
+
+def process_documents(
+    documents: Iterable[D],
+    handler: Callable[[D], Any],
+    *,
+    breaker: CircuitBreaker | str | None = None,
+    retry: RetryPolicy | bool | None = None,
+    concurrency: int = 4,
+    name: str | None = None,
+    keep_results: bool = True,
+) -> BatchResult[D]:
+    """Run ``handler`` on every document with bounded concurrency; never lose the batch.
+
+    Each document goes through ``retry`` (outermost) and ``breaker``. ``Exception``s are
+    collected per document; documents refused by an open breaker are reported as skipped.
+    ``KeyboardInterrupt``/``SystemExit`` stop the batch and propagate.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    if inspect.iscoroutinefunction(handler):
+        raise TypeError("handler is a coroutine function: use aprocess_documents")
+    guarded, label = _resolve(handler, breaker, retry, name)
+    collector = _Collector(keep_results)
+    start = _clock.now()
+    source = iter(enumerate(documents))
+    source_lock = threading.Lock()
+    stop = threading.Event()
+    fatal: list[BaseException] = []
+
+    def take() -> tuple[int, D] | None:
+        with source_lock:
+            if stop.is_set():
+                return None
+            item = next(source, None)
+            if item is not None:
+                collector.total += 1
+            return item
+
+    def worker() -> None:
+        while (item := take()) is not None:
+            index, doc = item
+            try:
+                result = guarded(doc)
+            except Exception as exc:
+                collector.outcome(index, doc, None, exc)
+            except BaseException as exc:  # interrupts: stop everything, re-raise below
+                fatal.append(exc)
+                stop.set()
+                return
+            else:
+                collector.outcome(index, doc, result, None)
+
+    if concurrency == 1:
+        worker()
+    else:
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="ragsight-batch") as pool:
+            futures = [
+                pool.submit(contextvars.copy_context().run, worker) for _ in range(concurrency)
+            ]
+            for future in futures:
+                future.result()
+    if fatal:
+        raise fatal[0]
+    return collector.result(label, _clock.now() - start)
+
+
+async def aprocess_documents(
+    documents: Iterable[D] | AsyncIterable[D],
+    handler: Callable[[D], Awaitable[Any]] | Callable[[D], Any],
+    *,
+    breaker: CircuitBreaker | str | None = None,
+    retry: RetryPolicy | bool | None = None,
+    concurrency: int = 4,
+    name: str | None = None,
+    keep_results: bool = True,
+) -> BatchResult[D]:
+    """The asyncio twin of :func:`process_documents` (``handler`` may be sync or async).
+
+    At most ``concurrency`` handler calls are in flight. Cancelling the batch cancels the
+    in-flight documents and propagates.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    guarded, label = _resolve(handler, breaker, retry, name)
+    collector = _Collector(keep_results)
+    start = _clock.now()
+    pull_lock = asyncio.Lock()
+    counter = iter(range(1 << 62))
+    if isinstance(documents, AsyncIterable):
+        aiterator = documents.__aiter__()
+        iterator: Iterator[D] | None = None
+    else:
+        iterator = iter(documents)
+
+    async def take() -> tuple[int, D] | None:
+        async with pull_lock:
+            try:
+                doc = next(iterator) if iterator is not None else await aiterator.__anext__()
+            except (StopIteration, StopAsyncIteration):
+                return None
+            collector.total += 1
+            return next(counter), doc
+
+    async def worker() -> None:
+        while (item := await take()) is not None:
+            index, doc = item
+            try:
+                result = guarded(doc)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                collector.outcome(index, doc, None, exc)
+            else:
+                collector.outcome(index, doc, result, None)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return collector.result(label, _clock.now() - start)
