@@ -114,6 +114,7 @@ _live: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
 change_hooks: list[Callable[[CircuitBreaker, StateChange], None]] = []
 reject_hooks: list[Callable[[CircuitBreaker, Rejection], None]] = []
 probe_hooks: list[Callable[[CircuitBreaker], None]] = []
+created_hooks: list[Callable[[CircuitBreaker], None]] = []
 
 
 def live_breakers() -> list[CircuitBreaker]:
@@ -319,6 +320,11 @@ class CircuitBreaker:
         self._last_error_type: str | None = None
         self._retry_after_hint: float | None = None
         _live.add(self)
+        for hook in created_hooks:
+            try:
+                hook(self)
+            except Exception as err:  # telemetry must not break construction
+                _safety.report_internal_error("resilience.telemetry", err)
         if state != CLOSED:
             self.force_state(state)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
-from ragsight import _breaker, _budget, _retry, _safety
+from ragsight import _breaker, _budget, _retry, _runtime, _safety
 from ragsight import names as n
 from ragsight._version import __version__
 
@@ -168,18 +169,36 @@ def _observe_budget(options: CallbackOptions) -> Iterator[Observation]:
 
 # ------------------------------------------------------------------------------ active --
 _lock = threading.Lock()
-_active: ResilienceTelemetry | None = None
+_default: ResilienceTelemetry | None = None  # bound to the global providers (via proxies)
+_explicit: ResilienceTelemetry | None = None  # use_providers()
+# One telemetry per private provider (ragsight.testing.capture_telemetry): the SDK would
+# not register a second set of observable callbacks for the same names.
+_per_provider: weakref.WeakKeyDictionary[Any, ResilienceTelemetry] = weakref.WeakKeyDictionary()
 
 
 def active() -> ResilienceTelemetry:
-    """The telemetry events go to (created on first use from the global providers)."""
-    global _active
-    current = _active
+    """Where events go: ``use_providers`` > the core's override > the global providers."""
+    global _default
+    explicit = _explicit
+    if explicit is not None:
+        return explicit
+    override = _runtime._override
+    if override is not None and override.meter_provider is not None:
+        provider = override.meter_provider
+        found = _per_provider.get(provider)
+        if found is None:
+            with _lock:
+                found = _per_provider.get(provider)
+                if found is None:
+                    found = ResilienceTelemetry(provider)
+                    _per_provider[provider] = found
+        return found
+    current = _default
     if current is None:
         with _lock:
-            if _active is None:
-                _active = ResilienceTelemetry()
-            current = _active
+            if _default is None:
+                _default = ResilienceTelemetry()
+            current = _default
     return current
 
 
@@ -189,15 +208,21 @@ def use_providers(meter_provider: MeterProvider) -> Iterator[ResilienceTelemetry
 
     Span events always go to the current span, whatever provider created it.
     """
-    global _active
+    global _explicit
     telemetry = ResilienceTelemetry(meter_provider)
     with _lock:
-        previous, _active = _active, telemetry
+        previous, _explicit = _explicit, telemetry
     try:
         yield telemetry
     finally:
         with _lock:
-            _active = previous
+            _explicit = previous
+
+
+def on_created(_: object) -> None:
+    """A breaker was created: make sure the observable instruments of the active
+    providers exist (they are what exports its per-call counts)."""
+    active()
 
 
 def _span() -> trace.Span | None:
@@ -381,6 +406,7 @@ def install() -> None:
         (_breaker.change_hooks, on_breaker_change),
         (_breaker.reject_hooks, on_breaker_reject),
         (_breaker.probe_hooks, on_breaker_probe),
+        (_breaker.created_hooks, on_created),
         (_retry.scheduled_hooks, on_retry_scheduled),
         (_retry.gave_up_hooks, on_retry_gave_up),
         (_retry.succeeded_hooks, on_retry_succeeded),
