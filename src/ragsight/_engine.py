@@ -40,10 +40,11 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from ragsight import _content, _extract, _runtime, names
+from ragsight import _content, _extract, _policy, _runtime, names
 from ragsight._current import CURRENT
 from ragsight._metrics import SOFT_LIMIT
 from ragsight._plan import Plan, StageSpec, operation_name
+from ragsight._policy import DEFAULT_CONTENT_POLICY
 from ragsight._safety import report_internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +55,8 @@ _STREAM_KEEP: Final = 1000  # streamed documents kept for scoring
 _attach = otel_context.attach
 _detach = otel_context.detach
 _set_span = trace.set_span_in_context
+_CURRENT_SET = CURRENT.set
+_CURRENT_RESET = CURRENT.reset
 
 
 def _is_cancelled(exc: BaseException) -> bool:
@@ -98,7 +101,9 @@ class StageCall:
         self._items: list[Any] | None = None
         self._count = 0
         self._ended = False
-        policy = _content.effective_policy()
+        policy = _policy._content  # one global read; configure() swaps it atomically
+        if policy is DEFAULT_CONTENT_POLICY:
+            policy = _content.effective_policy()
         capture = policy.capture if plan.capture is None else plan.capture
         self._policy = policy if capture else None
         self._content: dict[str, AttributeValue] | None = None
@@ -260,7 +265,11 @@ class StageCall:
         self._ended = True
         duration = perf_counter() - self._t0
         span = self._span
-        readout = self._read(result) if readout_needed else None
+        readout = None
+        if readout_needed and (
+            self._plan.reads is not None or self._usage is not None or self._result is not _NOTHING
+        ):
+            readout = self._read(result)
         if readout is not None and self._count and self._plan.reads == "documents":
             readout.count = self._count
             if span.is_recording():
@@ -368,15 +377,19 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         call = StageCall(plan, rt)
         if call._policy is not None:
             call._capture_arguments(wrapped, args, kwargs)
-        tokens = call._enter()
+        # _enter/_leave inlined: this is the hottest path
+        otel_token = _attach(_set_span(call._span))
+        stage_token = _CURRENT_SET(call)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            call._leave(tokens)
+            _CURRENT_RESET(stage_token)
+            _detach(otel_token)
             call._finish_exc(exc)
             raise
-        call._leave(tokens)
-        call._finish_ok(result)
+        _CURRENT_RESET(stage_token)
+        _detach(otel_token)
+        call._finish(result, None, True)
         return result
 
     return wrapper
