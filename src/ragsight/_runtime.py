@@ -58,6 +58,15 @@ def _instruments_for(meter_provider: Any) -> Instruments:
         return found
 
 
+def flush_metrics() -> None:
+    """Record every pending call into the SDK instruments now (not needed before a
+    collection, which drains first; useful before handing a MeterProvider away)."""
+    with _instruments_lock:
+        every = list(_instruments.values())
+    for instruments in every:
+        instruments.drain()
+
+
 _NONE = Runtime(None, None)
 _global: Runtime = _NONE
 _override: Runtime | None = None

@@ -418,14 +418,46 @@ def test_stage_wrapper_exposes_a_rewrap_binding_that_stays_off_the_function(otel
     assert otel.span("rerank r").attributes[names.GEN_AI_OPERATION_NAME] == names.OP_RERANK
 
 
-def test_no_provider_means_plain_calls_and_emission_starts_once_configured():
-    """Global providers are untouched here: ragsight sees none and calls straight through."""
-    from ragsight import _runtime
-
-    assert _runtime.get() is None
-
+def test_current_stage_inside_a_generator_is_not_visible_to_its_consumer(otel):
     @ragsight.instrument
-    def f() -> int:
-        return 7
+    def produce() -> Iterator[object]:
+        yield ragsight.current_stage()
 
-    assert f() == 7
+    for handle in produce():
+        assert handle is not ragsight.current_stage()
+        assert not ragsight.current_stage().span.is_recording()
+
+
+def test_async_generator_cancelled_mid_iteration_is_recorded_as_cancelled(otel):
+    @ragsight.instrument
+    async def ticks() -> AsyncIterator[int]:
+        yield 1
+        await asyncio.sleep(10)
+        yield 2
+
+    async def consume() -> None:
+        async for _ in ticks():
+            pass
+
+    async def main() -> None:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    span = otel.span("ticks")
+    assert span.attributes[names.RAG_CANCELLED] is True
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_async_methods_stay_coroutine_functions():
+    class Client:
+        @ragsight.generation(model="m")
+        async def ask(self, q: str) -> str:
+            return q
+
+    assert inspect.iscoroutinefunction(Client.ask)
+    assert inspect.iscoroutinefunction(Client().ask)
+    assert asyncio.run(Client().ask("x")) == "x"

@@ -326,3 +326,20 @@ def test_metric_attributes_never_exceed_the_spec_allow_lists(otel):
                     seen += 1
                     assert set(dp.attributes) <= allowed[metric.name], metric.name
     assert seen >= 7
+
+
+def test_flush_metrics_records_pending_calls_without_a_collection(otel):
+    from ragsight import _runtime
+
+    @ragsight.instrument
+    def step() -> None:
+        pass
+
+    step()
+    rt = _runtime.get()
+    assert rt is not None
+    assert len(rt.pending) == 1
+    _runtime.flush_metrics()
+    assert len(rt.pending) == 0
+    (point,) = otel.points(names.RAG_OPERATION_DURATION.name)
+    assert point.count == 1
