@@ -155,6 +155,8 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
     telemetry = Telemetry(settings, health=health)
     if settings.disabled or settings.exporter == "none":
         return telemetry
+    if settings.uses_otlp():
+        quiet_exporter_logs(True)  # ExportHealth reports failure episodes instead
     resource = _resource(settings)
 
     span_exporter, target = _exporter(settings, SIGNAL_TRACES, health)
@@ -324,7 +326,6 @@ def configure(
             return new
         telemetry = build_telemetry(new)
         _install(telemetry)
-        quiet_exporter_logs(True)
         apply_logging(new, telemetry.logger_provider)
         _active = telemetry
         if not _atexit_registered:
