@@ -207,6 +207,8 @@ class StageCall:
                 readout.output_tokens = None
             elif reads == "usage":
                 _extract.read_usage(readout, result)
+            elif reads == "cache" and result in plan.cache_attrs:
+                readout.cache_result = result
         except Exception as exc:
             report_internal_error("extract", exc)
         if plan.extract is not None:

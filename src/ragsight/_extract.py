@@ -35,6 +35,7 @@ class Readout:
     response_model: str | None = None
     response_id: str | None = None
     finish_reasons: tuple[str, ...] | None = None
+    cache_result: str | None = None  # a cache block's hit/miss/error
 
 
 def _get(obj: Any, key: str) -> Any:

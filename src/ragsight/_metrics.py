@@ -121,6 +121,9 @@ class Instruments:
             self.genai_duration.record(duration, plan.genai_attrs_for(error_type), ctx)
         if readout is None:
             return
+        if readout.cache_result is not None:
+            self.cache_requests.add(1, plan.cache_attrs[readout.cache_result], ctx)
+            return
         if plan.token_attrs is not None:
             if readout.input_tokens is not None:
                 self.token_usage.record(readout.input_tokens, plan.token_attrs[0], ctx)
@@ -131,11 +134,6 @@ class Instruments:
                 self.documents.record(readout.count, plan.document_attrs, ctx)
             if readout.top_score is not None and readout.top_score >= 0:
                 self.score.record(readout.top_score, plan.document_attrs, ctx)
-
-    def record_cache(self, cache_name: str, result: str) -> None:
-        self.cache_requests.add(
-            1, {names.RAG_CACHE_NAME: cache_name, names.RAG_CACHE_RESULT: result}
-        )
 
     def record_evaluation(self, score: float, attributes: dict[str, Any]) -> None:
         self.evaluation.record(score, attributes)

@@ -68,6 +68,7 @@ class Plan:
     __slots__ = (
         "_genai_by_error",
         "_stage_by_error",
+        "cache_attrs",
         "capture",
         "document_attrs",
         "documents_metrics",
@@ -143,6 +144,7 @@ class Plan:
             names.STAGE_RERANK: "documents",
             names.STAGE_EMBEDDING: "embedding",
             names.STAGE_GENERATION: "usage",
+            names.STAGE_CACHE: "cache",
         }.get(stage)
         if spec.extract is not None and self.reads is None:
             self.reads = "hook"
@@ -168,6 +170,10 @@ class Plan:
                     {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT},
                 )
         self.documents_metrics = stage in _DOCUMENT_STAGES
+        self.cache_attrs: dict[str, dict[str, AttributeValue]] = {
+            result: {names.RAG_CACHE_NAME: op_name, names.RAG_CACHE_RESULT: result}
+            for result in (names.CACHE_HIT, names.CACHE_MISS, names.CACHE_ERROR)
+        }
         self.document_attrs: dict[str, AttributeValue] = {
             names.RAG_STAGE: stage,
             names.RAG_OPERATION_NAME: op_name,

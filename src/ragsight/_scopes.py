@@ -19,7 +19,6 @@ from ragsight import _runtime, names
 from ragsight._current import CURRENT
 from ragsight._engine import _NOTHING, StageCall
 from ragsight._plan import Extract, Plan, StageSpec
-from ragsight._safety import report_internal_error
 
 _STAGES = frozenset(
     {
@@ -199,13 +198,8 @@ class CacheLookup(_Scope):
         if call is not None:
             if result is not None:
                 call.set_attribute(names.RAG_CACHE_RESULT, result)
-            rt = call._rt
+                call.set_result(result)  # counted off the caller's thread, like durations
             self._close(exc)
-            if result is not None and rt.instruments is not None:
-                try:
-                    rt.instruments.record_cache(self._name, result)
-                except Exception as inner:
-                    report_internal_error("metrics.cache", inner)
 
     def __enter__(self) -> CacheLookup:
         self._open()
