@@ -25,7 +25,7 @@ import contextvars
 import random
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -182,12 +182,16 @@ class CircuitBreaker:
 
     __slots__ = (
         "__weakref__",
+        "_bucket_end",
         "_calls",
         "_classifier",
         "_clock",
         "_cm_stack",
         "_consec",
         "_consec_max",
+        "_cur_calls",
+        "_cur_fails",
+        "_cur_slow",
         "_epoch",
         "_fails",
         "_fr_threshold",
@@ -199,6 +203,7 @@ class CircuitBreaker:
         "_lock",
         "_min_calls",
         "_n_buckets",
+        "_n_success",
         "_nowf",
         "_open_base",
         "_open_for",
@@ -206,6 +211,9 @@ class CircuitBreaker:
         "_open_max",
         "_open_until",
         "_outage_start",
+        "_prev_calls",
+        "_prev_fails",
+        "_prev_slow",
         "_probe_successes",
         "_probe_timeout",
         "_probes",
@@ -216,17 +224,13 @@ class CircuitBreaker:
         "_reopens",
         "_retry_after_hint",
         "_rng",
-        "_slot",
         "_slow_duration",
         "_slow_threshold",
         "_slows",
         "_state",
         "_succ_to_close",
         "_ticket",
-        "_wcalls",
-        "_wfails",
         "_width",
-        "_wslow",
         "counts",
         "name",
     )
@@ -304,9 +308,14 @@ class CircuitBreaker:
         self._calls = [0] * buckets
         self._fails = [0] * buckets
         self._slows = [0] * buckets
-        self._head = 0
-        self._slot = 0
-        self._wcalls = self._wfails = self._wslow = self._consec = 0
+        # The window: completed buckets live in the rings and are summed in ``_prev_*``;
+        # the current bucket is plain scalars, so the success path touches no list.
+        self._head = -1
+        self._bucket_end = float("-inf")  # forces the first call through _roll
+        self._cur_calls = self._cur_fails = self._cur_slow = 0
+        self._prev_calls = self._prev_fails = self._prev_slow = 0
+        self._consec = 0
+        self._n_success = 0
         self._epoch = 0
         self._state = CLOSED
         self._ticket = 0
@@ -360,45 +369,60 @@ class CircuitBreaker:
         return _classify.breaker_verdict(exc)
 
     # ---------------------------------------------------------------- window --
-    def _roll(self, bucket: int) -> None:
-        """Advance the ring to ``bucket``, expiring every bucket that left the window."""
-        gap = bucket - self._head
-        if gap <= 0:  # same bucket, or a clock that went back (fake clocks): keep the head
+    def _roll(self, now: float) -> None:
+        """Move the window to ``now`` (lock held): close the current bucket into the ring and
+        expire every bucket that left the window."""
+        bucket = int(now // self._width)
+        head = self._head
+        if bucket <= head:  # same bucket (float edge) or a clock that went back: keep it
             return
         nb = self._n_buckets
-        if gap >= nb:
-            for i in range(nb):
-                self._calls[i] = self._fails[i] = self._slows[i] = 0
-            self._wcalls = self._wfails = self._wslow = 0
-        else:
-            for step in range(1, gap + 1):
-                i = (self._head + step) % nb
-                self._wcalls -= self._calls[i]
-                self._wfails -= self._fails[i]
-                self._wslow -= self._slows[i]
-                self._calls[i] = self._fails[i] = self._slows[i] = 0
+        slot = head % nb
+        self._calls[slot] = self._cur_calls
+        self._fails[slot] = self._cur_fails
+        self._slows[slot] = self._cur_slow
+        self._prev_calls += self._cur_calls
+        self._prev_fails += self._cur_fails
+        self._prev_slow += self._cur_slow
+        self._cur_calls = self._cur_fails = self._cur_slow = 0
+        for step in range(1, min(bucket - head, nb) + 1):
+            i = (head + step) % nb
+            self._prev_calls -= self._calls[i]
+            self._prev_fails -= self._fails[i]
+            self._prev_slow -= self._slows[i]
+            self._calls[i] = self._fails[i] = self._slows[i] = 0
         self._head = bucket
-        self._slot = bucket % nb
+        self._bucket_end = (bucket + 1) * self._width
 
     def _reset_window(self, now: float) -> None:
         for i in range(self._n_buckets):
             self._calls[i] = self._fails[i] = self._slows[i] = 0
-        self._wcalls = self._wfails = self._wslow = self._consec = 0
+        self._cur_calls = self._cur_fails = self._cur_slow = 0
+        self._prev_calls = self._prev_fails = self._prev_slow = 0
+        self._consec = 0
         self._head = int(now // self._width)
-        self._slot = self._head % self._n_buckets
+        self._bucket_end = (self._head + 1) * self._width
+
+    def _window(self) -> tuple[int, int, int]:
+        """(calls, failures, slow calls) in the window (lock held)."""
+        return (
+            self._prev_calls + self._cur_calls,
+            self._prev_fails + self._cur_fails,
+            self._prev_slow + self._cur_slow,
+        )
 
     def _rates(self) -> tuple[float, float]:
-        calls = self._wcalls
+        calls, fails, slow = self._window()
         if calls <= 0:
             return 0.0, 0.0
-        return self._wfails / calls, self._wslow / calls
+        return fails / calls, slow / calls
 
     def _trip_reason(self) -> str | None:
-        calls = self._wcalls
+        calls, fails, slow = self._window()
         if calls >= self._min_calls:
-            if self._wfails >= self._fr_threshold * calls:
+            if fails >= self._fr_threshold * calls:
                 return "failure_rate"
-            if self._wslow >= self._slow_threshold * calls:
+            if slow >= self._slow_threshold * calls:
                 return "slow_call_rate"
             return None
         if self._consec >= self._consec_max:
@@ -417,7 +441,7 @@ class CircuitBreaker:
     def _change(self, old: str, new: str, reason: str, **extra: Any) -> StateChange:
         fr, sr = self._rates()
         return StateChange(
-            self.name, old, new, reason, fr, sr, self._wcalls, self._consec,
+            self.name, old, new, reason, fr, sr, self._window()[0], self._consec,
             error_type=self._last_error_type, **extra,
         )  # fmt: skip
 
@@ -564,19 +588,15 @@ class CircuitBreaker:
         slow = end - start >= self._slow_duration
         with self._lock:
             if ticket == self._ticket:
-                bucket = int(end // self._width)
-                if bucket != self._head:
-                    self._roll(bucket)
-                slot = self._slot
-                self._calls[slot] += 1
-                self._wcalls += 1
+                if end >= self._bucket_end:
+                    self._roll(end)
+                self._cur_calls += 1
                 self._consec = 0
                 if not slow:
-                    self.counts["success"] += 1
+                    self._n_success += 1
                     return
                 self.counts["slow_success"] += 1
-                self._slows[slot] += 1
-                self._wslow += 1
+                self._cur_slow += 1
                 change = self._trip_or_none(end, None)
             else:
                 self.counts["slow_success" if slow else "success"] += 1
@@ -606,18 +626,13 @@ class CircuitBreaker:
             self.counts["slow_failure" if slow else "failure"] += 1
             if ticket == self._ticket:
                 self._last_error_type = etype
-                bucket = int(end // self._width)
-                if bucket != self._head:
-                    self._roll(bucket)
-                slot = self._slot
-                self._calls[slot] += 1
-                self._fails[slot] += 1
-                self._wcalls += 1
-                self._wfails += 1
+                if end >= self._bucket_end:
+                    self._roll(end)
+                self._cur_calls += 1
+                self._cur_fails += 1
                 self._consec += 1
                 if slow:
-                    self._slows[slot] += 1
-                    self._wslow += 1
+                    self._cur_slow += 1
                 change = self._trip_or_none(end, hint)
             elif isinstance(ticket, _Probe) and ticket in self._probes:
                 self._last_error_type = etype
@@ -684,10 +699,12 @@ class CircuitBreaker:
     def snapshot(self) -> BreakerSnapshot:
         now = self._time()
         with self._lock:
-            bucket = int(now // self._width)
-            if bucket != self._head:
-                self._roll(bucket)
+            if now >= self._bucket_end:
+                self._roll(now)
             fr, sr = self._rates()
+            calls, fails, slow = self._window()
+            counts = dict(self.counts)
+            counts["success"] += self._n_success
             until: float | None
             if self._state == OPEN:
                 until = max(0.0, self._open_until - now)
@@ -698,8 +715,8 @@ class CircuitBreaker:
             else:
                 until = 0.0
             return BreakerSnapshot(
-                self.name, self._state, fr, sr, self._wcalls, self._wfails, self._wslow,
-                self._consec, until, len(self._probes), dict(self.counts),
+                self.name, self._state, fr, sr, calls, fails, slow,
+                self._consec, until, len(self._probes), counts,
             )  # fmt: skip
 
     # ---------------------------------------------------------------- call forms --
@@ -712,6 +729,66 @@ class CircuitBreaker:
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         return await self._wrap_async(fn, None, args, kwargs)
+
+    def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's sync wrapper, with the closed-state success path inlined.
+
+        That path is: one attribute read to admit, two clock reads, and under the lock
+        three integer updates on the current window bucket. Anything else (a slow call, a
+        new bucket, a result predicate, a failure, another state) takes the general path.
+        """
+        b = self
+        lock = self._lock
+
+        def guarded(*args: Any, **kw: Any) -> Any:
+            t = b._ticket
+            ticket: Ticket = t if t >= 0 else b._admit()
+            now = b._nowf or _clock.now
+            start = now()
+            try:
+                result = fn(*args, **kw)
+            except BaseException as exc:
+                b._on_error(ticket, start, now(), exc)
+                raise
+            end = now()
+            if end - start < b._slow_duration and b._record_result is None:
+                with lock:
+                    if ticket == b._ticket and end < b._bucket_end:
+                        b._cur_calls += 1
+                        b._consec = 0
+                        b._n_success += 1
+                        return result
+            b._on_result(ticket, start, end, result)
+            return result
+
+        return guarded
+
+    def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        b = self
+        lock = self._lock
+
+        async def guarded(*args: Any, **kw: Any) -> Any:
+            t = b._ticket
+            ticket: Ticket = t if t >= 0 else b._admit()
+            now = b._nowf or _clock.now
+            start = now()
+            try:
+                result = await fn(*args, **kw)
+            except BaseException as exc:
+                b._on_error(ticket, start, now(), exc)
+                raise
+            end = now()
+            if end - start < b._slow_duration and b._record_result is None:
+                with lock:
+                    if ticket == b._ticket and end < b._bucket_end:
+                        b._cur_calls += 1
+                        b._consec = 0
+                        b._n_success += 1
+                        return result
+            b._on_result(ticket, start, end, result)
+            return result
+
+        return guarded
 
     def _wrap_sync(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
@@ -787,7 +864,7 @@ class CircuitBreaker:
 
     async def _wrap_agen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, Any]:
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         now = self._nowf or _clock.now

@@ -24,16 +24,19 @@ class RetryBudget:
 
     __slots__ = (
         "__weakref__",
+        "_bucket_end",
         "_calls",
         "_clock",
+        "_cur_calls",
+        "_cur_retries",
         "_head",
         "_lock",
         "_n",
+        "_n_first",
+        "_prev_calls",
+        "_prev_retries",
         "_retries",
-        "_slot",
-        "_wcalls",
         "_width",
-        "_wretries",
         "exhausted",
         "min_per_second",
         "name",
@@ -55,9 +58,8 @@ class RetryBudget:
         d = _policy.get_resilience_defaults().retry
         self.name = name
         self.ratio = float(d.budget_ratio if ratio is None else ratio)
-        self.min_per_second = float(
-            d.budget_min_per_second if min_per_second is None else min_per_second
-        )
+        floor = d.budget_min_per_second if min_per_second is None else min_per_second
+        self.min_per_second = float(floor)
         if self.ratio < 0 or self.min_per_second < 0 or ttl <= 0 or buckets < 1:
             raise ValueError("budget ratio/min_per_second must be >= 0 and ttl/buckets > 0")
         self.ttl = ttl
@@ -65,74 +67,80 @@ class RetryBudget:
         self._width = ttl / buckets
         self._clock = clock
         self._lock = threading.Lock()
+        # Completed buckets live in the rings (summed in _prev_*); the current bucket is
+        # scalars, so recording a first-attempt success touches no list.
         self._calls = [0] * buckets
         self._retries = [0] * buckets
-        self._head = 0
-        self._slot = 0
-        self._wcalls = 0
-        self._wretries = 0
+        self._head = -1
+        self._bucket_end = float("-inf")
+        self._cur_calls = self._cur_retries = 0
+        self._prev_calls = self._prev_retries = 0
+        self._n_first = 0  # success_first_attempt, the hot outcome, kept out of the dict
         self.exhausted = 0
         self.outcomes = dict.fromkeys(n.RETRY_OUTCOMES, 0)
 
     def _now(self) -> float:
         return self._clock.monotonic() if self._clock is not None else _clock.now()
 
-    def _roll(self, bucket: int) -> None:
-        gap = bucket - self._head
-        if gap <= 0:
+    def _roll(self, now: float) -> None:
+        bucket = int(now // self._width)
+        head = self._head
+        if bucket <= head:
             return
-        if gap >= self._n:
-            for i in range(self._n):
-                self._calls[i] = self._retries[i] = 0
-            self._wcalls = self._wretries = 0
-        else:
-            for step in range(1, gap + 1):
-                i = (self._head + step) % self._n
-                self._wcalls -= self._calls[i]
-                self._wretries -= self._retries[i]
-                self._calls[i] = self._retries[i] = 0
+        nb = self._n
+        slot = head % nb
+        self._calls[slot] = self._cur_calls
+        self._retries[slot] = self._cur_retries
+        self._prev_calls += self._cur_calls
+        self._prev_retries += self._cur_retries
+        self._cur_calls = self._cur_retries = 0
+        for step in range(1, min(bucket - head, nb) + 1):
+            i = (head + step) % nb
+            self._prev_calls -= self._calls[i]
+            self._prev_retries -= self._retries[i]
+            self._calls[i] = self._retries[i] = 0
         self._head = bucket
-        self._slot = bucket % self._n
+        self._bucket_end = (bucket + 1) * self._width
 
     def record(self, now: float, outcome: str) -> None:
-        """One finished call (the hot path: one lock, a few increments)."""
+        """One finished call and its outcome."""
         with self._lock:
-            bucket = int(now // self._width)
-            if bucket != self._head:
-                self._roll(bucket)
-            self._calls[self._slot] += 1
-            self._wcalls += 1
-            self.outcomes[outcome] += 1
+            if now >= self._bucket_end:
+                self._roll(now)
+            self._cur_calls += 1
+            if outcome == "success_first_attempt":
+                self._n_first += 1
+            else:
+                self.outcomes[outcome] += 1
 
     def _allowance(self) -> float:
-        return self.ratio * self._wcalls + self.min_per_second * self.ttl
+        calls = self._prev_calls + self._cur_calls
+        return self.ratio * calls + self.min_per_second * self.ttl
 
     def try_spend(self, now: float | None = None, cost: float = 1.0) -> bool:
         """Take ``cost`` retries from the budget; False (and counted) when it is exhausted."""
         now = self._now() if now is None else now
         with self._lock:
-            bucket = int(now // self._width)
-            if bucket != self._head:
-                self._roll(bucket)
-            if self._wretries + cost > self._allowance():
+            if now >= self._bucket_end:
+                self._roll(now)
+            if self._prev_retries + self._cur_retries + cost > self._allowance():
                 self.exhausted += 1
                 return False
-            whole = max(1, round(cost))
-            self._retries[self._slot] += whole
-            self._wretries += whole
+            self._cur_retries += max(1, round(cost))
             return True
 
     def remaining(self, now: float | None = None) -> float:
         now = self._now() if now is None else now
         with self._lock:
-            bucket = int(now // self._width)
-            if bucket != self._head:
-                self._roll(bucket)
-            return max(0.0, self._allowance() - self._wretries)
+            if now >= self._bucket_end:
+                self._roll(now)
+            return max(0.0, self._allowance() - self._prev_retries - self._cur_retries)
 
     def outcome_counts(self) -> dict[str, int]:
         with self._lock:
-            return dict(self.outcomes)
+            counts = dict(self.outcomes)
+            counts["success_first_attempt"] += self._n_first
+            return counts
 
 
 _lock = threading.Lock()

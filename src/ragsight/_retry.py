@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -277,6 +277,75 @@ class _RetryGuard:
             )
         _call_hooks(nested_hooks, self.name)
 
+    # ---------------------------------------------------------------- decorator fast paths --
+    def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator's sync wrapper: first-attempt success inlined (scope flag, one clock
+        read, one short lock on the dependency's counters); everything else is general."""
+        g = self
+        budget = self._budget
+        lock = budget._lock
+        single = self.policy.nested == "single"
+        has_result_check = self.policy.retry_on_result is not None
+        in_retry = _in_retry
+
+        def guarded(*args: Any, **kw: Any) -> Any:
+            if single and in_retry.get():
+                g._nested()
+                return fn(*args, **kw)
+            token = in_retry.set(True)
+            try:
+                start = (g._nowf or _clock.now)()
+                try:
+                    result = fn(*args, **kw)
+                except Exception as exc:
+                    return g._retry_sync(fn, args, kw, start, exc, None)
+                if has_result_check and g._bad_result(result):
+                    return g._retry_sync(fn, args, kw, start, None, result)
+                with lock:
+                    if start < budget._bucket_end:
+                        budget._cur_calls += 1
+                        budget._n_first += 1
+                        return result
+                budget.record(start, "success_first_attempt")
+                return result
+            finally:
+                in_retry.reset(token)
+
+        return guarded
+
+    def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        g = self
+        budget = self._budget
+        lock = budget._lock
+        single = self.policy.nested == "single"
+        has_result_check = self.policy.retry_on_result is not None
+        in_retry = _in_retry
+
+        async def guarded(*args: Any, **kw: Any) -> Any:
+            if single and in_retry.get():
+                g._nested()
+                return await fn(*args, **kw)
+            token = in_retry.set(True)
+            try:
+                start = (g._nowf or _clock.now)()
+                try:
+                    result = await fn(*args, **kw)
+                except Exception as exc:
+                    return await g._retry_async(fn, args, kw, start, exc, None)
+                if has_result_check and g._bad_result(result):
+                    return await g._retry_async(fn, args, kw, start, None, result)
+                with lock:
+                    if start < budget._bucket_end:
+                        budget._cur_calls += 1
+                        budget._n_first += 1
+                        return result
+                budget.record(start, "success_first_attempt")
+                return result
+            finally:
+                in_retry.reset(token)
+
+        return guarded
+
     # ---------------------------------------------------------------- sync --
     def _wrap_sync(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
@@ -457,7 +526,7 @@ class _RetryGuard:
 
     async def _wrap_agen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, Any]:
         start = self._now()
         attempt = 1
         previous = 0.0

@@ -1,8 +1,12 @@
 """One decorator mechanism for every resilience primitive and every kind of callable.
 
-A guard (breaker, retry policy) supplies four wrappers, one per callable kind; this module
-picks the right one once, at decoration time, and builds a single ``wrapt`` proxy so that
-methods, ``functools.wraps`` metadata and ``inspect`` checks keep working.
+A guard (breaker, retry policy) supplies a wrapper per callable kind; this module picks the
+right one once, at decoration time. Sync and async wrappers are closures the guard builds
+with its success path inlined: a ``wrapt.FunctionWrapper`` costs about 0.6 us per call on
+CPython 3.11 (4-5x a closure), more than the whole breaker check, so it is not used here.
+Closures are plain functions, so they bind as methods, carry ``functools.wraps`` metadata
+and keep ``inspect.iscoroutinefunction``/``isgeneratorfunction``/``isasyncgenfunction``
+true (the core's stage decorator relies on those to pick its own wrapper).
 
 Composition with the core stage decorators: when the target already carries a stage
 (``__ragsight_stage__`` with ``rewrap(inner)``), the guard wraps the undecorated function and
@@ -12,35 +16,28 @@ stage's span is current, whichever order the user stacked the decorators in.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Protocol, TypeVar, cast
-
-import wrapt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-
 
 class Guard(Protocol):
-    """The four wrapper shapes a resilience primitive implements (wrapt's signature)."""
+    """What a resilience primitive implements to be applied by :func:`decorate`."""
 
-    def _wrap_sync(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any: ...
+    def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...
 
-    def _wrap_async(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any: ...
+    def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...
 
     def _wrap_gen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any: ...
+    ) -> Generator[Any, Any, Any]: ...
 
     def _wrap_agen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any: ...
+    ) -> AsyncGenerator[Any, Any]: ...
 
 
 def kind_of(fn: Callable[..., Any]) -> str:
@@ -63,14 +60,38 @@ def kind_of(fn: Callable[..., Any]) -> str:
     return "sync"
 
 
-def wrapper_for(guard: Guard, kind: str) -> Wrapper:
-    if kind == "async":
-        return guard._wrap_async
-    if kind == "agen":
-        return guard._wrap_agen
-    if kind == "gen":
-        return guard._wrap_gen
-    return guard._wrap_sync
+def _gen_wrapper(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
+    impl = guard._wrap_gen
+
+    def wrapper(*args: Any, **kw: Any) -> Generator[Any, Any, Any]:
+        return (yield from impl(fn, None, args, kw))
+
+    return wrapper
+
+
+def _agen_wrapper(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
+    impl = guard._wrap_agen
+
+    async def wrapper(*args: Any, **kw: Any) -> AsyncGenerator[Any, Any]:
+        # ``yield from`` does not exist for async generators: forward by hand.
+        inner = impl(fn, None, args, kw)
+        try:
+            item = await inner.__anext__()
+            while True:
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    raise
+                except BaseException as thrown:
+                    item = await inner.athrow(thrown)
+                else:
+                    item = await inner.asend(sent)
+        except StopAsyncIteration:
+            return
+        finally:
+            await inner.aclose()
+
+    return wrapper
 
 
 def decorate(fn: F, guard: Guard) -> F:
@@ -88,5 +109,17 @@ def decorate(fn: F, guard: Guard) -> F:
         guarded = decorate(inner, guard)
         rewrapped: F = stage.rewrap(guarded)
         return rewrapped
-    proxy: Any = wrapt.FunctionWrapper(fn, wrapper_for(guard, kind_of(fn)))
-    return cast(F, proxy)
+    kind = kind_of(fn)
+    if kind == "async":
+        wrapper = guard._make_async(fn)
+    elif kind == "gen":
+        wrapper = _gen_wrapper(guard, fn)
+    elif kind == "agen":
+        wrapper = _agen_wrapper(guard, fn)
+    else:
+        wrapper = guard._make_sync(fn)
+    try:
+        functools.update_wrapper(wrapper, fn)
+    except (AttributeError, TypeError):  # callables without a __dict__ or a name
+        wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    return cast(F, wrapper)

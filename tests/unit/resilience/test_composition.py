@@ -129,3 +129,25 @@ def test_capture_telemetry_also_captures_resilience_metrics() -> None:
             and p.attributes.get(n.CB_OUTCOME) == "success"
         ]
     assert [p.value for p in points] == [1]
+
+
+def test_decorated_functions_keep_their_kind_for_other_decorators() -> None:
+    import inspect
+
+    breaker = CircuitBreaker("kinds", clock=FakeClock())
+    policy = RetryPolicy(name="kinds", clock=FakeClock())
+
+    async def coro() -> None:
+        return None
+
+    def gen() -> Any:
+        yield 1
+
+    async def agen() -> Any:
+        yield 1
+
+    for guard in (breaker, policy):
+        assert inspect.iscoroutinefunction(guard(coro))
+        assert inspect.isgeneratorfunction(guard(gen))
+        assert inspect.isasyncgenfunction(guard(agen))
+        assert guard(coro).__wrapped__ is coro
