@@ -258,3 +258,64 @@ def capture_arguments(red: _Redactor, arguments: Mapping[str, Any]) -> str:
         if name not in ("self", "cls")
     }
     return json.dumps(safe, ensure_ascii=False, default=str)
+
+
+def _text_part(red: _Redactor, text: Any) -> dict[str, Any]:
+    return {"type": "text", "content": red.text(text if isinstance(text, str) else repr(text))}
+
+
+def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
+    """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) from an OpenAI-style
+    ``messages`` argument, or from a single prompt/question string."""
+    messages = arguments.get("messages")
+    out: list[dict[str, Any]] = []
+    if isinstance(messages, (list, tuple)):
+        for message in messages[:_MAX_ITEMS]:
+            if isinstance(message, Mapping) and "role" in message:
+                out.append(
+                    {
+                        "role": str(message["role"]),
+                        "parts": [_text_part(red, message.get("content"))],
+                    }
+                )
+    else:
+        for key in ("prompt", "question", "query", "input"):
+            value = arguments.get(key)
+            if isinstance(value, str):
+                out.append({"role": "user", "parts": [_text_part(red, value)]})
+                break
+    return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def output_messages(red: _Redactor, result: Any) -> str | None:
+    """``gen_ai.output.messages`` from a text answer or an OpenAI-style completion."""
+    if isinstance(result, str):
+        return json.dumps(
+            [{"role": "assistant", "parts": [_text_part(red, result)], "finish_reason": "stop"}],
+            ensure_ascii=False,
+        )
+    choices = result.get("choices") if isinstance(result, Mapping) else None
+    if choices is None:
+        choices = getattr(result, "choices", None)
+    if not isinstance(choices, (list, tuple)):
+        return None
+    out = []
+    for choice in choices[:_MAX_ITEMS]:
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        if isinstance(choice, Mapping):
+            inner = choice.get("message")
+            content = inner.get("content") if isinstance(inner, Mapping) else None
+        reason = (
+            choice.get("finish_reason")
+            if isinstance(choice, Mapping)
+            else getattr(choice, "finish_reason", None)
+        )
+        out.append(
+            {
+                "role": "assistant",
+                "parts": [_text_part(red, content)] if content is not None else [],
+                "finish_reason": reason if isinstance(reason, str) else "stop",
+            }
+        )
+    return json.dumps(out, ensure_ascii=False) if out else None

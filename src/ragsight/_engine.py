@@ -150,6 +150,17 @@ class StageCall:
         except Exception as exc:
             report_internal_error("content", exc)
 
+    def _add_output_messages(self, result: Any) -> None:
+        try:
+            assert self._policy is not None
+            messages = _content.output_messages(_content.redactor(self._policy), result)
+            if messages is not None:
+                if self._content is None:
+                    self._content = {}
+                self._content[names.GEN_AI_OUTPUT_MESSAGES] = messages
+        except Exception as exc:
+            report_internal_error("content", exc)
+
     def _capture_arguments(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> None:
@@ -159,6 +170,10 @@ class StageCall:
             arguments = _content.bind_arguments(fn, args, kwargs)
             content = self._content = self._content or {}
             content[names.RAG_INPUT] = _content.capture_arguments(red, arguments)
+            if self._plan.stage == names.STAGE_GENERATION:
+                messages = _content.input_messages(red, arguments)
+                if messages is not None:
+                    content[names.GEN_AI_INPUT_MESSAGES] = messages
             if self._plan.stage == names.STAGE_RETRIEVAL:
                 for key in _QUERY_ARGS:
                     value = arguments.get(key)
@@ -279,6 +294,8 @@ class StageCall:
         if self._policy is not None:
             if readout_needed and result is not _NOTHING and self._items is None:
                 self._add_content(names.RAG_OUTPUT, result)
+                if self._plan.stage == names.STAGE_GENERATION:
+                    self._add_output_messages(result)
             self._flush_content()
         span.end()
         pending = self._rt.pending

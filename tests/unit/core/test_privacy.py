@@ -221,3 +221,26 @@ def test_exception_messages_are_redacted_even_with_capture_off(otel):
     span = otel.span("fail")
     assert EMAIL not in span.status.description
     assert EMAIL not in span.events[0].attributes[names.EXCEPTION_MESSAGE]
+
+
+def test_generation_content_uses_the_genai_message_schema(otel):
+    _policy.set_content_policy(ContentPolicy(capture=True))
+
+    @ragsight.generation(provider="openai", model="m")
+    def chat(messages: list[dict], api_key: str) -> str:
+        return f"write to {EMAIL}"
+
+    chat([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], SECRET)
+    span = otel.span("chat m").attributes
+    assert json.loads(span[names.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]},
+    ]
+    assert json.loads(span[names.GEN_AI_OUTPUT_MESSAGES]) == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": f"write to {_content.REDACTED}"}],
+            "finish_reason": "stop",
+        }
+    ]
+    assert SECRET not in everything(otel)
