@@ -25,6 +25,7 @@ Guarantees and deliberate trade-offs:
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import weakref
@@ -159,7 +160,9 @@ class _Drainer:
                     self._thread = threading.Thread(
                         target=self._run, name="ragsight-metrics-drain", daemon=True
                     )
-                    self._thread.start()
+                    # started from an empty context: thread-context propagation must not
+                    # pin the span that happened to be current at the first overflow
+                    contextvars.Context().run(self._thread.start)
         self._event.set()
 
     def _run(self) -> None:

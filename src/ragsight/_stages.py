@@ -9,7 +9,7 @@ defaults to the function's qualified name).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from opentelemetry.util.types import AttributeValue
 
@@ -203,7 +203,7 @@ def generation(
     *,
     provider: str | None = None,
     model: str | None = None,
-    operation: Literal["chat", "text_completion", "generate_content"] = "chat",
+    operation: names.GenerationOperation = names.OP_CHAT,
     local: bool = False,
     attributes: Mapping[str, AttributeValue] | None = None,
     extract: Extract | None = None,
@@ -215,7 +215,7 @@ def generation(
     *,
     provider: str | None = None,
     model: str | None = None,
-    operation: Literal["chat", "text_completion", "generate_content"] = "chat",
+    operation: names.GenerationOperation = names.OP_CHAT,
     local: bool = False,
     attributes: Mapping[str, AttributeValue] | None = None,
     extract: Extract | None = None,

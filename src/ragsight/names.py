@@ -91,6 +91,7 @@ OP_GENERATE_CONTENT: Final = "generate_content"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
 OP_RERANK: Final = "rerank"  # no convention: a custom value, allowed by the spec
+GenerationOperation = Literal["chat", "text_completion", "generate_content"]
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 
