@@ -39,7 +39,7 @@ from ragsight._batch import (
 from ragsight._breaker import BreakerSnapshot, CircuitBreaker, Permit, StateChange, get_breaker
 from ragsight._budget import RetryBudget
 from ragsight._resilience_errors import CircuitOpenError, ResilienceError, RetryError
-from ragsight._retry import RetryPolicy, retry
+from ragsight._retry import RetryPolicy, deadline, retry
 
 # --- end resilience --------------------------------------------------------------------
 
@@ -82,6 +82,7 @@ __all__ = [
     "SkippedDocument",
     "StateChange",
     "aprocess_documents",
+    "deadline",
     "get_breaker",
     "process_documents",
     "retry",

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -31,6 +32,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("ragsight.resilience")
 
 _in_retry: contextvars.ContextVar[bool] = contextvars.ContextVar("ragsight_in_retry", default=False)
+# An absolute monotonic time set by ``deadline()``: every retry inside gives up before it.
+_request_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ragsight_request_deadline", default=None
+)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[float]:
+    """Bound every retry inside the block by one request deadline (a tighter outer one wins).
+
+    Read only when a retry is being decided, so it costs nothing on the success path.
+    Yields the absolute monotonic deadline.
+    """
+    if seconds <= 0:
+        raise ValueError("deadline must be > 0")
+    at = _clock.now() + seconds
+    outer = _request_deadline.get()
+    if outer is not None:
+        at = min(at, outer)
+    token = _request_deadline.set(at)
+    try:
+        yield at
+    finally:
+        _request_deadline.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +173,14 @@ class RetryPolicy:
         guard = _RetryGuard(self, self.name or _qualname(fn))
         return await guard._wrap_async(fn, None, args, kwargs)
 
+    def retrying(self, name: str | None = None) -> Attempts:
+        """Retry a block: ``for attempt in policy.retrying(): with attempt: ...``.
+
+        Also ``async for`` (sleeps on the event loop). The block is re-run while the policy
+        allows; the give-up re-raises the last exception out of the ``with``.
+        """
+        return Attempts(_RetryGuard(self, name or self.name or "attempts"))
+
     def describe(self) -> dict[str, Any]:
         """A plain description, for asserting composition in tests (Polly.Testing parity)."""
         return {
@@ -206,6 +239,10 @@ class _RetryGuard:
         now = self._now()
         elapsed = now - start
         remaining = p.deadline - elapsed
+        request_deadline = _request_deadline.get()
+        if request_deadline is not None:
+            # the request deadline is on the process clock; a policy clock is for tests
+            remaining = min(remaining, request_deadline - _clock.now())
         hint: float | None = None
         throttled = False
         reason = "result"
@@ -237,7 +274,9 @@ class _RetryGuard:
             delay = max(delay, min(p.throttle_floor, p.backoff.cap))
         if delay > remaining:
             return _Stop("deadline")
-        if self._enforce and not self._budget.try_spend(now):
+        # AWS SDK weighting: a timeout retry costs twice (the dependency may still be working)
+        cost = 2.0 if reason == "timeout" else 1.0
+        if self._enforce and not self._budget.try_spend(now, cost):
             return _Stop("budget_exhausted")
         return _Go(delay, source, reason)
 
@@ -635,3 +674,83 @@ def retry(
 
 def reset_nested_warnings() -> None:
     _nested_warned.clear()
+
+
+class Attempt:
+    """One try of a retried block; a context manager that swallows a retryable failure."""
+
+    __slots__ = ("_run", "_token", "number")
+
+    def __init__(self, run: Attempts, number: int) -> None:
+        self._run = run
+        self.number = number
+        self._token: contextvars.Token[bool] | None = None
+
+    def __enter__(self) -> Attempt:
+        self._token = _in_retry.set(True)  # retries inside the block don't multiply
+        return self
+
+    def __exit__(self, et: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self._token is not None:
+            _in_retry.reset(self._token)
+            self._token = None
+        return self._run._finish(self.number, exc)
+
+
+class Attempts:
+    """Iterator of :class:`Attempt` s for one block; per-run state lives here."""
+
+    __slots__ = ("_delay", "_done", "_guard", "_previous", "_start")
+
+    def __init__(self, guard: _RetryGuard) -> None:
+        self._guard = guard
+        self._start: float | None = None
+        self._delay: float | None = None
+        self._previous = 0.0
+        self._done = False
+
+    def _finish(self, number: int, exc: BaseException | None) -> bool:
+        g = self._guard
+        assert self._start is not None
+        if exc is None:
+            self._done = True
+            if number == 1:
+                g._budget.record(self._start, "success_first_attempt")
+            else:
+                g._succeeded_after(number)
+            return False
+        if not isinstance(exc, Exception):
+            self._done = True
+            return False  # cancellation and interrupts propagate at once
+        decision = g._decide(number, exc, self._start, self._previous)
+        if isinstance(decision, _Stop):
+            self._done = True
+            g._give_up(number, decision.reason, self._start, exc)
+            return False
+        g._schedule(number, decision, exc)
+        self._delay = decision.delay
+        return True
+
+    def __iter__(self) -> Iterator[Attempt]:
+        number = 0
+        self._start = self._guard._now()
+        while not self._done:
+            if self._delay is not None:
+                _clock.sleep(self._guard.policy.clock, self._delay)
+                self._previous, self._delay = self._delay, None
+            elif number:
+                return  # the block neither failed nor succeeded: e.g. a `continue`
+            number += 1
+            yield Attempt(self, number)
+
+    async def __aiter__(self) -> AsyncIterator[Attempt]:
+        number = 0
+        self._start = self._guard._now()
+        while not self._done:
+            if self._delay is not None:
+                await _clock.asleep(self._guard.policy.clock, self._delay)
+                self._previous, self._delay = self._delay, None
+            elif number:
+                return
+            number += 1
+            yield Attempt(self, number)

@@ -511,3 +511,85 @@ def test_policies_are_immutable() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         RetryPolicy().attempts = 9  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------- block form --
+def test_a_block_is_retried_with_the_attempts_iterator() -> None:
+    clock = FakeClock()
+    tries: list[int] = []
+    for attempt in policy(clock, attempts=3).retrying():
+        with attempt:
+            tries.append(attempt.number)
+            if attempt.number < 3:
+                raise Transient()
+    assert tries == [1, 2, 3]
+    assert len(clock.sleeps) == 2
+
+
+def test_the_block_form_gives_up_by_reraising(events: dict[str, list[Any]]) -> None:
+    tries: list[int] = []
+
+    def run() -> None:
+        for attempt in policy(FakeClock(), attempts=2).retrying():
+            with attempt:
+                tries.append(attempt.number)
+                raise Transient()
+
+    with pytest.raises(Transient):
+        run()
+    assert tries == [1, 2]
+    assert events["gave_up"][0].stop_reason == "attempts_exhausted"
+
+
+def test_the_async_block_form_retries_and_never_retries_cancellation() -> None:
+    async def scenario() -> list[int]:
+        tries: list[int] = []
+        async for attempt in policy(FakeClock(), attempts=5).retrying():
+            with attempt:
+                tries.append(attempt.number)
+                if attempt.number == 1:
+                    raise Transient()
+        return tries
+
+    assert asyncio.run(scenario()) == [1, 2]
+
+    async def cancelled() -> list[int]:
+        tries: list[int] = []
+        async for attempt in policy(FakeClock(), attempts=5).retrying():
+            with attempt:
+                tries.append(attempt.number)
+                raise asyncio.CancelledError()
+        return tries
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cancelled())
+
+
+# ------------------------------------------------------------------------- request deadline --
+def test_a_request_deadline_bounds_every_retry_inside_it(events: dict[str, list[Any]]) -> None:
+    from ragsight._backoff import Backoff
+    from ragsight.resilience_testing import fake_clock
+
+    with fake_clock() as clock:
+        p = RetryPolicy(
+            name="req",
+            attempts=10,
+            deadline=60.0,
+            budget=False,
+            backoff=Backoff("constant", 2.0, 2.0),
+        )
+        fn, calls = flaky([Transient()] * 10)
+        with _retry.deadline(5.0), _retry.deadline(30.0), pytest.raises(Transient):
+            p.call(fn)
+    assert clock.sleeps == [2.0, 2.0]  # the tighter, outer 5 s deadline wins
+    assert len(calls) == 3
+    assert events["gave_up"][0].stop_reason == "deadline"
+
+
+def test_timeout_retries_cost_double_budget() -> None:
+    clock = FakeClock()
+    budget = RetryBudget("timeouts", ratio=0.0, min_per_second=0.2, ttl=10.0, clock=clock)
+    fn, calls = flaky([TimeoutError()] * 5)
+    with pytest.raises(TimeoutError):
+        policy(clock, budget=budget, attempts=5).call(fn)
+    assert len(calls) == 2  # allowance 2: one timeout retry spends both
