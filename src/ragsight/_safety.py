@@ -62,7 +62,7 @@ def guarded(component: str, default: _R) -> Callable[[Callable[_P, _R]], Callabl
         def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - containment is the point
+            except Exception as exc:  # containment is the point
                 report_internal_error(component, exc)
                 return default
 

@@ -127,7 +127,9 @@ CONTENT_ATTRIBUTES: Final = (
 )
 
 # rag.stage values
-Stage = Literal["pipeline", "retrieval", "embedding", "rerank", "generation", "tool", "cache", "stage"]
+Stage = Literal[
+    "pipeline", "retrieval", "embedding", "rerank", "generation", "tool", "cache", "stage"
+]
 STAGE_PIPELINE: Final = "pipeline"
 STAGE_RETRIEVAL: Final = "retrieval"
 STAGE_EMBEDDING: Final = "embedding"
@@ -257,10 +259,37 @@ InstrumentKind = Literal[
 
 # Explicit buckets: the SDK defaults are sized for milliseconds.
 STAGE_DURATION_BUCKETS: Final = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
 )
 GEN_AI_DURATION_BUCKETS: Final = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
 )
 GEN_AI_TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))  # 1 .. 67108864
 SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
@@ -282,115 +311,165 @@ class MetricSpec:
 
 
 RAG_OPERATION_DURATION = MetricSpec(
-    "rag.operation.duration", "histogram", "s",
-    "Duration of a RAG pipeline stage; error.type is set on failed calls so error rate is derivable.",
-    (RAG_STAGE, RAG_OPERATION_NAME, ERROR_TYPE), STAGE_DURATION_BUCKETS,
+    "rag.operation.duration",
+    "histogram",
+    "s",
+    "Duration of a RAG pipeline stage; error.type on failed calls makes error rate derivable.",
+    (RAG_STAGE, RAG_OPERATION_NAME, ERROR_TYPE),
+    STAGE_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_OPERATION_DURATION = MetricSpec(
-    "gen_ai.client.operation.duration", "histogram", "s",
+    "gen_ai.client.operation.duration",
+    "histogram",
+    "s",
     "GenAI operation duration (semconv).",
     (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, ERROR_TYPE),
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
-    "gen_ai.client.token.usage", "histogram", "{token}",
+    "gen_ai.client.token.usage",
+    "histogram",
+    "{token}",
     "Number of input and output tokens used (semconv).",
     (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE),
     GEN_AI_TOKEN_BUCKETS,
 )
 RAG_CACHE_REQUESTS = MetricSpec(
-    "rag.cache.requests", "counter", "{request}",
+    "rag.cache.requests",
+    "counter",
+    "{request}",
     "Cache lookups by result (hit, miss, error).",
     (RAG_CACHE_NAME, RAG_CACHE_RESULT),
 )
 RAG_RETRIEVAL_DOCUMENTS = MetricSpec(
-    "rag.retrieval.documents", "histogram", "{document}",
+    "rag.retrieval.documents",
+    "histogram",
+    "{document}",
     "Number of documents a retrieval or rerank stage returned.",
-    (RAG_STAGE, RAG_OPERATION_NAME), DOCUMENT_COUNT_BUCKETS,
+    (RAG_STAGE, RAG_OPERATION_NAME),
+    DOCUMENT_COUNT_BUCKETS,
 )
 RAG_RETRIEVAL_SCORE = MetricSpec(
-    "rag.retrieval.score", "histogram", "1",
+    "rag.retrieval.score",
+    "histogram",
+    "1",
     "Top relevance score of each retrieval or rerank result set (0..1).",
-    (RAG_STAGE, RAG_OPERATION_NAME), SCORE_BUCKETS,
+    (RAG_STAGE, RAG_OPERATION_NAME),
+    SCORE_BUCKETS,
 )
 RAG_EVALUATION_SCORE = MetricSpec(
-    "rag.evaluation.score", "histogram", "1",
+    "rag.evaluation.score",
+    "histogram",
+    "1",
     "Evaluation scores (0..1) recorded with record_evaluation(); alertable.",
-    (GEN_AI_EVALUATION_NAME, GEN_AI_EVALUATION_SCORE_LABEL), SCORE_BUCKETS,
+    (GEN_AI_EVALUATION_NAME, GEN_AI_EVALUATION_SCORE_LABEL),
+    SCORE_BUCKETS,
 )
 RAGSIGHT_INTERNAL_ERRORS = MetricSpec(
-    "ragsight.internal.errors", "observable_counter", "{error}",
+    "ragsight.internal.errors",
+    "observable_counter",
+    "{error}",
     "Errors inside ragsight's own code, caught so the application never sees them.",
     (RAGSIGHT_COMPONENT,),
 )
 RAGSIGHT_EXPORT_DROPPED = MetricSpec(
-    "ragsight.export.dropped", "counter", "{item}",
+    "ragsight.export.dropped",
+    "counter",
+    "{item}",
     "Telemetry items dropped because a queue was full or the exporter failed.",
     (RAGSIGHT_SIGNAL,),
 )
 
 CB_STATE_METRIC = MetricSpec(
-    "resilience.circuit_breaker.state", "observable_gauge", "{state}",
+    "resilience.circuit_breaker.state",
+    "observable_gauge",
+    "{state}",
     "1 for the breaker's current state, 0 for the others.",
     (RESILIENCE_NAME, CB_STATE),
 )
 CB_CALLS = MetricSpec(
-    "resilience.circuit_breaker.calls", "observable_counter", "{call}",
+    "resilience.circuit_breaker.calls",
+    "observable_counter",
+    "{call}",
     "Calls through a breaker by outcome, counted in plain integers and read at collection.",
     (RESILIENCE_NAME, CB_OUTCOME),
 )
 CB_TRANSITIONS = MetricSpec(
-    "resilience.circuit_breaker.transitions", "counter", "{transition}",
+    "resilience.circuit_breaker.transitions",
+    "counter",
+    "{transition}",
     "Breaker state transitions.",
     (RESILIENCE_NAME, CB_FROM_STATE, CB_TO_STATE, CB_REASON),
 )
 CB_FAILURE_RATIO = MetricSpec(
-    "resilience.circuit_breaker.failure.ratio", "observable_gauge", "1",
+    "resilience.circuit_breaker.failure.ratio",
+    "observable_gauge",
+    "1",
     "Failure rate over the breaker's sliding window (0..1).",
     (RESILIENCE_NAME,),
 )
 CB_SLOW_CALL_RATIO = MetricSpec(
-    "resilience.circuit_breaker.slow_call.ratio", "observable_gauge", "1",
+    "resilience.circuit_breaker.slow_call.ratio",
+    "observable_gauge",
+    "1",
     "Slow-call rate over the breaker's sliding window (0..1).",
     (RESILIENCE_NAME,),
 )
 CB_OPEN_DURATION = MetricSpec(
-    "resilience.circuit_breaker.open.duration", "histogram", "s",
+    "resilience.circuit_breaker.open.duration",
+    "histogram",
+    "s",
     "How long each outage (open period) lasted, recorded on close.",
-    (RESILIENCE_NAME,), OPEN_DURATION_BUCKETS,
+    (RESILIENCE_NAME,),
+    OPEN_DURATION_BUCKETS,
 )
 RETRY_ATTEMPTS = MetricSpec(
-    "resilience.retry.attempts", "counter", "{attempt}",
+    "resilience.retry.attempts",
+    "counter",
+    "{attempt}",
     "Retries scheduled.",
     (RESILIENCE_NAME, ERROR_TYPE, RETRY_REASON, RETRY_ATTEMPT),
 )
 RETRY_CALLS = MetricSpec(
-    "resilience.retry.calls", "observable_counter", "{call}",
+    "resilience.retry.calls",
+    "observable_counter",
+    "{call}",
     "Calls through a retry policy by outcome.",
     (RESILIENCE_NAME, RETRY_OUTCOME),
 )
 RETRY_GIVE_UPS = MetricSpec(
-    "resilience.retry.give_ups", "counter", "{call}",
+    "resilience.retry.give_ups",
+    "counter",
+    "{call}",
     "Calls a retry policy gave up on, by stop reason.",
     (RESILIENCE_NAME, RETRY_STOP_REASON, ERROR_TYPE),
 )
 RETRY_DELAY = MetricSpec(
-    "resilience.retry.delay", "histogram", "s",
+    "resilience.retry.delay",
+    "histogram",
+    "s",
     "Backoff delays slept before retries.",
-    (RESILIENCE_NAME, RETRY_DELAY_SOURCE), DELAY_BUCKETS,
+    (RESILIENCE_NAME, RETRY_DELAY_SOURCE),
+    DELAY_BUCKETS,
 )
 RETRY_BUDGET_REMAINING = MetricSpec(
-    "resilience.retry.budget.remaining", "observable_gauge", "{retry}",
+    "resilience.retry.budget.remaining",
+    "observable_gauge",
+    "{retry}",
     "Retries the per-dependency budget still allows.",
     (RESILIENCE_NAME,),
 )
 RETRY_BUDGET_EXHAUSTED = MetricSpec(
-    "resilience.retry.budget.exhausted", "counter", "{event}",
+    "resilience.retry.budget.exhausted",
+    "counter",
+    "{event}",
     "Retries refused because the budget was exhausted.",
     (RESILIENCE_NAME,),
 )
 BATCH_DOCUMENTS = MetricSpec(
-    "resilience.batch.documents", "counter", "{document}",
+    "resilience.batch.documents",
+    "counter",
+    "{document}",
     "Documents processed by process_documents, by outcome.",
     (RESILIENCE_NAME, BATCH_OUTCOME),
 )
