@@ -89,6 +89,9 @@ class Summary:
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     evaluations: dict[str, Histogram] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    give_ups: int = 0
+    breaker_transitions: dict[str, int] = field(default_factory=dict)  # "name: from->to"
     spans: int = 0
     log_records: int = 0
     files: int = 0
@@ -177,6 +180,18 @@ def summarize(directory: str | Path) -> Summary:
         elif name == names.RAG_EVALUATION_SCORE.name:
             label = str(attributes.get(names.GEN_AI_EVALUATION_NAME, "?"))
             summary.evaluations.setdefault(label, Histogram()).add(point)
+        elif name == names.RETRY_ATTEMPTS.name:
+            summary.retries += int(point.get("asInt", 0))
+        elif name == names.RETRY_GIVE_UPS.name:
+            summary.give_ups += int(point.get("asInt", 0))
+        elif name == names.CB_TRANSITIONS.name:
+            label = (
+                f"{attributes.get(names.RESILIENCE_NAME, '?')}: "
+                f"{attributes.get(names.CB_FROM_STATE, '?')} -> "
+                f"{attributes.get(names.CB_TO_STATE, '?')}"
+            )
+            count = int(point.get("asInt", 0))
+            summary.breaker_transitions[label] = summary.breaker_transitions.get(label, 0) + count
         elif name == names.RAGSIGHT_EXPORT_DROPPED.name:
             signal = str(attributes.get(names.RAGSIGHT_SIGNAL, "?"))
             summary.dropped[signal] = summary.dropped.get(signal, 0) + int(point.get("asInt", 0))
@@ -229,6 +244,11 @@ def render(summary: Summary, directory: str | Path) -> str:
                 f"{name[:28]:<28} {hist.count:>7} {'-' if mean is None else f'{mean:.3f}':>7} "
                 f"{'-' if p50 is None else f'{p50:.3f}':>7}"
             )
+    if summary.retries or summary.give_ups or summary.breaker_transitions:
+        out.append("")
+        out.append(f"resilience: {summary.retries} retries, {summary.give_ups} gave up")
+        for label, count in sorted(summary.breaker_transitions.items()):
+            out.append(f"  breaker {label}: {count}")
     lost = {k: v for k, v in summary.dropped.items() if v}
     if lost:
         out.append("")
