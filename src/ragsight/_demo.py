@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,11 +87,7 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
         "vector-store", minimum_calls=10, failure_rate_threshold=0.5, open_duration=0.2
     )
 
-    @ragsight.retry(
-        name="vector-store", attempts=2, base_delay=0.001, max_delay=0.005, on=VectorStoreTimeout
-    )
-    @breaker
-    def query_vector_store(vector: list[float]) -> list[dict[str, Any]]:
+    def raw_query(vector: list[float]) -> list[dict[str, Any]]:
         work(0.010)
         if rng.random() < failure_rate:
             raise VectorStoreTimeout("vector store did not answer in time")
@@ -99,6 +96,10 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
             {"id": f"doc-{start + i}", "text": KB[(start + i) % len(KB)], "score": 0.95 - 0.1 * i}
             for i in range(5)
         ]
+
+    query_vector_store: Callable[[list[float]], list[dict[str, Any]]] = ragsight.retry(
+        name="vector-store", attempts=2, base_delay=0.001, max_delay=0.005, on=VectorStoreTimeout
+    )(breaker(raw_query))
 
     @ragsight.retrieval("search_kb", data_source="kb-demo", top_k=5)
     def retrieve(vector: list[float]) -> list[dict[str, Any]]:
