@@ -56,6 +56,7 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     elif settings.uses_file_sink():
         print(f"export: files in {settings.file_sink.directory} (no OTLP endpoint configured)")
     width = max(len(k) for k, _v, _s in rows)
+    print(f"{'key':<{width}}  {'value':<40}  source")
     for key, value, source in rows:
         print(f"{key:<{width}}  {_show_value(value):<40}  {source}")
     return 0
@@ -148,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except BrokenPipeError:  # `ragsight config show | head`
+        sys.stderr.close()
+        return 0
     return result
 
 

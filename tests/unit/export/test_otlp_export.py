@@ -96,3 +96,26 @@ def test_spans_metrics_and_logs_arrive_with_resource_and_attributes(
     assert record.body.string_value == "found 3 documents"
     assert record.trace_id == span.trace_id
     assert record.span_id == span.span_id
+
+
+@pytest.mark.parametrize(
+    ("protocol", "arguments", "expected"),
+    [
+        ("http/protobuf", {"otlp_endpoint": "http://c:4318"}, "http://c:4318/v1/traces"),
+        ("http/protobuf", {"otlp_endpoint": "http://c:4318/"}, "http://c:4318/v1/traces"),
+        (
+            "http/protobuf",
+            {"otlp_endpoint": "http://c:4318", "otlp_traces_endpoint": "http://t:1/custom"},
+            "http://t:1/custom",
+        ),
+        ("grpc", {"otlp_endpoint": "http://c:4317"}, "http://c:4317"),
+        ("grpc", {"otlp_metrics_endpoint": "http://m:4317"}, "http://localhost:4317"),
+    ],
+)
+def test_trace_endpoint_follows_the_otlp_rules(
+    protocol: str, arguments: dict[str, str], expected: str, tmp_path: object
+) -> None:
+    from ragsight._exporters import otlp_endpoint
+
+    settings = load_settings(environ={}, cwd=str(tmp_path), otlp_protocol=protocol, **arguments)
+    assert otlp_endpoint(settings, "traces") == expected
