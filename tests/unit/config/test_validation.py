@@ -185,3 +185,43 @@ def test_empty_service_name_argument_is_rejected(tmp_path: Path) -> None:
     assert "service_name = '' (from configure(service_name=...))" in _problems(
         tmp_path, service_name=""
     )
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "message"),
+    [
+        ("disabled = 3\n", "disabled", "not a boolean"),
+        (
+            "[content]\nsecret_argument_names = [1, 2]\n",
+            "content.secret_argument_names",
+            "not a list of strings",
+        ),
+        (
+            "[content]\nredact_patterns = 5\n",
+            "content.redact_patterns",
+            "not a list of regular expressions",
+        ),
+        ("[otlp.headers]\nauthorization = true\n", "otlp.headers", "is not a string"),
+        ("resource_attributes = 7\n", "resource_attributes", "not a key=value list"),
+        ("service_name = 7\n", "service_name", "not a non-empty string"),
+        ('sampler = "ALWAYS_SOMETIMES"\n', "sampler", "not one of the allowed values"),
+        ('[content]\ncapture_to = "disk"\n', "content.capture_to", "not one of the allowed"),
+        ("[breaker]\nwindow = 0\n", "breaker.window", "out of range"),
+    ],
+)
+def test_bad_file_values_name_the_key_and_the_file(
+    toml: str, key: str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "ragsight.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, cwd=tmp_path)
+    (problem,) = info.value.problems
+    assert problem.key == key
+    assert problem.source == f"file {path}"
+    assert message in problem.message
+
+
+def test_foreign_ragsight_variables_of_the_stack_are_not_reported(tmp_path: Path) -> None:
+    env = {"RAGSIGHT_OTELCOL_REPLAY_GLOB": "/x/*.jsonl", "RAGSIGHT_CONFIG": ""}
+    assert load_settings(environ=env, cwd=tmp_path).service_name is None
