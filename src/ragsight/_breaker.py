@@ -206,7 +206,6 @@ class CircuitBreaker:
         "_n_success",
         "_nowf",
         "_open_base",
-        "_open_for",
         "_open_jitter",
         "_open_max",
         "_open_until",
@@ -222,7 +221,6 @@ class CircuitBreaker:
         "_record_result",
         "_rejected_this_period",
         "_reopens",
-        "_retry_after_hint",
         "_rng",
         "_slow_duration",
         "_slow_threshold",
@@ -320,14 +318,12 @@ class CircuitBreaker:
         self._state = CLOSED
         self._ticket = 0
         self._open_until = 0.0
-        self._open_for = 0.0
         self._outage_start: float | None = None
         self._reopens = 0
         self._probes: list[_Probe] = []
         self._probe_successes = 0
         self._rejected_this_period = False
         self._last_error_type: str | None = None
-        self._retry_after_hint: float | None = None
         _live.add(self)
         for hook in created_hooks:
             try:
@@ -459,7 +455,6 @@ class CircuitBreaker:
             self._outage_start = now
         self._enter_state(OPEN)
         self._open_until = now + open_for
-        self._open_for = open_for
         return change
 
     def _shadow_trip(self, reason: str, now: float) -> StateChange:
