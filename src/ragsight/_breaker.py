@@ -22,6 +22,7 @@ Design points, each answering a failure seen in a peer (research/resilience_anch
 from __future__ import annotations
 
 import contextvars
+import inspect
 import random
 import threading
 import weakref
@@ -178,6 +179,8 @@ class CircuitBreaker:
     ``breaker.call(fn, ...)``, ``await breaker.acall(fn, ...)``, ``with breaker:``,
     ``async with breaker:``, or the permit API. Unset options come from
     ``ragsight._policy.BreakerDefaults`` (which ``configure()`` may change) at creation.
+    ``fallback`` (called with the call's arguments) answers rejected calls of the decorator
+    and ``call``/``acall`` forms instead of raising :class:`CircuitOpenError`.
     """
 
     __slots__ = (
@@ -194,6 +197,7 @@ class CircuitBreaker:
         "_cur_slow",
         "_epoch",
         "_fails",
+        "_fallback",
         "_fr_threshold",
         "_head",
         "_honor_retry_after",
@@ -260,6 +264,7 @@ class CircuitBreaker:
         clock: _clock.Clock | None = None,
         rng: random.Random | None = None,
         listeners: tuple[Callable[[StateChange], None], ...] = (),
+        fallback: Callable[..., Any] | None = None,
     ) -> None:
         d = _policy.get_resilience_defaults().breaker
         if profile is not None and profile not in PROFILES:
@@ -298,6 +303,7 @@ class CircuitBreaker:
         self._nowf: Callable[[], float] | None = clock.monotonic if clock is not None else None
         self._rng = rng
         self._listeners: list[Callable[[StateChange], None]] = list(listeners)
+        self._fallback = fallback
         self._cm_stack: contextvars.ContextVar[tuple[Permit, ...]] = contextvars.ContextVar(
             f"ragsight_breaker_{name}", default=()
         )
@@ -720,10 +726,21 @@ class CircuitBreaker:
         return decorate(fn, self)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return self._wrap_sync(fn, None, args, kwargs)
+        try:
+            return self._wrap_sync(fn, None, args, kwargs)
+        except CircuitOpenError as err:
+            if self._fallback is None or err.name != self.name:
+                raise
+            return self._fallback(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return await self._wrap_async(fn, None, args, kwargs)
+        try:
+            return await self._wrap_async(fn, None, args, kwargs)
+        except CircuitOpenError as err:
+            if self._fallback is None or err.name != self.name:
+                raise
+            value = self._fallback(*args, **kwargs)
+            return await value if inspect.isawaitable(value) else value
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """The decorator's sync wrapper, with the closed-state success path inlined.
@@ -737,7 +754,14 @@ class CircuitBreaker:
 
         def guarded(*args: Any, **kw: Any) -> Any:
             t = b._ticket
-            ticket: Ticket = t if t >= 0 else b._admit()
+            ticket: Ticket = t
+            if t < 0:
+                try:
+                    ticket = b._admit()
+                except CircuitOpenError:
+                    if b._fallback is None:
+                        raise
+                    return b._fallback(*args, **kw)
             now = b._nowf or _clock.now
             start = now()
             try:
@@ -764,7 +788,15 @@ class CircuitBreaker:
 
         async def guarded(*args: Any, **kw: Any) -> Any:
             t = b._ticket
-            ticket: Ticket = t if t >= 0 else b._admit()
+            ticket: Ticket = t
+            if t < 0:
+                try:
+                    ticket = b._admit()
+                except CircuitOpenError:
+                    if b._fallback is None:
+                        raise
+                    value = b._fallback(*args, **kw)
+                    return await value if inspect.isawaitable(value) else value
             now = b._nowf or _clock.now
             start = now()
             try:

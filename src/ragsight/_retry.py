@@ -86,6 +86,8 @@ succeeded_hooks: list[Callable[[str, int], None]] = []  # (name, attempts) after
 nested_hooks: list[Callable[[str], None]] = []
 
 _nested_warned: set[str] = set()
+# Set by ragsight.resilience_testing.no_wait(attempts=...): caps every policy's attempts.
+testing_attempts: int | None = None
 
 
 def _call_hooks(hooks: list[Callable[..., None]], *args: Any) -> None:
@@ -246,10 +248,11 @@ class _RetryGuard:
         hint: float | None = None
         throttled = False
         reason = "result"
+        max_attempts = p.attempts if testing_attempts is None else min(p.attempts, testing_attempts)
         if exc is not None:
             if isinstance(exc, CircuitOpenError):
                 wait = exc.retry_after
-                if wait is None or attempt >= p.attempts or wait > remaining:
+                if wait is None or attempt >= max_attempts or wait > remaining:
                     return _Stop("circuit_open")
                 if self._enforce and not self._budget.try_spend(now):
                     return _Stop("budget_exhausted")
@@ -261,7 +264,7 @@ class _RetryGuard:
             hint = _classify.retry_after(exc)
             throttled = _classify.is_throttle(exc)
             reason = "throttled" if throttled else ("timeout" if _is_timeout(exc) else "exception")
-        if attempt >= p.attempts:
+        if attempt >= max_attempts:
             return _Stop("attempts_exhausted")
         if hint is not None and (hint > p.max_retry_after or hint > remaining):
             return _Stop("retry_after_exceeds_deadline")

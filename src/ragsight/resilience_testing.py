@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ragsight import _backoff, _clock
+from ragsight import _backoff, _clock, _retry
 from ragsight._breaker import CircuitBreaker
 
 __all__ = ["FakeClock", "fake_clock", "force_state", "no_wait", "seeded_jitter"]
@@ -63,13 +63,22 @@ def fake_clock(start: float = 1_000.0) -> Iterator[FakeClock]:
 
 
 @contextmanager
-def no_wait() -> Iterator[None]:
-    """Make every retry backoff return immediately inside the block."""
+def no_wait(attempts: int | None = None) -> Iterator[None]:
+    """Make every retry backoff return immediately inside the block.
+
+    ``attempts`` additionally caps every policy's attempts (``1`` = never retry), as
+    stamina's ``set_testing(True, attempts=...)`` does.
+    """
+    if attempts is not None and attempts < 1:
+        raise ValueError("attempts must be >= 1")
     previous = _clock.set_no_wait(True)
+    previous_attempts = _retry.testing_attempts
+    _retry.testing_attempts = attempts
     try:
         yield
     finally:
         _clock.set_no_wait(previous)
+        _retry.testing_attempts = previous_attempts
 
 
 @contextmanager

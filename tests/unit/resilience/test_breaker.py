@@ -707,3 +707,30 @@ def test_wall_clock_jumps_and_timezone_changes_do_not_matter(
     finally:
         monkeypatch.delitem(os.environ, "TZ")
         time.tzset()
+
+
+def test_fallback_answers_rejected_calls_with_the_same_arguments() -> None:
+    b = make(FakeClock(), consecutive_failures=1, fallback=lambda q: f"cached:{q}")
+
+    @b
+    def search(q: str) -> str:
+        raise Boom()
+
+    with pytest.raises(Boom):
+        search("a")
+    assert search("b") == "cached:b"
+    assert b.call(search.__wrapped__, "c") == "cached:c"
+    assert b.snapshot().calls["rejected"] == 2
+
+
+def test_async_fallback_may_be_a_coroutine_function() -> None:
+    async def cached(q: str) -> str:
+        return f"cached:{q}"
+
+    b = make(FakeClock(), fallback=cached, state="forced_open")
+
+    @b
+    async def search(q: str) -> str:
+        return q
+
+    assert asyncio.run(search("x")) == "cached:x"

@@ -106,3 +106,19 @@ def test_force_state_puts_a_breaker_in_any_state() -> None:
     for state in ragsight.names.CB_STATES:
         kit.force_state(breaker, state)
         assert breaker.state == state
+
+
+def test_no_wait_can_cap_attempts_for_every_policy() -> None:
+    calls: list[int] = []
+
+    def always() -> None:
+        calls.append(1)
+        raise Transient()
+
+    policy = ragsight.RetryPolicy(name="kit-cap", attempts=5, budget=False)
+    with kit.no_wait(attempts=1), pytest.raises(Transient):
+        policy.call(always)
+    assert len(calls) == 1
+    with kit.no_wait(), pytest.raises(Transient):
+        policy.call(always)
+    assert len(calls) == 6
