@@ -31,6 +31,7 @@ _EMPTY_TRACE = ""
 _installed_factory: Any = None
 _previous_factory: Any = None
 _handlers: list[logging.Handler] = []
+_fallback: list[logging.Handler] = []  # on the "ragsight" logger only
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -176,9 +177,14 @@ def _otel_handler(logger_provider: Any, level: int) -> logging.Handler:
 def apply_logging(settings: Any, logger_provider: Any) -> None:
     """Make logging match ``settings.logs``; safe to call again with other settings."""
     root = logging.getLogger()
+    ours = logging.getLogger("ragsight")
     for handler in _handlers:
         root.removeHandler(handler)
     _handlers.clear()
+    for handler in _fallback:
+        ours.removeHandler(handler)
+    _fallback.clear()
+    app_handlers = bool(root.handlers)
     enable_correlation(settings.logs.correlation)
     level = logging.getLevelName(settings.logs.level.upper())
     if settings.logs.format != "none":
@@ -195,3 +201,10 @@ def apply_logging(settings: Any, logger_provider: Any) -> None:
         otel = _otel_handler(logger_provider, level)
         root.addHandler(otel)
         _handlers.append(otel)
+        if not app_handlers and settings.logs.format == "none":
+            # With a handler on the root, logging's last-resort stderr output stops; keep
+            # ragsight's own warnings (export failing, provider conflicts) visible anyway.
+            fallback = logging.StreamHandler(sys.stderr)
+            fallback.setLevel(logging.WARNING)
+            ours.addHandler(fallback)
+            _fallback.append(fallback)

@@ -315,6 +315,11 @@ def configure(
                     ]
                 )
             _apply_policies(new, redact_hook)
+            if _active.shut_down and not new.disabled:
+                logger.warning(
+                    "ragsight: configure() after shutdown() does not restart export: "
+                    "OpenTelemetry providers cannot be replaced in a running process"
+                )
             if changed:
                 apply_logging(new, _active.logger_provider)
                 _active.settings = new

@@ -186,3 +186,55 @@ def test_invalid_configuration_raises_before_anything_starts(tmp_path: Path) -> 
     )
     assert out["n"] == 2
     assert out["tracer"] == "ProxyTracerProvider"
+
+
+def test_configure_after_shutdown_warns_that_export_is_not_restarted(tmp_path: Path) -> None:
+    out = _run(
+        """
+        ragsight.configure()
+        ragsight.shutdown()
+        ragsight.shutdown()  # twice is fine
+        ragsight.configure()
+        print(json.dumps({}))
+        """,
+        tmp_path,
+    )
+    assert "does not restart export" in str(out["stderr"])
+
+
+def test_reconfigure_error_masks_header_values(tmp_path: Path) -> None:
+    out = _run(
+        """
+        ragsight.configure(otlp_endpoint="http://127.0.0.1:9", otlp_headers="k=first-secret")
+        try:
+            ragsight.configure(otlp_endpoint="http://127.0.0.1:9", otlp_headers="k=second-secret")
+        except ragsight.ConfigError as e:
+            print(json.dumps({"text": str(e)}))
+        ragsight.shutdown(0.5)
+        """,
+        tmp_path,
+    )
+    assert "otlp.headers" in str(out["text"])
+    assert "first-secret" not in str(out["text"])
+    assert "second-secret" not in str(out["text"])
+
+
+def test_export_failure_warning_reaches_stderr_once_through_configure(tmp_path: Path) -> None:
+    from ports import closed_port
+
+    out = _run(
+        f"""
+        ragsight.configure(otlp_endpoint="http://127.0.0.1:{closed_port()}",
+                           otlp_timeout=0.2, batch_schedule_delay=0.05)
+        tracer = trace.get_tracer("t")
+        for _ in range(3):
+            for _ in range(100):
+                tracer.start_span("x").end()
+            trace.get_tracer_provider().force_flush()
+        ragsight.shutdown(1)
+        print(json.dumps({{"dropped": ragsight.dropped_counts()["traces"]}}))
+        """,
+        tmp_path,
+    )
+    assert out["dropped"] == 300
+    assert str(out["stderr"]).count("exporting traces to") == 1
