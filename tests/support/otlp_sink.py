@@ -159,7 +159,7 @@ class OtlpSink:
             self._grpc_server = server
         if self._http_enabled:
             handler = type("_BoundHandler", (_HttpHandler,), {"sink": self})
-            self._http_server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            self._http_server = _QuietServer(("127.0.0.1", 0), handler)
             self._http_server.daemon_threads = True
             self.http_port = int(self._http_server.server_address[1])
             self._http_thread = threading.Thread(
@@ -263,6 +263,11 @@ class OtlpSink:
         with self._cond:
             self._received.clear()
             self.refused.clear()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timed out) while the sink was slow is not an error here."""
 
 
 _GRPC_CODES = {503: grpc.StatusCode.UNAVAILABLE, 429: grpc.StatusCode.RESOURCE_EXHAUSTED}

@@ -32,6 +32,9 @@ def _restore_logging() -> Iterator[None]:
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
+    for handler in _logging._fallback:
+        logging.getLogger("ragsight").removeHandler(handler)
+    _logging._fallback.clear()
     root.setLevel(level)
 
 
