@@ -225,6 +225,9 @@ def on_created(_: object) -> None:
     active()
 
 
+_runtime.on_override(lambda: on_created(None))
+
+
 def _span() -> trace.Span | None:
     span = trace.get_current_span()
     return span if span.is_recording() else None

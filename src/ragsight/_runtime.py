@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import opentelemetry.metrics._internal as _otel_metrics
@@ -111,6 +112,19 @@ def _rebuild() -> Runtime | None:
         return None if _global is _NONE else _global
 
 
+_override_hooks: list[Callable[[], None]] = []
+
+
+def on_override(hook: Callable[[], None]) -> None:
+    """Call ``hook`` whenever private providers are installed with :func:`override`.
+
+    Observable instruments (the resilience counters) exist per MeterProvider, so a breaker
+    created before ``capture_telemetry()`` must have them registered on the private
+    provider at once, not on its next rare event.
+    """
+    _override_hooks.append(hook)
+
+
 def override(tracer_provider: Any | None, meter_provider: Any | None) -> Runtime | None:
     """Route the core's telemetry to these providers (``None, None`` restores the globals).
 
@@ -123,6 +137,11 @@ def override(tracer_provider: Any | None, meter_provider: Any | None) -> Runtime
     else:
         _override = Runtime(tracer_provider, meter_provider)
         enable_thread_propagation()
+        for hook in _override_hooks:
+            try:
+                hook()
+            except Exception as exc:
+                _safety.report_internal_error("runtime", exc)
     return previous
 
 
