@@ -726,21 +726,11 @@ class CircuitBreaker:
         return decorate(fn, self)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._wrap_sync(fn, None, args, kwargs)
-        except CircuitOpenError as err:
-            if self._fallback is None or err.name != self.name:
-                raise
-            return self._fallback(*args, **kwargs)
+        """Run ``fn`` through the breaker once (the decorator's own wrapper, built per call)."""
+        return self._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await self._wrap_async(fn, None, args, kwargs)
-        except CircuitOpenError as err:
-            if self._fallback is None or err.name != self.name:
-                raise
-            value = self._fallback(*args, **kwargs)
-            return await value if inspect.isawaitable(value) else value
+        return await self._make_async(fn)(*args, **kwargs)
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """The decorator's sync wrapper, with the closed-state success path inlined.
@@ -816,42 +806,6 @@ class CircuitBreaker:
             return result
 
         return guarded
-
-    def _wrap_sync(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any:
-        t = self._ticket
-        ticket: Ticket = t if t >= 0 else self._admit()
-        now = self._nowf or _clock.now
-        start = now()
-        try:
-            result = wrapped(*args, **kw)
-        except BaseException as exc:
-            self._on_error(ticket, start, now(), exc)
-            raise
-        if self._record_result is None:
-            self._on_success(ticket, start, now())
-        else:
-            self._on_result(ticket, start, now(), result)
-        return result
-
-    async def _wrap_async(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any:
-        t = self._ticket
-        ticket: Ticket = t if t >= 0 else self._admit()
-        now = self._nowf or _clock.now
-        start = now()
-        try:
-            result = await wrapped(*args, **kw)
-        except BaseException as exc:
-            self._on_error(ticket, start, now(), exc)
-            raise
-        if self._record_result is None:
-            self._on_success(ticket, start, now())
-        else:
-            self._on_result(ticket, start, now(), result)
-        return result
 
     def _wrap_gen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]

@@ -169,11 +169,12 @@ class RetryPolicy:
         return decorate(fn, _RetryGuard(self, self.name or _qualname(fn)))
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return _RetryGuard(self, self.name or _qualname(fn))._wrap_sync(fn, None, args, kwargs)
+        """Run ``fn`` under this policy once (the decorator's own wrapper, built per call)."""
+        return _RetryGuard(self, self.name or _qualname(fn))._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         guard = _RetryGuard(self, self.name or _qualname(fn))
-        return await guard._wrap_async(fn, None, args, kwargs)
+        return await guard._make_async(fn)(*args, **kwargs)
 
     def retrying(self, name: str | None = None) -> Attempts:
         """Retry a block: ``for attempt in policy.retrying(): with attempt: ...``.
@@ -389,26 +390,6 @@ class _RetryGuard:
         return guarded
 
     # ---------------------------------------------------------------- sync --
-    def _wrap_sync(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any:
-        if _in_retry.get() and self.policy.nested == "single":
-            self._nested()
-            return wrapped(*args, **kw)
-        token = _in_retry.set(True)
-        try:
-            start = self._now()
-            try:
-                result = wrapped(*args, **kw)
-            except Exception as exc:
-                return self._retry_sync(wrapped, args, kw, start, exc, None)
-            if self.policy.retry_on_result is not None and self._bad_result(result):
-                return self._retry_sync(wrapped, args, kw, start, None, result)
-            self._budget.record(start, "success_first_attempt")
-            return result
-        finally:
-            _in_retry.reset(token)
-
     def _retry_sync(
         self,
         wrapped: Callable[..., Any],
@@ -442,26 +423,6 @@ class _RetryGuard:
                 return result
 
     # ---------------------------------------------------------------- async --
-    async def _wrap_async(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Any:
-        if _in_retry.get() and self.policy.nested == "single":
-            self._nested()
-            return await wrapped(*args, **kw)
-        token = _in_retry.set(True)
-        try:
-            start = self._now()
-            try:
-                result = await wrapped(*args, **kw)
-            except Exception as exc:
-                return await self._retry_async(wrapped, args, kw, start, exc, None)
-            if self.policy.retry_on_result is not None and self._bad_result(result):
-                return await self._retry_async(wrapped, args, kw, start, None, result)
-            self._budget.record(start, "success_first_attempt")
-            return result
-        finally:
-            _in_retry.reset(token)
-
     async def _retry_async(
         self,
         wrapped: Callable[..., Any],
