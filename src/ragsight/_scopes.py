@@ -8,10 +8,13 @@ Both work with ``with`` and ``async with`` and hand out the same handle as
 
 from __future__ import annotations
 
+from contextvars import Token
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span
 from opentelemetry.util.types import AttributeValue
 
@@ -79,12 +82,13 @@ def _plan_for(spec: StageSpec) -> Plan:
 
 
 class _Scope:
-    __slots__ = ("_call", "_plan", "_tokens")
+    __slots__ = ("_call", "_parent", "_plan", "_tokens")
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
         self._call: StageCall | None = None
         self._tokens: Any = None
+        self._parent: otel_context.Context | None = None
 
     def _open(self) -> StageCall:
         rt = _runtime.get()
@@ -92,6 +96,7 @@ class _Scope:
             return NOOP_STAGE
         call = StageCall(self._plan, rt)
         self._call = call
+        self._parent = otel_context.get_current()
         self._tokens = call._enter()
         return call
 
@@ -100,11 +105,28 @@ class _Scope:
         if call is None:
             return
         self._call = None
-        call._leave(self._tokens)
+        otel_token, stage_token = self._tokens
+        try:
+            CURRENT.reset(stage_token)
+        except (ValueError, RuntimeError):
+            # A block that spans a ``yield`` of a generator consumed from another task or
+            # thread exits in another Context than it entered: the tokens are unusable
+            # there (and OTel's detach would log "Failed to detach context"). Undo by value
+            # where this context still shows our stage, and always end the span.
+            self._restore_elsewhere(call, stage_token)
+        else:
+            otel_context.detach(otel_token)
         if exc is None:
             call._finish_ok(_NOTHING)
         else:
             call._finish_exc(exc)
+
+    def _restore_elsewhere(self, call: StageCall, stage_token: Token[Any]) -> None:
+        if CURRENT.get() is call:
+            old = stage_token.old_value
+            CURRENT.set(None if old is Token.MISSING else old)
+        if self._parent is not None and trace.get_current_span() is call.span:
+            otel_context.attach(self._parent)  # no token: this context simply moves back
 
 
 class StageScope(_Scope):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 import ragsight
@@ -199,3 +201,56 @@ def test_argument_whose_repr_raises_is_contained(otel):
     assert step(Broken()) == 5
     assert _safety.internal_error_counts() == {"content": 1}
     assert names.RAG_INPUT not in otel.span("step").attributes
+
+
+def test_stage_block_spanning_a_yield_ends_when_the_generator_finishes_in_another_thread(otel):
+    # a with-block inside a generator exits in whichever context consumes the last item
+    # (Starlette iterates sync generators in a thread pool, one context per item)
+    def stream():
+        with ragsight.stage("generation", "stream"):
+            yield 1
+            yield 2
+
+    gen = stream()
+    assert next(gen) == 1
+    rest: list[int] = []
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            rest.extend(gen)
+        except BaseException as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert rest == [2]
+    assert otel.span("chat stream").status.status_code is StatusCode.UNSET
+
+
+def test_async_stage_block_spanning_a_yield_exits_cleanly_in_another_task(otel):
+    async def stream():
+        async with ragsight.stage("generation", "astream"):
+            yield 1
+            yield 2
+
+    async def main() -> tuple[list[int], bool, bool]:
+        agen = stream()
+        await agen.__anext__()
+
+        async def rest() -> tuple[list[int], bool, bool]:
+            # this task's context was copied while the block was entered
+            items = [item async for item in agen]
+            still_current = ragsight.current_stage().span.is_recording()
+            span_current = trace.get_current_span().is_recording()
+            return items, still_current, span_current
+
+        return await asyncio.create_task(rest())
+
+    items, stage_leaked, span_leaked = asyncio.run(main())
+    assert items == [2]
+    assert not stage_leaked
+    assert not span_leaked
+    assert otel.span("chat astream").end_time is not None
