@@ -99,9 +99,16 @@ class Instruments:
         _drainer.request(self)
 
     def drain(self, limit: int | None = None) -> None:
-        pop = self.pending.popleft
+        """Record at most the calls pending now (and at most ``limit``).
+
+        Bounded by a snapshot of the length: callers that keep appending as fast as this
+        records would otherwise keep one collection running past the SDK's deadline.
+        """
+        pending = self.pending
+        pop = pending.popleft
         n = 0
-        while limit is None or n < limit:
+        todo = len(pending) if limit is None else min(limit, len(pending))
+        while n < todo:
             try:
                 item = pop()
             except IndexError:

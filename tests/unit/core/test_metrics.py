@@ -343,3 +343,73 @@ def test_flush_metrics_records_pending_calls_without_a_collection(otel):
     assert len(rt.pending) == 0
     (point,) = otel.points(names.RAG_OPERATION_DURATION.name)
     assert point.count == 1
+
+
+def test_a_collection_drains_only_the_calls_pending_when_it_started(otel, monkeypatch):
+    """Producers that keep up with the drain must not keep a collection running forever
+    (the SDK fails the whole collection with MetricsTimeoutError after its deadline)."""
+    from ragsight import _runtime
+
+    @ragsight.instrument
+    def step() -> None:
+        pass
+
+    rt = _runtime.get()
+    assert rt is not None
+    assert rt.instruments is not None
+    for _ in range(10):
+        step()
+    original = rt.instruments.record
+    produced = [0]
+
+    def record_while_others_call(item):  # type: ignore[no-untyped-def]
+        original(item)
+        if produced[0] < 1000:  # a concurrent caller adds one call per drained call
+            produced[0] += 1
+            step()
+
+    monkeypatch.setattr(rt.instruments, "record", record_while_others_call)
+    (point,) = otel.points(names.RAG_OPERATION_DURATION.name)
+    assert point.count == 10
+    assert len(rt.pending) == 10  # the calls made meanwhile wait for the next collection
+
+
+def test_concurrent_collection_neither_loses_nor_double_counts_calls(otel):
+    import threading
+
+    @ragsight.retrieval
+    def search() -> list[dict[str, float]]:
+        return [{"score": 0.5}]
+
+    threads, per_thread = 4, 3000
+    stop = threading.Event()
+    collections: list[int] = []
+    failures: list[BaseException] = []
+
+    def collect() -> None:
+        while not stop.is_set():
+            try:
+                points = otel.points(names.RAG_OPERATION_DURATION.name)
+                collections.append(sum(p.count for p in points))
+            except BaseException as exc:
+                failures.append(exc)
+
+    def call() -> None:
+        for _ in range(per_thread):
+            search()
+
+    reader = threading.Thread(target=collect)
+    reader.start()
+    workers = [threading.Thread(target=call) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    reader.join()
+    assert failures == []
+    assert collections == sorted(collections)  # cumulative: never goes back
+    (point,) = otel.points(names.RAG_OPERATION_DURATION.name)
+    assert point.count == threads * per_thread
+    (documents,) = otel.points(names.RAG_RETRIEVAL_DOCUMENTS.name)
+    assert documents.count == threads * per_thread
