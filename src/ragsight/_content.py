@@ -53,8 +53,13 @@ DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
         r"client[_\-]?secret|auth[_\-]?token)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
         r"\1\2" + REDACTED,
     ),
-    # e-mail addresses
-    (r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", REDACTED),
+    # e-mail addresses. The lookbehind lets a match start only where a local part starts:
+    # without it every position of a long run of letters restarts the scan (quadratic:
+    # a 40 kB exception message took over a second on the caller's thread)
+    (
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+        REDACTED,
+    ),
 )
 
 _SECRET_PARTS: Final = frozenset(

@@ -244,3 +244,32 @@ def test_generation_content_uses_the_genai_message_schema(otel):
         }
     ]
     assert SECRET not in everything(otel)
+
+
+def test_email_pattern_starts_matching_only_where_a_local_part_starts():
+    # the property that keeps redaction linear: a scan from inside a run of local-part
+    # characters fails at once instead of re-reading the rest of the run
+    (pattern, _) = _content._DEFAULT_COMPILED[-1]
+    text = "alice.smith@example.com"
+    assert pattern.match(text, 0) is not None
+    assert pattern.match(text, 1) is None
+    assert pattern.match(text, 6) is None
+
+
+def test_long_text_without_secrets_is_redacted_in_one_pass():
+    # a large error body (no '@' anywhere) followed by an address: quadratic before
+    text = "x" * 200_000 + " contact bob@example.com"
+    out = _content.redact_text(text)
+    assert out == "x" * 200_000 + " contact " + _content.REDACTED
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mailto:bob@example.com", "mailto:[REDACTED]"),
+        ("<a.b+c@d.co.uk>", "<[REDACTED]>"),
+        ("write to first.last@mail.example.org.", "write to [REDACTED]."),
+    ],
+)
+def test_email_addresses_are_redacted_in_context(text, expected):
+    assert _content.redact_text(text) == expected
