@@ -1,0 +1,35 @@
+"""The Collector's own failure counters, which the OtelCollectorDroppingData alert reads,
+exist under the names the rules use when the trace backend really refuses data."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from otlp_sink import OtlpSink
+from stackenv import post_span_with_content
+from stackgen import load_generator
+from stackprocs import http_get, wait_until
+
+gen = load_generator()
+
+
+def test_refused_span_exports_are_counted_under_the_rule_name(collector_factory: Any) -> None:
+    with (
+        OtlpSink(http_enabled=False, fail_with=503) as refusing_backend,
+        collector_factory(
+            refusing_backend,
+            name="otelcol-failing",
+            # give up at once instead of retrying for minutes (the default back-off)
+            sets=("exporters::otlp_grpc/traces::retry_on_failure::enabled=false",),
+        ) as failing,
+    ):
+        post_span_with_content(failing.otlp_http, "e2e-collector-failure")
+        (name,) = gen.OTELCOL_EXPORTER_SEND_FAILED
+
+        def failed_count() -> float:
+            text = http_get(f"http://{failing.telemetry}/metrics")[1].decode()
+            values = re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M)
+            return sum(float(v) for v in values)
+
+        assert wait_until(failed_count, timeout=30, what=f"{name} > 0") >= 1

@@ -1,0 +1,148 @@
+"""SDK -> OTLP -> real Collector -> real Prometheus: every name the stack relies on exists.
+
+One app process ("tour") walks through healthy traffic, failing retrievals, a vector-store
+outage that opens its breaker and exhausts the retry budget, and recovery. Then every
+series a rule or a dashboard panel queries must exist with its labels, every dashboard
+query must return data, and ``prometheus_name()`` must match what was really scraped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stackenv import rule_profile_for_tests
+from stackgen import load_generator
+from stackprocs import get_json, prom_query, wait_until
+
+from ragsight.names import METRICS, MetricSpec, prometheus_attribute, prometheus_name
+
+gen = load_generator()
+SERVICE = "e2e-tour"
+SVC_LABEL = prometheus_attribute("service.name")
+RATE_INTERVAL = "10m"  # $__rate_interval here: spans the whole tour, however slow the run
+
+
+@pytest.fixture(scope="module")
+def tour(prometheus: Any, launch_app: Any) -> Iterator[Any]:
+    app = launch_app(SERVICE, "healthy")
+    app.wait_iterations(20, "healthy")
+    # Two outages: a rare-event histogram (outage duration) is first exported at count 1,
+    # and rate() only sees data from its second observation on.
+    phases = [("errors", 10), ("outage", 30), ("healthy", 60), ("outage", 30), ("healthy", 60)]
+    for mode, count in phases:
+        app.set_mode(mode)
+        app.wait_iterations(count, mode)
+    return prometheus
+    # the app keeps serving healthy traffic until the session ends
+
+
+def series_names(spec: MetricSpec) -> list[str]:
+    base = prometheus_name(spec)
+    if spec.kind == "histogram":
+        return [f"{base}_bucket", f"{base}_sum", f"{base}_count"]
+    return [base]
+
+
+def scraped_names(url: str) -> set[str]:
+    return set(get_json(f"{url}/api/v1/label/__name__/values")["data"])
+
+
+@pytest.mark.parametrize("spec", METRICS, ids=lambda s: s.name)
+def test_prometheus_name_matches_the_series_prometheus_scraped(tour: Any, spec: MetricSpec) -> None:
+    expected = set(series_names(spec))
+    wait_until(
+        lambda: expected <= scraped_names(tour.url),
+        timeout=30,
+        what=f"{sorted(expected)} in Prometheus",
+        diagnose=lambda: (
+            "scraped: "
+            + ", ".join(sorted(n for n in scraped_names(tour.url) if not n.startswith("otelcol")))
+        ),
+    )
+
+
+def labels_used_per_series() -> dict[str, set[str]]:
+    """For each SDK series some rule or panel selects, the labels those queries use."""
+    exprs = [r["expr"] for g in gen.rules(gen.PRODUCTION)["groups"] for r in g["rules"]]
+    exprs += [e for d in (gen.overview_dashboard(), gen.resilience_dashboard()) for e in
+              gen.dashboard_exprs(d)]  # fmt: skip
+    by_series: dict[str, set[str]] = {}
+    for spec in METRICS:
+        spec_labels = {prometheus_attribute(a) for a in spec.attributes}
+        for name in series_names(spec):
+            for expr in exprs:
+                if re.search(rf"\b{name}\b", expr):
+                    used = set(re.findall(r"\b([a-z_]+)\b", expr)) & spec_labels
+                    by_series.setdefault(name, set()).update(used | {SVC_LABEL})
+    return by_series
+
+
+@pytest.mark.parametrize(("series", "labels"), sorted(labels_used_per_series().items()))
+def test_every_queried_series_exists_with_the_labels_queries_use(
+    tour: Any, series: str, labels: set[str]
+) -> None:
+    def present() -> set[str]:
+        found = prom_query(tour.url, f'{series}{{{SVC_LABEL}="{SERVICE}"}}')
+        return {key for result in found for key in result["metric"]}
+
+    wait_until(
+        lambda: labels <= present(),
+        timeout=30,
+        what=f"{series} with labels {sorted(labels)}",
+        diagnose=lambda: f"labels seen: {sorted(present())}",
+    )
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    out = []
+    for dashboard in (gen.overview_dashboard(), gen.resilience_dashboard()):
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                out.append((f"{dashboard['uid']}: {panel['title']}", target["expr"]))
+        for var in dashboard["templating"]["list"]:
+            if var["type"] == "query":
+                out.append((f"{dashboard['uid']}: ${var['name']}", var["query"]["query"]))
+    return out
+
+
+def concrete(expr: str) -> str:
+    """A panel query as Grafana would send it for this test's service."""
+    return expr.replace("$__rate_interval", RATE_INTERVAL).replace("$service", SERVICE)
+
+
+@pytest.mark.parametrize(
+    ("title", "expr"), dashboard_queries(), ids=[t for t, _ in dashboard_queries()]
+)
+def test_every_dashboard_query_returns_data(tour: Any, title: str, expr: str) -> None:
+    match = re.fullmatch(r"label_values\((\w+), (\w+)\)", expr)
+    if match:  # a variable query: the label must have our service among its values
+        url = f"{tour.url}/api/v1/label/{match.group(2)}/values?match[]={match.group(1)}"
+        wait_until(lambda: SERVICE in get_json(url)["data"], timeout=30, what=title)
+        return
+
+    def finite_values() -> list[float]:
+        results = prom_query(tour.url, concrete(expr))
+        return [float(r["value"][1]) for r in results if not math.isnan(float(r["value"][1]))]
+
+    wait_until(finite_values, timeout=30, what=f"data for {title!r}: {concrete(expr)}")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [r["record"] for g in gen.rules(rule_profile_for_tests())["groups"] for r in g["rules"]
+     if "record" in r],
+)  # fmt: skip
+def test_every_recording_rule_produces_series(tour: Any, record: str) -> None:
+    selector = f'{record}{{{SVC_LABEL}="{SERVICE}"}}'
+    wait_until(lambda: prom_query(tour.url, selector), timeout=30, what=selector)
+
+
+@pytest.mark.parametrize("series", gen.OTELCOL_RECEIVER_REFUSED)
+def test_collector_series_the_rules_query_exist(tour: Any, series: str) -> None:
+    """(The send-failure counters exist only after a failure: see test_e2e_collector_failures.)"""
+    selector = f'{series}{{job="otel-collector-internal"}}'
+    wait_until(lambda: prom_query(tour.url, selector), timeout=30, what=selector)

@@ -1,0 +1,123 @@
+"""Traces reach the trace backend through the Collector: stage spans with breaker and retry
+events on them, and content attributes removed unless the Collector is told to keep them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from otlp_sink import OtlpSink, attrs
+from stackenv import post_span_with_content
+from stackprocs import wait_until
+
+from ragsight import names
+
+SERVICE = "e2e-traces"
+
+
+@pytest.fixture(scope="module")
+def traced(trace_backend: OtlpSink, launch_app: Any) -> OtlpSink:
+    app = launch_app(SERVICE, "healthy")
+    app.wait_iterations(20, "healthy")
+    app.set_mode("outage")  # opens the breaker: rejections, give-ups, state changes
+    app.wait_iterations(30, "outage")
+    app.set_mode("healthy")  # the breaker closes again
+    app.wait_iterations(40, "healthy")
+    return trace_backend
+
+
+def spans_of(sink: OtlpSink, service: str) -> list[tuple[dict[str, Any], Any]]:
+    return [
+        (attrs(span.attributes), span)
+        for resource, _, span in sink.spans()
+        if attrs(resource.attributes).get(names.SERVICE_NAME) == service
+    ]
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        names.STAGE_PIPELINE,
+        names.STAGE_CACHE,
+        names.STAGE_EMBEDDING,
+        names.STAGE_RETRIEVAL,
+        names.STAGE_RERANK,
+        names.STAGE_GENERATION,
+    ],
+)
+def test_every_stage_arrives_as_a_span(traced: OtlpSink, stage: str) -> None:
+    wait_until(
+        lambda: [s for a, s in spans_of(traced, SERVICE) if a.get(names.RAG_STAGE) == stage],
+        timeout=30,
+        what=f"a {stage} span from {SERVICE}",
+    )
+
+
+def test_stage_spans_are_children_of_the_pipeline_span(traced: OtlpSink) -> None:
+    def retrieval_with_parent() -> bool:
+        spans = spans_of(traced, SERVICE)
+        pipelines = {s.span_id for a, s in spans if a.get(names.RAG_STAGE) == names.STAGE_PIPELINE}
+        return any(
+            a.get(names.RAG_STAGE) == names.STAGE_RETRIEVAL and s.parent_span_id in pipelines
+            for a, s in spans
+        )
+
+    wait_until(retrieval_with_parent, timeout=30, what="a retrieval span under its pipeline")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        names.EVENT_RETRY_SCHEDULED,
+        names.EVENT_RETRY_GAVE_UP,
+        names.EVENT_CB_STATE_CHANGED,
+        names.EVENT_CB_CALL_REJECTED,
+    ],
+)
+def test_resilience_events_land_on_the_retrieval_span(traced: OtlpSink, event: str) -> None:
+    def found() -> bool:
+        return any(
+            a.get(names.RAG_STAGE) == names.STAGE_RETRIEVAL
+            and any(e.name == event for e in s.events)
+            for a, s in spans_of(traced, SERVICE)
+        )
+
+    wait_until(found, timeout=30, what=f"{event} on a retrieval span")
+
+
+def test_failed_retrieval_span_records_the_error_type(traced: OtlpSink) -> None:
+    def found() -> bool:
+        return any(
+            a.get(names.RAG_STAGE) == names.STAGE_RETRIEVAL
+            and a.get(names.ERROR_TYPE)
+            and s.status.code == 2  # STATUS_CODE_ERROR
+            for a, s in spans_of(traced, SERVICE)
+        )
+
+    wait_until(found, timeout=30, what="an ERROR retrieval span with error.type")
+
+
+def received_span(sink: OtlpSink, service: str) -> tuple[dict[str, Any], Any]:
+    found = wait_until(lambda: spans_of(sink, service), timeout=30, what=f"the span of {service}")
+    return found[0]
+
+
+def test_collector_drops_content_attributes_by_default(
+    collector: Any, trace_backend: OtlpSink
+) -> None:
+    post_span_with_content(collector.otlp_http, "e2e-content-default")
+    attributes, span = received_span(trace_backend, "e2e-content-default")
+    assert attributes == {names.RAG_STAGE: names.STAGE_GENERATION}
+    assert [attrs(e.attributes) for e in span.events] == [{}]
+
+
+def test_collector_keeps_content_when_allowed(collector_factory: Any) -> None:
+    with (
+        OtlpSink(http_enabled=False) as backend,
+        collector_factory(
+            backend, name="otelcol-keep", extra_env={"RAGSIGHT_COLLECTOR_KEEP_CONTENT": "true"}
+        ) as keeping,
+    ):
+        post_span_with_content(keeping.otlp_http, "e2e-content-kept")
+        attributes, _ = received_span(backend, "e2e-content-kept")
+    assert set(names.CONTENT_ATTRIBUTES) <= set(attributes)
