@@ -154,8 +154,13 @@ def redact_text(text: str, policy: ContentPolicy | None = None) -> str:
     return text
 
 
+_CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def is_secret_name(name: str, extra: tuple[str, ...] = ()) -> bool:
-    norm = name.lower().replace("-", "_")
+    # camelCase is split into words first: ``accessToken``/``dbPassword`` are as secret
+    # as ``access_token``/``db_password``
+    norm = _CAMEL_BOUNDARY.sub("_", name).lower().replace("-", "_")
     if any(part in _SECRET_PARTS for part in norm.split("_")):
         return True
     squashed = norm.replace("_", "")

@@ -273,3 +273,27 @@ def test_long_text_without_secrets_is_redacted_in_one_pass():
 )
 def test_email_addresses_are_redacted_in_context(text, expected):
     assert _content.redact_text(text) == expected
+
+
+def test_camel_case_secret_names_in_kwargs_and_nested_keys_are_never_captured(otel):
+    _policy.set_content_policy(ContentPolicy(capture=True))
+
+    @ragsight.instrument
+    def call(query: str, **kwargs: object) -> None:
+        pass
+
+    call(
+        "q",
+        accessToken="opaque-value-1",
+        dbPassword="opaque-value-2",
+        options={"refreshToken": "opaque-value-3", "nested": [{"clientSecret": "opaque-4"}]},
+    )
+    raw = otel.span("call").attributes[names.RAG_INPUT]
+    for leaked in ("opaque-value-1", "opaque-value-2", "opaque-value-3", "opaque-4"):
+        assert leaked not in raw
+    assert json.loads(raw)["query"] == "q"
+
+
+@pytest.mark.parametrize("name", ["prompt", "passages", "tokenizer", "keyword", "authors"])
+def test_ordinary_argument_names_are_not_taken_for_secrets(name):
+    assert not _content.is_secret_name(name)
