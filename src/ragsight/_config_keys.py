@@ -264,6 +264,43 @@ def _section(prefix: str, cls: type, parsers: dict[str, tuple[Parser, str]]) -> 
     return [_own(f"{prefix}.{f}", *parsers[f]) for f in fields]
 
 
+_SIGNALS = ("traces", "metrics", "logs")
+
+
+def _per_signal_otlp_keys(signal: str) -> list[Key]:
+    """``otlp.<signal>_{protocol,headers,compression,timeout}``: when set, they win over the
+    generic key for that signal only (OTEL_EXPORTER_OTLP_<SIGNAL>_* in the environment)."""
+    env = f"OTEL_EXPORTER_OTLP_{signal.upper()}_"
+    return [
+        _k(
+            f"otlp.{signal}_protocol",
+            _choice(*PROTOCOLS),
+            f"one of grpc, http/protobuf (default: otlp.protocol) for {signal}",
+            env + "PROTOCOL",
+        ),
+        _k(
+            f"otlp.{signal}_headers",
+            _headers,
+            f"key=value pairs separated by commas, or a table (replaces otlp.headers for {signal})",
+            env + "HEADERS",
+            secret=True,
+        ),
+        _k(
+            f"otlp.{signal}_compression",
+            _choice(*COMPRESSIONS),
+            f"one of none, gzip, deflate (default: otlp.compression) for {signal}",
+            env + "COMPRESSION",
+        ),
+        _k(
+            f"otlp.{signal}_timeout",
+            _positive,
+            f"a number > 0 (seconds; the env variable is milliseconds) for {signal}",
+            env + "TIMEOUT",
+            env_scale=0.001,
+        ),
+    ]
+
+
 KEYS: tuple[Key, ...] = (
     _k("service_name", _str, "a non-empty string", "OTEL_SERVICE_NAME"),
     _own("service_version", _str, "a non-empty string"),
@@ -314,6 +351,7 @@ KEYS: tuple[Key, ...] = (
         env_scale=0.001,
     ),
     _k("otlp.insecure", _bool, "true or false", "OTEL_EXPORTER_OTLP_INSECURE"),
+    *(key for signal in _SIGNALS for key in _per_signal_otlp_keys(signal)),
     _k("batch.max_queue_size", _count, "an integer >= 1", "OTEL_BSP_MAX_QUEUE_SIZE"),
     _k(
         "batch.max_export_batch_size",
@@ -367,7 +405,9 @@ KEYS: tuple[Key, ...] = (
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 BY_ARGUMENT: dict[str, Key] = {k.argument: k for k in KEYS}
-MAPPING_KEYS = frozenset({"otlp.headers", "resource_attributes"})
+MAPPING_KEYS = frozenset(
+    {"otlp.headers", "resource_attributes", *(f"otlp.{s}_headers" for s in _SIGNALS)}
+)
 CONFIG_ENV = "RAGSIGHT_CONFIG"
 ENV_NAMES: frozenset[str] = frozenset(e for k in KEYS for e in k.env) | {CONFIG_ENV}
 # RAGSIGHT_* variables read by other ragsight tools (the bundled stack, the CLI, tests), not

@@ -221,7 +221,7 @@ _DEFAULT = {"grpc": "http://localhost:4317", "http/protobuf": "http://localhost:
 
 def otlp_endpoint(settings: Settings, signal: str) -> str:
     """The URL one signal is sent to (per-signal endpoint as-is; base + /v1/<signal> for HTTP)."""
-    otlp = settings.otlp
+    otlp = settings.otlp.for_signal(signal)
     specific = {
         SIGNAL_TRACES: otlp.traces_endpoint,
         SIGNAL_METRICS: otlp.metrics_endpoint,
@@ -237,7 +237,7 @@ def otlp_endpoint(settings: Settings, signal: str) -> str:
 
 def otlp_exporter(settings: Settings, signal: str) -> tuple[Any, str]:
     """An OTLP exporter for ``signal`` and a printable (masked) target description."""
-    otlp = settings.otlp
+    otlp = settings.otlp.for_signal(signal)
     endpoint = otlp_endpoint(settings, signal)
     headers = {k: v.reveal() for k, v in otlp.headers.items()}
     target = f"{mask_url(endpoint)} ({otlp.protocol})"

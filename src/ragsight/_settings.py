@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from ragsight._policy import BreakerDefaults, RetryDefaults
@@ -77,6 +77,9 @@ def looks_secret(name: str) -> bool:
 # --------------------------------------------------------------------------------------
 # The settings model
 # --------------------------------------------------------------------------------------
+SIGNAL_FIELDS: Final = ("protocol", "headers", "compression", "timeout")
+
+
 @dataclass(frozen=True)
 class OtlpSettings:
     """Where and how OTLP export goes; an unset endpoint means the embedded file sink."""
@@ -90,18 +93,56 @@ class OtlpSettings:
     compression: str = "none"
     timeout: float = 10.0  # seconds (OTEL_EXPORTER_OTLP_TIMEOUT is in milliseconds)
     insecure: bool | None = None  # gRPC only; None: decided by the endpoint's scheme
+    # Per-signal overrides (OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*); None: the generic
+    # value above applies. Read through for_signal(), never directly.
+    traces_protocol: str | None = None
+    metrics_protocol: str | None = None
+    logs_protocol: str | None = None
+    traces_headers: Mapping[str, Secret] | None = None
+    metrics_headers: Mapping[str, Secret] | None = None
+    logs_headers: Mapping[str, Secret] | None = None
+    traces_compression: str | None = None
+    metrics_compression: str | None = None
+    logs_compression: str | None = None
+    traces_timeout: float | None = None
+    metrics_timeout: float | None = None
+    logs_timeout: float | None = None
+
+    def for_signal(self, signal: str) -> OtlpSettings:
+        """The settings one signal's exporter uses: per-signal values win over the generic
+        ones, as the OTLP exporter specification says (a whole header set replaces the
+        generic one, it is not merged with it)."""
+        changes = {}
+        for name in SIGNAL_FIELDS:
+            value = getattr(self, f"{signal}_{name}")
+            if value is not None:
+                changes[name] = value
+        return replace(self, **changes) if changes else self
 
     def __repr__(self) -> str:
         def url(u: str | None) -> str:
             return repr(None if u is None else mask_url(u))
 
-        headers = {k: MASK for k in self.headers}
+        def masked(h: Mapping[str, Secret] | None) -> dict[str, str] | None:
+            return None if h is None else {k: MASK for k in h}
+
+        per_signal = "".join(
+            f", {signal}_{name}="
+            + repr(
+                masked(getattr(self, f"{signal}_{name}"))
+                if name == "headers"
+                else getattr(self, f"{signal}_{name}")
+            )
+            for signal in ("traces", "metrics", "logs")
+            for name in SIGNAL_FIELDS
+            if getattr(self, f"{signal}_{name}") is not None
+        )
         return (
             f"OtlpSettings(endpoint={url(self.endpoint)}, traces_endpoint="
             f"{url(self.traces_endpoint)}, metrics_endpoint={url(self.metrics_endpoint)}, "
             f"logs_endpoint={url(self.logs_endpoint)}, protocol={self.protocol!r}, "
-            f"headers={headers!r}, compression={self.compression!r}, timeout={self.timeout!r}, "
-            f"insecure={self.insecure!r})"
+            f"headers={masked(self.headers)!r}, compression={self.compression!r}, "
+            f"timeout={self.timeout!r}, insecure={self.insecure!r}{per_signal})"
         )
 
     def any_endpoint(self) -> bool:

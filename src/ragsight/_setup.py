@@ -39,7 +39,7 @@ from ragsight._policy import (
     set_content_policy,
     set_resilience_defaults,
 )
-from ragsight._settings import ConfigError, Problem, Settings, mask_value
+from ragsight._settings import ConfigError, Problem, Settings
 
 logger = logging.getLogger("ragsight")
 
@@ -172,7 +172,7 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
     reader = PeriodicExportingMetricReader(
         GuardedMetricExporter(metric_exporter, Guard(SIGNAL_METRICS, target, health)),
         export_interval_millis=settings.batch.metric_export_interval * 1000,
-        export_timeout_millis=settings.otlp.timeout * 1000 + 1000,
+        export_timeout_millis=settings.otlp.for_signal(SIGNAL_METRICS).timeout * 1000 + 1000,
     )
     meter_provider = MeterProvider(
         resource=resource, metric_readers=[reader], views=histogram_views()
@@ -287,6 +287,7 @@ def configure(
     Raises ConfigError listing every problem before anything is started.
     """
     global _active, _atexit_registered
+    from ragsight._config_keys import BY_NAME
     from ragsight._logging import apply_logging
     from ragsight._validation import load_settings
 
@@ -298,7 +299,7 @@ def configure(
             if fixed:
 
                 def shown(s: Settings, key: str) -> Any:
-                    return mask_value(s.get(key), secret=key == "otlp.headers")
+                    return BY_NAME[key].mask(s.get(key))
 
                 raise ConfigError(
                     [

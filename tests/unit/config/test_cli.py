@@ -98,3 +98,18 @@ def test_summary_of_an_empty_directory_says_so(tmp_path: Path) -> None:
 def test_summary_of_a_missing_directory_fails(tmp_path: Path) -> None:
     result = _cli("summary", str(tmp_path / "nope"), cwd=tmp_path)
     assert result.returncode == 1
+
+
+def test_config_show_masks_per_signal_headers_and_url_passwords(tmp_path: Path) -> None:
+    env = {
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": f"authorization=Bearer {TOKEN}",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS": f"tenant={TOKEN}",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": f"https://user:{TOKEN}@collector:4318/v1/m",
+    }
+    for args in (("config", "show"), ("config", "show", "--json"), ("config", "check")):
+        result = _cli(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert TOKEN not in result.stdout + result.stderr
+    shown = json.loads(_cli("config", "show", "--json", cwd=tmp_path, env=env).stdout)
+    assert shown["otlp.traces_headers"]["value"] == {"authorization": "****"}
+    assert shown["otlp.logs_headers"]["value"] == {"tenant": "****"}

@@ -225,3 +225,29 @@ def test_bad_file_values_name_the_key_and_the_file(
 def test_foreign_ragsight_variables_of_the_stack_are_not_reported(tmp_path: Path) -> None:
     env = {"RAGSIGHT_OTELCOL_REPLAY_GLOB": "/x/*.jsonl", "RAGSIGHT_CONFIG": ""}
     assert load_settings(environ=env, cwd=tmp_path).service_name is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", "otlp.traces_protocol"),
+        ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "brotli", "otlp.metrics_compression"),
+        ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "soon", "otlp.logs_timeout"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "no-equals-sign", "otlp.traces_headers"),
+    ],
+)
+def test_per_signal_otlp_variables_are_validated(
+    variable: str, value: str, key: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={variable: value}, cwd=tmp_path)
+    assert [p.key for p in info.value.problems] == [key]
+    assert variable in info.value.problems[0].source
+
+
+def test_per_signal_headers_from_a_file_are_a_table(tmp_path: Path) -> None:
+    (tmp_path / "ragsight.toml").write_text('[otlp.traces_headers]\n"x-api-key" = "abc"\n')
+    settings = load_settings(environ={}, cwd=tmp_path)
+    headers = settings.otlp.for_signal("traces").headers
+    assert {k: v.reveal() for k, v in headers.items()} == {"x-api-key": "abc"}
+    assert "abc" not in repr(settings)

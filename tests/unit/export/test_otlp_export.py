@@ -119,3 +119,65 @@ def test_trace_endpoint_follows_the_otlp_rules(
 
     settings = load_settings(environ={}, cwd=str(tmp_path), otlp_protocol=protocol, **arguments)
     assert otlp_endpoint(settings, "traces") == expected
+
+
+def test_per_signal_otlp_variables_win_over_the_generic_ones(tmp_path: object) -> None:
+    from ragsight._exporters import otlp_endpoint
+
+    environ = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=generic",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "10000",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m:4317",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-tenant=traces,x-extra=1",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "2500",
+        "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "gzip",
+    }
+    settings = load_settings(environ=environ, cwd=str(tmp_path))
+    traces = settings.otlp.for_signal("traces")
+    metrics = settings.otlp.for_signal("metrics")
+    logs = settings.otlp.for_signal("logs")
+    assert {k: v.reveal() for k, v in traces.headers.items()} == {
+        "x-tenant": "traces",
+        "x-extra": "1",
+    }
+    assert traces.timeout == 2.5
+    assert traces.protocol == "http/protobuf"
+    assert metrics.protocol == "grpc"
+    assert {k: v.reveal() for k, v in metrics.headers.items()} == {"x-tenant": "generic"}
+    assert metrics.timeout == 10.0
+    assert logs.compression == "gzip"
+    assert traces.compression == "none"
+    assert otlp_endpoint(settings, "logs") == "http://c:4318/v1/logs"
+
+
+def test_per_signal_protocol_picks_that_signals_exporter_and_default_path(
+    tmp_path: object,
+) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    from ragsight._exporters import otlp_endpoint, otlp_exporter
+
+    settings = load_settings(
+        environ={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"},
+        cwd=str(tmp_path),
+        otlp_endpoint="http://c:4318",
+    )
+    assert otlp_endpoint(settings, "traces") == "http://c:4318"  # gRPC: no /v1 path
+    assert otlp_endpoint(settings, "metrics") == "http://c:4318/v1/metrics"
+    spans, target = otlp_exporter(settings, "traces")
+    metrics, _ = otlp_exporter(settings, "metrics")
+    try:
+        assert isinstance(spans, GrpcSpanExporter)
+        assert "(grpc)" in target
+        assert isinstance(metrics, HttpMetricExporter)
+    finally:
+        spans.shutdown()
+        metrics.shutdown()
