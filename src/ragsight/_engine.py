@@ -183,6 +183,20 @@ class StageCall:
         except Exception as exc:
             report_internal_error("content", exc)
 
+    def _count_rerank_input(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> None:
+        """``rag.rerank.input.count`` from the documents argument (its length only)."""
+        rerank_input = self._plan.rerank_input
+        if rerank_input is None or not self._span.is_recording():
+            return
+        try:
+            count = rerank_input.count(instance, args, kwargs)
+            if count is not None:
+                self._span.set_attribute(names.RAG_RERANK_INPUT_COUNT, count)
+        except Exception as exc:
+            report_internal_error("extract", exc)
+
     def _enter(self) -> tuple[Any, Any]:
         return _attach(_set_span(self._span)), CURRENT.set(self)
 
@@ -396,6 +410,8 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         call = StageCall(plan, rt)
         if call._policy is not None:
             call._capture_arguments(wrapped, args, kwargs)
+        if plan.rerank_input is not None:
+            call._count_rerank_input(instance, args, kwargs)
         # _enter/_leave inlined: this is the hottest path
         otel_token = _attach(_set_span(call._span))
         stage_token = _CURRENT_SET(call)
@@ -418,12 +434,15 @@ def _async_wrapper(plan: Plan) -> Wrapper:
     async def run(
         rt: _runtime.Runtime,
         wrapped: Callable[..., Any],
+        instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
         call = StageCall(plan, rt)
         if call._policy is not None:
             call._capture_arguments(wrapped, args, kwargs)
+        if plan.rerank_input is not None:
+            call._count_rerank_input(instance, args, kwargs)
         tokens = call._enter()
         try:
             result = await wrapped(*args, **kwargs)
@@ -441,7 +460,7 @@ def _async_wrapper(plan: Plan) -> Wrapper:
         rt = _runtime.get()
         if rt is None:
             return wrapped(*args, **kwargs)
-        return run(rt, wrapped, args, kwargs)
+        return run(rt, wrapped, instance, args, kwargs)
 
     return wrapper
 
@@ -451,11 +470,14 @@ def _gen_wrapper(plan: Plan) -> Wrapper:
         rt: _runtime.Runtime,
         gen: Generator[Any, Any, Any],
         parent: Any,
-        capture: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]],
+        capture: tuple[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]],
     ) -> Generator[Any, Any, Any]:
         call = StageCall(plan, rt, parent)
+        fn, instance, args, kwargs = capture
         if call._policy is not None:
-            call._capture_arguments(*capture)
+            call._capture_arguments(fn, args, kwargs)
+        if plan.rerank_input is not None:
+            call._count_rerank_input(instance, args, kwargs)
         sent: Any = None
         to_throw: BaseException | None = None
         while True:
@@ -498,7 +520,7 @@ def _gen_wrapper(plan: Plan) -> Wrapper:
         rt = _runtime.get()
         if rt is None:
             return gen
-        return iterate(rt, gen, otel_context.get_current(), (wrapped, args, kwargs))
+        return iterate(rt, gen, otel_context.get_current(), (wrapped, instance, args, kwargs))
 
     return wrapper
 
@@ -508,11 +530,14 @@ def _agen_wrapper(plan: Plan) -> Wrapper:
         rt: _runtime.Runtime,
         agen: AsyncGenerator[Any, Any],
         parent: Any,
-        capture: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]],
+        capture: tuple[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]],
     ) -> AsyncGenerator[Any, Any]:
         call = StageCall(plan, rt, parent)
+        fn, instance, args, kwargs = capture
         if call._policy is not None:
-            call._capture_arguments(*capture)
+            call._capture_arguments(fn, args, kwargs)
+        if plan.rerank_input is not None:
+            call._count_rerank_input(instance, args, kwargs)
         sent: Any = None
         to_throw: BaseException | None = None
         while True:
@@ -555,7 +580,7 @@ def _agen_wrapper(plan: Plan) -> Wrapper:
         rt = _runtime.get()
         if rt is None:
             return agen
-        return iterate(rt, agen, otel_context.get_current(), (wrapped, args, kwargs))
+        return iterate(rt, agen, otel_context.get_current(), (wrapped, instance, args, kwargs))
 
     return wrapper
 
@@ -625,5 +650,5 @@ def decorate(fn: F, spec: StageSpec) -> F:
     if isinstance(fn, StageWrapper) and fn.__ragsight_stage__.spec == spec:
         return fn
     name = spec.name or operation_name(fn)
-    binding = StageBinding(spec, Plan(spec, name), kind_of(fn))
+    binding = StageBinding(spec, Plan(spec, name, fn), kind_of(fn))
     return _build(fn, binding)

@@ -8,7 +8,8 @@ query, a document id or any other unbounded value can never become a label.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -62,6 +63,67 @@ def operation_name(fn: Any) -> str:
     return qual.rsplit("<locals>.", 1)[-1]
 
 
+_DOCUMENT_ARGS: Final = ("documents", "docs", "candidates", "passages")
+
+
+class RerankInput:
+    """Where a rerank function takes its input documents, found once at decoration.
+
+    Only the length is ever read (``rag.rerank.input.count``): never the content. The
+    argument is one named like documents (by keyword, or at its position), else the first
+    list or tuple passed positionally.
+    """
+
+    __slots__ = ("index", "name", "skip_first")
+
+    def __init__(self, name: str | None, index: int | None, skip_first: bool) -> None:
+        self.name = name
+        self.index = index
+        self.skip_first = skip_first  # the first parameter is self/cls
+
+    @classmethod
+    def of(cls, fn: Any) -> RerankInput:
+        target = getattr(fn, "__func__", fn)
+        try:
+            params = list(inspect.signature(target).parameters.values())
+        except (TypeError, ValueError):
+            return cls(None, None, False)
+        positional = [
+            p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        skip_first = bool(positional) and positional[0] in ("self", "cls")
+        for name in _DOCUMENT_ARGS:
+            if any(p.name == name and p.kind is not p.VAR_POSITIONAL for p in params):
+                index = positional.index(name) if name in positional else None
+                return cls(name, index, skip_first)
+        return cls(None, None, skip_first)
+
+    def count(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
+        name = self.name
+        if name is not None:
+            found = kwargs.get(name, _MISSING)
+            if found is _MISSING and self.index is not None:
+                index = self.index - (1 if self.skip_first and instance is not None else 0)
+                if 0 <= index < len(args):
+                    found = args[index]
+            if found is not _MISSING:
+                return (
+                    len(found) if isinstance(found, Sized) and not isinstance(found, str) else None
+                )
+        else:
+            for name in _DOCUMENT_ARGS:
+                if name in kwargs:  # **kwargs
+                    found = kwargs[name]
+                    return len(found) if isinstance(found, (list, tuple)) else None
+        for arg in args:
+            if isinstance(arg, (list, tuple)):
+                return len(arg)
+        return None
+
+
+_MISSING: Final[Any] = object()
+
+
 class Plan:
     """The precomputed per-stage data the hot path and the metrics drain read."""
 
@@ -77,6 +139,7 @@ class Plan:
         "kind",
         "op_name",
         "reads",
+        "rerank_input",
         "span_attrs",
         "span_name",
         "spec",
@@ -84,7 +147,7 @@ class Plan:
         "token_attrs",
     )
 
-    def __init__(self, spec: StageSpec, op_name: str) -> None:
+    def __init__(self, spec: StageSpec, op_name: str, fn: Any = None) -> None:
         self.spec = spec
         self.stage = spec.stage
         self.op_name = op_name
@@ -170,6 +233,9 @@ class Plan:
                     {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT},
                 )
         self.documents_metrics = stage in _DOCUMENT_STAGES
+        self.rerank_input: RerankInput | None = None
+        if stage == names.STAGE_RERANK and fn is not None:
+            self.rerank_input = RerankInput.of(fn)
         self.cache_attrs: dict[str, dict[str, AttributeValue]] = {
             result: {names.RAG_CACHE_NAME: op_name, names.RAG_CACHE_RESULT: result}
             for result in (names.CACHE_HIT, names.CACHE_MISS, names.CACHE_ERROR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from opentelemetry.trace import SpanKind
 
@@ -94,3 +96,83 @@ def test_latest_experimental_deltas_when_opted_in(otel, monkeypatch):
 def test_user_attributes_are_added_to_the_span(otel):
     ragsight.instrument("step", attributes={"db.collection.name": "faq"})(lambda: None)()
     assert otel.span("step").attributes["db.collection.name"] == "faq"
+
+
+DOCS = [{"text": "confidential passage", "score": 0.2}] * 3
+
+
+class _Reranker:
+    @ragsight.rerank
+    def by_method(self, query: str, documents: list) -> list:
+        return documents[:1]
+
+    @ragsight.rerank
+    @classmethod
+    def by_classmethod(cls, query: str, docs: list) -> list:
+        return docs[:1]
+
+    @ragsight.rerank
+    @staticmethod
+    def by_staticmethod(query: str, passages: list) -> list:
+        return passages[:1]
+
+
+@ragsight.rerank
+def _by_keyword_only(query: str, **kwargs: list) -> list:
+    return kwargs["candidates"][:1]
+
+
+@ragsight.rerank
+def _first_list_argument(query: str, items: list, top_n: int = 1) -> list:
+    return items[:top_n]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: _Reranker().by_method("q", DOCS),
+        lambda: _Reranker().by_method("q", documents=DOCS),
+        lambda: _Reranker.by_method(_Reranker(), "q", DOCS),
+        lambda: _Reranker().by_classmethod("q", DOCS),
+        lambda: _Reranker.by_classmethod("q", docs=DOCS),
+        lambda: _Reranker().by_staticmethod("q", DOCS),
+        lambda: _by_keyword_only("q", candidates=DOCS),
+        lambda: _first_list_argument("q", DOCS),
+    ],
+    ids=["method", "keyword", "via-class", "classmethod", "cls-kw", "static", "kwargs", "list"],
+)
+def test_rerank_input_count_is_read_from_the_documents_argument(otel, call):
+    call()
+    (span,) = otel.spans()
+    assert span.attributes[names.RAG_RERANK_INPUT_COUNT] == 3
+
+
+def test_rerank_input_count_of_streaming_and_async_reranks(otel):
+    @ragsight.rerank
+    def stream(query: str, documents: list):  # type: ignore[no-untyped-def]
+        yield from documents
+
+    @ragsight.rerank
+    async def remote(query: str, documents: list) -> list:
+        return documents
+
+    list(stream("q", DOCS[:2]))
+    asyncio.run(remote("q", DOCS[:1]))
+    counts = sorted(s.attributes[names.RAG_RERANK_INPUT_COUNT] for s in otel.spans())
+    assert counts == [1, 2]
+
+
+def test_rerank_input_count_never_captures_the_documents(otel):
+    _Reranker().by_method("q", DOCS)
+    (span,) = otel.spans()
+    assert all("confidential" not in str(v) for v in span.attributes.values())
+
+
+def test_rerank_without_a_document_list_sets_no_input_count(otel):
+    @ragsight.rerank
+    def opaque(handle: str) -> list:
+        return []
+
+    opaque("h")
+    (span,) = otel.spans()
+    assert names.RAG_RERANK_INPUT_COUNT not in span.attributes
