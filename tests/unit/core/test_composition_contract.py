@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry import trace
 
 import ragsight
+from ragsight import names
 
 
 def current_span_name() -> str:
@@ -69,3 +70,43 @@ def test_guard_on_top_of_an_async_stage_runs_inside_the_stage_span(otel):
     assert asyncio.iscoroutinefunction(composed)
     assert asyncio.run(composed("y")) == "y"
     assert seen == ["chat m"]
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @ragsight.retrieval(data_source="kb")
+    def search(self, q: str) -> list[str]:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("transient")
+        return [q]
+
+    @ragsight.retrieval(data_source="kb2")
+    @classmethod
+    def lookup(cls, q: str) -> list[str]:
+        return [q]
+
+
+def test_stage_methods_reached_through_an_instance_or_class_expose_their_binding(otel):
+    store = _Store()
+    for bound in (store.search, _Store.lookup, store.lookup):
+        binding = bound.__ragsight_stage__
+        assert binding.spec.stage == "retrieval"
+    seen: list[str] = []
+    composed = guard_like_resilience(_Store.lookup, seen)
+    assert composed("x") == ["x"]
+    assert seen == ["retrieval kb2"]
+
+
+def test_retry_applied_later_to_a_bound_stage_method_records_on_the_stage_span(otel):
+    from ragsight.resilience_testing import no_wait
+
+    store = _Store()
+    guarded = ragsight.retry(attempts=2, on=ConnectionError)(store.search)
+    with no_wait():
+        assert guarded("x") == ["x"]
+    (span,) = otel.spans()
+    assert span.name == "retrieval kb"
+    assert names.EVENT_RETRY_SCHEDULED in [e.name for e in span.events]
