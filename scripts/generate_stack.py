@@ -37,11 +37,9 @@ PINNED_COLLECTOR_VERSION = "0.158.0"
 
 # The Collector's own telemetry (service.telemetry), scraped from its :8888 endpoint. These
 # are the Collector's names, not the SDK's; a stack test checks them on the real binary.
-OTELCOL_EXPORTER_SEND_FAILED = (
-    "otelcol_exporter_send_failed_spans_total",
-    "otelcol_exporter_send_failed_metric_points_total",
-    "otelcol_exporter_send_failed_log_records_total",
-)
+# Only the span exporter can fail in this config (metrics are pulled, logs go to debug);
+# the stack tier makes it fail for real to prove the name.
+OTELCOL_EXPORTER_SEND_FAILED = ("otelcol_exporter_send_failed_spans_total",)
 OTELCOL_RECEIVER_REFUSED = (
     "otelcol_receiver_refused_spans_total",
     "otelcol_receiver_refused_metric_points_total",
@@ -209,6 +207,11 @@ def collector_config() -> dict[str, Any]:
                                     "prometheus": {
                                         "host": _env("RAGSIGHT_OTELCOL_TELEMETRY_HOST", "0.0.0.0"),
                                         "port": _env("RAGSIGHT_OTELCOL_TELEMETRY_PORT", "8888"),
+                                        # Counters keep `_total`: without it Prometheus's
+                                        # OpenMetrics parser rejects the whole scrape.
+                                        "without_type_suffix": False,
+                                        "without_units": True,
+                                        "without_scope_info": True,
                                     }
                                 }
                             }
@@ -1053,6 +1056,60 @@ def resilience_dashboard() -> dict[str, Any]:
     return _dashboard("ragsight-resilience", "RAG resilience", panels, ["ragsight", "resilience"])
 
 
+def grafana_datasources() -> dict[str, Any]:
+    """Provisioned datasources: Prometheus (uid ``prometheus``, which the dashboards use)
+    with exemplar links to Jaeger, and Jaeger with links from a span to its stage metrics.
+    ``$$`` is a literal ``$`` in Grafana provisioning files (``$`` interpolates env vars)."""
+    tags = "$$__tags"  # expands to rag_stage="<the span's rag.stage>" (see "tags")
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "type": "prometheus",
+                "uid": "prometheus",
+                "access": "proxy",
+                "url": "http://prometheus:9090",
+                "isDefault": True,
+                "jsonData": {
+                    "httpMethod": "POST",
+                    # SDK histograms and span_metrics carry exemplars with the trace id.
+                    "exemplarTraceIdDestinations": [
+                        {"name": "trace_id", "datasourceUid": "jaeger"}
+                    ],
+                },
+            },
+            {
+                "name": "Jaeger",
+                "type": "jaeger",
+                "uid": "jaeger",
+                "access": "proxy",
+                "url": "http://jaeger:16686",
+                "jsonData": {
+                    "tracesToMetrics": {
+                        "datasourceUid": "prometheus",
+                        "spanStartTimeShift": "-5m",
+                        "spanEndTimeShift": "5m",
+                        "tags": [{"key": n.RAG_STAGE, "value": STAGE}],
+                        "queries": [
+                            {
+                                "name": "Stage p95 latency",
+                                "query": "histogram_quantile(0.95, sum by (le) "
+                                f"(rate({DURATION}_bucket{{{tags}}}[5m])))",
+                            },
+                            {
+                                "name": "Stage error ratio",
+                                "query": f'sum(rate({DURATION}_count{{{tags}, {ERROR}!=""}}[5m]))'
+                                f" / sum(rate({DURATION}_count{{{tags}}}[5m]))",
+                            },
+                        ],
+                    }
+                },
+            },
+        ],
+    }
+
+
 # --------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------
@@ -1090,6 +1147,7 @@ def outputs() -> dict[Path, str]:
         Path("collector/otelcol-config.yaml"): _yaml(collector_config()),
         Path("collector/prometheus/rules/ragsight.rules.yaml"): _yaml(rules(PRODUCTION)),
         Path("collector/prometheus/tests/ragsight.rules.test.yaml"): _yaml(rule_tests()),
+        Path("grafana/provisioning/datasources/ragsight.yaml"): _yaml(grafana_datasources()),
         Path("grafana/dashboards/ragsight-overview.json"): _json(overview_dashboard()),
         Path("grafana/dashboards/ragsight-resilience.json"): _json(resilience_dashboard()),
     }

@@ -9,11 +9,15 @@ building Jaeger from source here costs far more than the whole tier (see the rep
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -95,11 +99,21 @@ class Collector:
     replay_dir: Path
 
 
-@pytest.fixture(scope="session")
-def collector(otelcol_binary: str, stack_dir: Path, trace_backend: OtlpSink) -> Iterator[Collector]:
-    env = collector_env(stack_dir, trace_backend)
+@contextlib.contextmanager
+def running_collector(
+    binary: str,
+    work: Path,
+    trace_backend: OtlpSink,
+    *,
+    name: str = "otelcol",
+    extra_env: dict[str, str] | None = None,
+    sets: tuple[str, ...] = (),
+) -> Iterator[Collector]:
+    """The shipped config on free ports (``sets``: extra ``--set`` overrides); always stopped."""
+    env = {**collector_env(work, trace_backend), **(extra_env or {})}
     config = ROOT / "collector" / "otelcol-config.yaml"
-    proc = Proc("otelcol", [otelcol_binary, "--config", str(config)], stack_dir, env).start()
+    argv = [binary, "--config", str(config), *(f"--set={s}" for s in sets)]
+    proc = Proc(name, argv, work, env).start()
     health = f"http://{env['RAGSIGHT_OTELCOL_HEALTH_ENDPOINT']}/"
     try:
         wait_until(
@@ -115,10 +129,16 @@ def collector(otelcol_binary: str, stack_dir: Path, trace_backend: OtlpSink) -> 
             prometheus=env["RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT"],
             telemetry=f"127.0.0.1:{env['RAGSIGHT_OTELCOL_TELEMETRY_PORT']}",
             health=health,
-            replay_dir=stack_dir / "replay",
+            replay_dir=work / "replay",
         )
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def collector(otelcol_binary: str, stack_dir: Path, trace_backend: OtlpSink) -> Iterator[Collector]:
+    with running_collector(otelcol_binary, stack_dir, trace_backend) as running:
+        yield running
 
 
 @dataclass(frozen=True)
@@ -230,5 +250,80 @@ def prometheus(
         proc.stop()
 
 
-def python_for_apps() -> str:
-    return sys.executable
+class StackApp:
+    """The example app (tests/support/stack_app.py) as a separate process."""
+
+    def __init__(
+        self, service: str, collector: Collector, work: Path, mode: str, file_sink: Path | None
+    ) -> None:
+        self.service = service
+        self.control = work / f"{service}.control.json"
+        self.status = self.control.with_suffix(".status")
+        self.set_mode(mode)
+        env = {
+            "OTEL_SERVICE_NAME": service,
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+        if file_sink is None:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{collector.otlp_grpc}"
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+        else:  # no endpoint: ragsight's embedded default writes OTLP JSON files here
+            env["RAGSIGHT_FILE_SINK_DIRECTORY"] = str(file_sink)
+        script = ROOT / "tests" / "support" / "stack_app.py"
+        argv = [sys.executable, str(script), "--control", str(self.control)]
+        self.proc = Proc(f"app-{service}", argv, work, env).start()
+
+    def set_mode(self, mode: str) -> None:
+        tmp = self.control.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"mode": mode}))
+        tmp.replace(self.control)
+
+    def iterations(self) -> int:
+        try:
+            return int(json.loads(self.status.read_text())["iterations"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    def wait_iterations(self, count: int, mode: str | None = None, timeout: float = 30) -> None:
+        """Wait until the app ran ``count`` more requests (in ``mode`` if given)."""
+        target = self.iterations() + count
+
+        def done() -> bool:
+            if not self.proc.running():
+                raise AssertionError(f"app exited\n{self.proc.log_tail()}")
+            status = json.loads(self.status.read_text())
+            return status["iterations"] >= target and (mode is None or status["mode"] == mode)
+
+        wait_until(done, timeout=timeout, what=f"{self.service} to serve {count} requests")
+
+    def stop(self) -> None:
+        if self.proc.running():
+            self.set_mode("stop")
+            with contextlib.suppress(TimeoutError):
+                wait_until(lambda: not self.proc.running(), timeout=15, what="app to exit")
+        self.proc.stop()
+
+
+@pytest.fixture(scope="session")
+def launch_app(collector: Collector, stack_dir: Path) -> Iterator[Any]:
+    """``launch_app(service, mode, file_sink=None)`` starts an app process; every app is
+    stopped at session end. With ``file_sink`` the app has no OTLP endpoint and writes
+    ragsight's embedded-default OTLP JSON files into that directory instead."""
+    started: list[StackApp] = []
+
+    def launch(service: str, mode: str = "healthy", file_sink: Path | None = None) -> StackApp:
+        app = StackApp(service, collector, stack_dir, mode, file_sink)
+        started.append(app)
+        return app
+
+    yield launch
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture
+def collector_factory(otelcol_binary: str, tmp_path: Path) -> Any:
+    """``with collector_factory(trace_backend, extra_env=..., sets=...) as c:`` runs one more
+    Collector from the shipped config (for tests that need it configured differently)."""
+    return functools.partial(running_collector, otelcol_binary, tmp_path)

@@ -4,6 +4,8 @@ rule profile changed, so that what the tests run is what users run."""
 from __future__ import annotations
 
 import copy
+import json
+import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from otlp_sink import OtlpSink
 from ports import free_port
 from stackgen import ROOT, load_generator
 from stackprocs import AlertWebhook
+
+from ragsight import names
 
 gen = load_generator()
 
@@ -82,3 +86,48 @@ def derived_prometheus_config(
         for static in job["static_configs"]:
             static["targets"] = [targets[t] for t in static["targets"]]
     return dict(config)
+
+
+def post_span_with_content(otlp_http: str, service: str) -> None:
+    """One span (and one span event) carrying every content attribute, over OTLP/HTTP JSON."""
+    content = [
+        {"key": k, "value": {"stringValue": "secret text"}} for k in names.CONTENT_ATTRIBUTES
+    ]
+    keep = {"key": names.RAG_STAGE, "value": {"stringValue": names.STAGE_GENERATION}}
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": names.SERVICE_NAME, "value": {"stringValue": service}}]
+                },
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "chat gpt-4o-mini",
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000100000000",
+                                "attributes": [*content, keep],
+                                "events": [
+                                    {
+                                        "name": "gen_ai.client.inference.operation.details",
+                                        "timeUnixNano": "1700000000050000000",
+                                        "attributes": content,
+                                    }
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        f"{otlp_http}/v1/traces",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
