@@ -78,6 +78,7 @@ class StageCall:
         "_content",
         "_count",
         "_ended",
+        "_first_chunk",
         "_items",
         "_plan",
         "_policy",
@@ -100,6 +101,7 @@ class StageCall:
         self._usage: tuple[int | None, int | None] | None = None
         self._items: list[Any] | None = None
         self._count = 0
+        self._first_chunk: float | None = None
         self._ended = False
         policy = _policy._content  # one global read; configure() swaps it atomically
         if policy is DEFAULT_CONTENT_POLICY:
@@ -208,6 +210,9 @@ class StageCall:
     def _on_item(self, item: Any) -> None:
         """A generator stage yielded ``item`` (a streamed document or chunk)."""
         self._count += 1
+        if self._count == 1 and self._plan.stage == names.STAGE_GENERATION:
+            # measured before the item reaches the consumer; recorded with the rest at end
+            self._first_chunk = perf_counter() - self._t0
         items = self._items
         if items is None:
             items = self._items = []
@@ -305,6 +310,13 @@ class StageCall:
             readout.count = self._count
             if span.is_recording():
                 span.set_attribute(names.RAG_RETRIEVAL_DOCUMENTS_COUNT, self._count)
+        first_chunk = self._first_chunk
+        if first_chunk is not None:
+            if readout is None:
+                readout = _extract.Readout()
+            readout.time_to_first_chunk = first_chunk
+            if span.is_recording():
+                span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, first_chunk)
         if self._policy is not None:
             if readout_needed and result is not _NOTHING and self._items is None:
                 self._add_content(names.RAG_OUTPUT, result)

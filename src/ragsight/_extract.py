@@ -36,6 +36,7 @@ class Readout:
     response_id: str | None = None
     finish_reasons: tuple[str, ...] | None = None
     cache_result: str | None = None  # a cache block's hit/miss/error
+    time_to_first_chunk: float | None = None  # seconds; streamed generation only
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -67,6 +67,9 @@ class Instruments:
         self.stage_duration = _histogram(meter, names.RAG_OPERATION_DURATION)
         self.genai_duration = _histogram(meter, names.GEN_AI_CLIENT_OPERATION_DURATION)
         self.token_usage = _histogram(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
+        self.time_to_first_chunk = _histogram(
+            meter, names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+        )
         self.documents = _histogram(meter, names.RAG_RETRIEVAL_DOCUMENTS)
         self.score = _histogram(meter, names.RAG_RETRIEVAL_SCORE)
         self.evaluation = _histogram(meter, names.RAG_EVALUATION_SCORE)
@@ -132,6 +135,9 @@ class Instruments:
         if readout.cache_result is not None:
             self.cache_requests.add(1, plan.cache_attrs[readout.cache_result], ctx)
             return
+        first_chunk = readout.time_to_first_chunk
+        if first_chunk is not None and plan.genai_metric_attrs is not None:
+            self.time_to_first_chunk.record(first_chunk, plan.genai_attrs_for(error_type), ctx)
         if plan.token_attrs is not None:
             if readout.input_tokens is not None:
                 self.token_usage.record(readout.input_tokens, plan.token_attrs[0], ctx)

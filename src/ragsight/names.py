@@ -57,6 +57,7 @@ GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"  # s
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
@@ -334,6 +335,14 @@ GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
     (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE),
     GEN_AI_TOKEN_BUCKETS,
 )
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
+    "gen_ai.client.operation.time_to_first_chunk",
+    "histogram",
+    "s",
+    "Time from the start of a streamed GenAI operation to its first chunk (semconv).",
+    (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, ERROR_TYPE),
+    GEN_AI_DURATION_BUCKETS,
+)
 RAG_CACHE_REQUESTS = MetricSpec(
     "rag.cache.requests",
     "counter",
@@ -497,6 +506,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     RETRY_BUDGET_REMAINING,
     RETRY_BUDGET_EXHAUSTED,
     BATCH_DOCUMENTS,
+    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
 )
 
 

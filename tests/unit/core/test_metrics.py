@@ -413,3 +413,82 @@ def test_concurrent_collection_neither_loses_nor_double_counts_calls(otel):
     assert point.count == threads * per_thread
     (documents,) = otel.points(names.RAG_RETRIEVAL_DOCUMENTS.name)
     assert documents.count == threads * per_thread
+
+
+class _Clock:
+    """Stands in for the engine's perf_counter: time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_streamed_generation_records_time_to_first_chunk(otel, monkeypatch):
+    from ragsight import _engine
+
+    clock = _Clock()
+    monkeypatch.setattr(_engine, "perf_counter", clock)
+
+    @ragsight.generation(provider="openai", model="gpt-4o-mini")
+    def stream(q: str):  # type: ignore[no-untyped-def]
+        clock.now += 0.5  # waiting for the first token
+        yield "Hel"
+        clock.now += 1.5
+        yield "lo"
+
+    for _chunk in stream("q"):
+        clock.now += 10.0  # the consumer's time is not the model's
+    span = otel.span("chat gpt-4o-mini")
+    assert span.attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == 0.5
+    (point,) = otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
+    assert attrs(point) == {
+        names.GEN_AI_OPERATION_NAME: "chat",
+        names.GEN_AI_PROVIDER_NAME: "openai",
+        names.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+    }
+    assert point.count == 1
+    assert point.sum == 0.5
+    assert tuple(point.explicit_bounds) == names.GEN_AI_DURATION_BUCKETS
+
+
+def test_async_streamed_generation_failing_after_a_chunk_keeps_its_first_chunk_time(
+    otel, monkeypatch
+):
+    from ragsight import _engine
+
+    clock = _Clock()
+    monkeypatch.setattr(_engine, "perf_counter", clock)
+
+    @ragsight.generation(model="m")
+    async def stream(q: str):  # type: ignore[no-untyped-def]
+        clock.now += 0.25
+        yield "a"
+        raise TimeoutError("stream broke")
+
+    async def consume() -> None:
+        async for _chunk in stream("q"):
+            pass
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(consume())
+    assert otel.span("chat m").attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == 0.25
+    (point,) = otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
+    assert point.sum == 0.25
+    assert attrs(point)[names.ERROR_TYPE] == "TimeoutError"
+
+
+def test_time_to_first_chunk_is_only_for_streamed_generation(otel):
+    @ragsight.generation(model="m")
+    def answer(q: str) -> str:
+        return "whole answer"
+
+    @ragsight.retrieval
+    def search(q: str):  # type: ignore[no-untyped-def]
+        yield {"score": 0.5}
+
+    answer("q")
+    list(search("q"))
+    assert otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name) == []
+    assert all(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK not in s.attributes for s in otel.spans())
