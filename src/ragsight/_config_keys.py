@@ -410,6 +410,17 @@ MAPPING_KEYS = frozenset(
 )
 CONFIG_ENV = "RAGSIGHT_CONFIG"
 ENV_NAMES: frozenset[str] = frozenset(e for k in KEYS for e in k.env) | {CONFIG_ENV}
+# OTLP exporter variables of the specification that ragsight does not read (TLS files,
+# metric temporality...): legitimate, so never taken for misspellings of the ones it reads.
+OTLP_ENV_PREFIX = "OTEL_EXPORTER_OTLP_"
+OTLP_SPEC_ONLY_ENV: frozenset[str] = frozenset(
+    f"{OTLP_ENV_PREFIX}{signal}{name}"
+    for signal in ("", "TRACES_", "METRICS_", "LOGS_")
+    for name in ("CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE", "INSECURE")
+) | {
+    f"{OTLP_ENV_PREFIX}METRICS_TEMPORALITY_PREFERENCE",
+    f"{OTLP_ENV_PREFIX}METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+}
 # RAGSIGHT_* variables read by other ragsight tools (the bundled stack, the CLI, tests), not
 # by configure(); they are not reported as unknown.
 FOREIGN_ENV_PREFIXES = (

@@ -27,6 +27,8 @@ from ragsight._config_keys import (
     FOREIGN_ENV_PREFIXES,
     KEYS,
     MAPPING_KEYS,
+    OTLP_ENV_PREFIX,
+    OTLP_SPEC_ONLY_ENV,
 )
 from ragsight._settings import NO_VALUE, Problem
 
@@ -125,7 +127,9 @@ def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
 
 
 def env_values(environ: Mapping[str, str]) -> list[Raw]:
-    """Known variables (first set name per key wins) plus unknown RAGSIGHT_* ones."""
+    """Known variables (first set name per key wins) plus unknown RAGSIGHT_* ones and
+    OTEL_EXPORTER_OTLP_* ones that are near-misses of a variable ragsight reads (a
+    misspelt endpoint would otherwise send telemetry somewhere else, silently)."""
     out: list[Raw] = []
     for key in KEYS:
         for env_name in key.env:
@@ -138,9 +142,22 @@ def env_values(environ: Mapping[str, str]) -> list[Raw]:
             env_name.startswith("RAGSIGHT_")
             and env_name not in ENV_NAMES
             and not env_name.startswith(FOREIGN_ENV_PREFIXES)
-        ):
+        ) or _misspelt_otlp_variable(env_name):
             out.append(Raw(f"${env_name}", value, f"env {env_name}", True))
     return out
+
+
+def _misspelt_otlp_variable(env_name: str) -> bool:
+    if (
+        not env_name.startswith(OTLP_ENV_PREFIX)
+        or env_name in ENV_NAMES
+        or env_name in OTLP_SPEC_ONLY_ENV
+    ):
+        return False
+    import difflib
+
+    known = [e for e in ENV_NAMES if e.startswith(OTLP_ENV_PREFIX)]
+    return bool(difflib.get_close_matches(env_name, known, n=1, cutoff=0.85))
 
 
 def argument_values(arguments: Mapping[str, Any]) -> list[Raw]:

@@ -29,11 +29,12 @@ def _unknown(raw: Raw) -> Problem:
     if raw.key.startswith("$"):
         name = raw.key[1:]
         hint = _did_you_mean(name, sorted(ENV_NAMES))
+        what = "OpenTelemetry" if name.startswith("OTEL_") else "ragsight"
         return Problem(
             name,
             raw.source,
             mask_unknown(name, raw.value),
-            f"unknown ragsight environment variable{hint}",
+            f"unknown {what} environment variable{hint}",
         )
     if raw.key.startswith("@"):
         name = raw.key[1:]

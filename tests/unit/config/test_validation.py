@@ -251,3 +251,35 @@ def test_per_signal_headers_from_a_file_are_a_table(tmp_path: Path) -> None:
     headers = settings.otlp.for_signal("traces").headers
     assert {k: v.reveal() for k, v in headers.items()} == {"x-api-key": "abc"}
     assert "abc" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPONT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ("OTEL_EXPORTER_OTLP_HEADRES", "OTEL_EXPORTER_OTLP_HEADERS"),
+        ("OTEL_EXPORTER_OTLP_TRACE_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    ],
+)
+def test_misspelt_otlp_variable_is_a_problem_with_a_did_you_mean(
+    variable: str, meant: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={variable: "http://collector:4318"}, cwd=tmp_path)
+    (problem,) = info.value.problems
+    assert problem.key == variable
+    assert problem.message == f"unknown OpenTelemetry environment variable; did you mean {meant!r}?"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "OTEL_EXPORTER_OTLP_SOMETHING_A_VENDOR_READS",
+        "OTEL_LOGS_EXPORTER",
+    ],
+)
+def test_other_opentelemetry_variables_are_left_alone(variable: str, tmp_path: Path) -> None:
+    load_settings(environ={variable: "x"}, cwd=tmp_path)
