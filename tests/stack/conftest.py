@@ -297,6 +297,16 @@ class StackApp:
 
         wait_until(done, timeout=timeout, what=f"{self.service} to serve {count} requests")
 
+    def wait_breaker(self, state: str, timeout: float = 30) -> None:
+        """Wait until the app's vector-store breaker reports ``state``."""
+
+        def reached() -> bool:
+            if not self.proc.running():
+                raise AssertionError(f"app exited\n{self.proc.log_tail()}")
+            return bool(json.loads(self.status.read_text()).get("breaker") == state)
+
+        wait_until(reached, timeout=timeout, what=f"{self.service}'s breaker to be {state}")
+
     def stop(self) -> None:
         if self.proc.running():
             self.set_mode("stop")

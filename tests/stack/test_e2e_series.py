@@ -18,6 +18,7 @@ from stackenv import rule_profile_for_tests
 from stackgen import load_generator
 from stackprocs import get_json, prom_query, wait_until
 
+from ragsight import names
 from ragsight.names import METRICS, MetricSpec, prometheus_attribute, prometheus_name
 
 gen = load_generator()
@@ -32,10 +33,15 @@ def tour(prometheus: Any, launch_app: Any) -> Iterator[Any]:
     app.wait_iterations(20, "healthy")
     # Two outages: a rare-event histogram (outage duration) is first exported at count 1,
     # and rate() only sees data from its second observation on.
-    phases = [("errors", 10), ("outage", 30), ("healthy", 60), ("outage", 30), ("healthy", 60)]
-    for mode, count in phases:
-        app.set_mode(mode)
-        app.wait_iterations(count, mode)
+    app.set_mode("errors")
+    app.wait_iterations(10, "errors")
+    for _ in range(2):
+        app.set_mode("outage")
+        app.wait_breaker(names.CB_STATE_OPEN)
+        app.wait_iterations(10, "outage")  # rejections, give-ups, budget exhaustion
+        app.set_mode("healthy")
+        app.wait_breaker(names.CB_STATE_CLOSED)  # probe succeeded: outage duration recorded
+    app.wait_iterations(20, "healthy")
     return prometheus
     # the app keeps serving healthy traffic until the session ends
 

@@ -20,9 +20,10 @@ def traced(trace_backend: OtlpSink, launch_app: Any) -> OtlpSink:
     app = launch_app(SERVICE, "healthy")
     app.wait_iterations(20, "healthy")
     app.set_mode("outage")  # opens the breaker: rejections, give-ups, state changes
-    app.wait_iterations(30, "outage")
-    app.set_mode("healthy")  # the breaker closes again
-    app.wait_iterations(40, "healthy")
+    app.wait_breaker(names.CB_STATE_OPEN)
+    app.wait_iterations(10, "outage")
+    app.set_mode("healthy")
+    app.wait_breaker(names.CB_STATE_CLOSED)
     return trace_backend
 
 

@@ -8,7 +8,8 @@ block, evaluation, circuit breaker, retry with a budget and batch processing, an
 endpoint, export intervals). Every request it reads ``--control`` (JSON ``{"mode": ...}``)
 so a test can inject a fault and take it away while the process keeps running:
 
-- ``healthy``: stages succeed; the answers cache hits every other request; one vector
+- ``healthy``: stages succeed; the answers cache hits every other request; uncached
+  requests alternate a plain and a streamed generation; one vector
   store call in 20 fails once and is retried; every 10th request ingests a small batch
   with one bad document;
 - ``errors``: retrieval raises ``TimeoutError`` on every other uncached request (outside the
@@ -19,7 +20,8 @@ so a test can inject a fault and take it away while the process keeps running:
   retries give up and the retry budget runs dry;
 - ``stop``: shut telemetry down (flushing it) and exit.
 
-After each request it writes ``{"iterations": n, "mode": m}`` to ``<control>.status`` so
+After each request it writes ``{"iterations": n, "mode": m, "breaker": state}`` to
+``<control>.status`` so
 tests wait for the app to have done something, never for a fixed time.
 """
 
@@ -29,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,11 @@ class App:
         ragsight.current_stage().set_usage(input_tokens=120, output_tokens=40)
         return "an answer"
 
+    @ragsight.generation("answer_stream", provider="openai", model="gpt-4o-mini")
+    def generate_stream(self, question: str, docs: list[dict[str, Any]]) -> Iterator[str]:
+        ragsight.current_stage().set_usage(input_tokens=120, output_tokens=40)
+        yield from ("an ", "answer")
+
     @ragsight.pipeline("answer_question")
     def handle(self, question: str) -> str:
         with ragsight.cache("answers") as lookup:
@@ -105,7 +113,10 @@ class App:
                 return "cached answer"
             lookup.miss()
         docs = self.rerank(self.search(self.embed(question)))
-        answer = self.generate(question, docs)
+        if self.i % 4 == 1:
+            answer = self.generate(question, docs)
+        else:  # a streamed generation: the span lasts until the last chunk
+            answer = "".join(self.generate_stream(question, docs))
         score: Any = "not-a-score" if self.mode == "errors" else 0.9
         ragsight.record_evaluation("faithfulness", score)
         if self.i % 10 == 1:
@@ -145,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     status = args.control.with_suffix(".status")
     while (mode := _read_mode(args.control)) != "stop":
         app.request(mode)
-        status.write_text(json.dumps({"iterations": app.i, "mode": mode}))
+        status.write_text(
+            json.dumps({"iterations": app.i, "mode": mode, "breaker": app.breaker.state})
+        )
         time.sleep(args.interval)
     ragsight.shutdown()
     return 0
