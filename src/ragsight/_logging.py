@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry import trace
 
 from ragsight import names
-from ragsight._content import TRUNCATED_MARK, redact_text
+from ragsight._content import REDACTED, TRUNCATED_MARK, is_secret_name, redact_text
 from ragsight._policy import get_content_policy
 
 _EMPTY_TRACE = ""
@@ -75,10 +75,32 @@ def safe_message(record: logging.LogRecord) -> str:
     return text
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 def _redacted_copy(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy safe to print: message, traceback, stack and extra fields redacted.
+
+    The traceback is rendered here (formatters reuse ``exc_text``): it ends with the
+    exception's message, which carries whatever the failing call put there.
+    """
+    policy = get_content_policy()
     clone = copy.copy(record)
     clone.msg = safe_message(record)
     clone.args = None
+    if record.exc_info and record.exc_info[0] is not None:
+        clone.exc_text = redact_text(_TRACEBACKS.formatException(record.exc_info), policy)
+    elif record.exc_text:
+        clone.exc_text = redact_text(record.exc_text, policy)
+    if record.stack_info:
+        clone.stack_info = redact_text(record.stack_info, policy)
+    for key, value in vars(record).items():
+        if key in _STANDARD:
+            continue
+        if is_secret_name(key, policy.secret_argument_names):
+            setattr(clone, key, REDACTED)
+        elif isinstance(value, str):
+            setattr(clone, key, redact_text(value, policy))
     return clone
 
 
@@ -98,7 +120,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in payload and key != "trace_flags":
                 payload[key] = value if isinstance(value, (str, int, float, bool)) else repr(value)
-        if record.exc_info:
+        if record.exc_text:  # already rendered (and redacted) by the handler
+            payload["exception"] = record.exc_text
+        elif record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)
 

@@ -147,3 +147,40 @@ def test_exporters_own_records_are_never_exported() -> None:
     )
     handler.handle(record)
     assert exporter.get_finished_logs() == ()
+
+
+def _stream_output(tmp_path: object, fmt: str, emit: object) -> str:
+    settings = load_settings(environ={}, cwd=str(tmp_path), logs_format=fmt)
+    _logging.apply_logging(settings, None)
+    handler = next(h for h in logging.getLogger().handlers if h in _logging._handlers)
+    stream = io.StringIO()
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    emit()  # type: ignore[operator]
+    return stream.getvalue()
+
+
+def _log_failure() -> None:
+    try:
+        raise ValueError(f"upstream rejected key sk-abcdefghijklmnopqrstuv for {EMAIL}")
+    except ValueError:
+        logging.getLogger("app.fail").exception("call failed")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_printed_tracebacks_are_redacted(tmp_path: object, fmt: str) -> None:
+    out = _stream_output(tmp_path, fmt, _log_failure)
+    assert "ValueError" in out
+    assert "sk-abcdefghijklmnopqrstuv" not in out
+    assert EMAIL not in out
+
+
+def test_json_extra_fields_are_redacted_and_secret_named_ones_masked(tmp_path: object) -> None:
+    def emit() -> None:
+        logging.getLogger("app.extra").warning(
+            "lookup", extra={"user": EMAIL, "apiKey": "opaque-credential", "doc_count": 3}
+        )
+
+    line = json.loads(_stream_output(tmp_path, "json", emit).strip().splitlines()[-1])
+    assert EMAIL not in json.dumps(line)
+    assert "opaque-credential" not in json.dumps(line)
+    assert line["doc_count"] == 3
