@@ -72,6 +72,7 @@ RETRIEVAL_SCORE = series(n.RAG_RETRIEVAL_SCORE)
 RETRIEVAL_DOCS = series(n.RAG_RETRIEVAL_DOCUMENTS)
 EVAL_SCORE = series(n.RAG_EVALUATION_SCORE)
 GENAI_DURATION = series(n.GEN_AI_CLIENT_OPERATION_DURATION)
+GENAI_TTFC = series(n.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
 TOKENS = series(n.GEN_AI_CLIENT_TOKEN_USAGE)
 INTERNAL_ERRORS = series(n.RAGSIGHT_INTERNAL_ERRORS)
 EXPORT_DROPPED = series(n.RAGSIGHT_EXPORT_DROPPED)
@@ -913,6 +914,18 @@ def overview_dashboard() -> dict[str, Any]:
                 ),
             ),
             "s",
+        ),
+        Panel(
+            "Streamed generation: time to first chunk p95",
+            (
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({MODEL}, le) (rate({GENAI_TTFC}_bucket{{{SEL}}}[{RI}])))",
+                    f"{{{{{MODEL}}}}}",
+                ),
+            ),
+            "s",
+            description="What a user waits before the answer starts to appear.",
         ),
         Panel(
             "ragsight internal errors",
