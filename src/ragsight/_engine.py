@@ -59,6 +59,9 @@ _CURRENT_SET = CURRENT.set
 _CURRENT_RESET = CURRENT.reset
 
 
+_UNPRINTABLE: Final = "<exception str() failed>"  # what the traceback module prints
+
+
 def _is_cancelled(exc: BaseException) -> bool:
     # asyncio is not imported by ragsight: if it is not loaded, nothing can be its
     # CancelledError
@@ -357,14 +360,21 @@ class StageCall:
         try:
             if isinstance(exc, Exception):
                 error_type = type(exc).__qualname__
+                span.set_attribute(names.ERROR_TYPE, error_type)
                 policy = _content.effective_policy()
-                message = _content.redact_text(str(exc), policy)
+                try:
+                    text: str | None = str(exc)
+                except Exception:  # a user __str__ that raises must not cost the ERROR status
+                    text = None
+                message = _content.redact_text(text, policy) if text is not None else _UNPRINTABLE
                 # the SDK's own stacktrace ends with the message: redact it too
                 stack = _content.redact_text("".join(traceback.format_exception(exc)), policy)
-                span.set_attribute(names.ERROR_TYPE, error_type)
-                span.record_exception(
-                    exc, {names.EXCEPTION_MESSAGE: message, names.EXCEPTION_STACKTRACE: stack}
-                )
+                attributes = {names.EXCEPTION_MESSAGE: message, names.EXCEPTION_STACKTRACE: stack}
+                if text is not None:
+                    span.record_exception(exc, attributes)
+                else:  # the SDK's record_exception would call str() again and fail
+                    attributes[names.EXCEPTION_TYPE] = error_type
+                    span.add_event(names.EVENT_EXCEPTION, attributes)
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
             elif _is_cancelled(exc):
                 error_type = names.ERROR_TYPE_CANCELLED

@@ -250,6 +250,7 @@ EVENT_BATCH_ITEM_FAILED: Final = "resilience.batch.item_failed"
 EVENT_CACHE_LOOKUP: Final = "rag.cache.lookup"
 # content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY/SPAN_AND_EVENT
 EVENT_RAG_CONTENT: Final = "rag.content"
+EVENT_EXCEPTION: Final = "exception"  # the OTel exception event (its spec name)
 
 # --------------------------------------------------------------------------------------
 # Metrics

@@ -461,3 +461,22 @@ def test_async_methods_stay_coroutine_functions():
     assert inspect.iscoroutinefunction(Client.ask)
     assert inspect.iscoroutinefunction(Client().ask)
     assert asyncio.run(Client().ask("x")) == "x"
+
+
+def test_exception_whose_str_raises_still_marks_the_span_error(otel):
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    @ragsight.instrument
+    def fail() -> None:
+        raise Unprintable()
+
+    with pytest.raises(Unprintable):
+        fail()
+    span = otel.span("fail")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE].endswith("Unprintable")
+    (event,) = span.events
+    assert event.name == names.EVENT_EXCEPTION
+    assert event.attributes[names.EXCEPTION_MESSAGE] == "<exception str() failed>"
