@@ -152,3 +152,26 @@ def test_collector_series_the_rules_query_exist(tour: Any, series: str) -> None:
     """(The send-failure counters exist only after a failure: see test_e2e_collector_failures.)"""
     selector = f'{series}{{job="otel-collector-internal"}}'
     wait_until(lambda: prom_query(tour.url, selector), timeout=30, what=selector)
+
+
+def test_span_metrics_connector_derives_series_with_the_configured_dimensions(tour: Any) -> None:
+    dimensions = {
+        prometheus_attribute(d["name"])
+        for d in gen.collector_config()["connectors"]["span_metrics"]["dimensions"]
+    }
+    stage = prometheus_attribute(names.RAG_STAGE)
+    selector = (
+        f'traces_span_metrics_calls_total{{{SVC_LABEL}="{SERVICE}", '
+        f'{stage}="{names.STAGE_RETRIEVAL}"}}'
+    )
+
+    def labels() -> set[str]:
+        return {key for r in prom_query(tour.url, selector) for key in r["metric"]}
+
+    wait_until(
+        lambda: {"span_name", "status_code", stage} <= labels(),
+        timeout=30,
+        what=selector,
+    )
+    # gen_ai.* dimensions are set on generation spans only; stage dimensions everywhere
+    assert {prometheus_attribute(names.RAG_OPERATION_NAME)} <= labels() & dimensions
