@@ -166,3 +166,12 @@ def test_schema_check_rejects_a_malformed_dashboard() -> None:
     done = typecheck(dashboard, "broken")
     assert done.returncode != 0
     assert "gridPos" in done.stdout or "'string' is not assignable" in done.stdout
+
+
+def test_build_collector_reuses_the_cached_binary(otelcol_binary: str) -> None:
+    done = run(["bash", str(ROOT / "scripts" / "build-collector")])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == otelcol_binary
+    assert "cached:" in done.stderr
+    version = run([otelcol_binary, "--version"])
+    assert gen.PINNED_COLLECTOR_VERSION in version.stdout
