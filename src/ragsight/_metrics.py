@@ -83,6 +83,7 @@ class Instruments:
         )
         self.pending: deque[Item] = deque()
         self.drain_requested = False
+        self._recording = threading.RLock()  # re-entrant: a record() may log, and so on
 
     def _on_collect(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()
@@ -109,18 +110,21 @@ class Instruments:
         """
         pending = self.pending
         pop = pending.popleft
-        n = 0
+        lock = self._recording
         todo = len(pending) if limit is None else min(limit, len(pending))
-        while n < todo:
-            try:
-                item = pop()
-            except IndexError:
-                return
-            n += 1
-            try:
-                self.record(item)
-            except Exception as exc:
-                _safety.report_internal_error("metrics.record", exc)
+        for _ in range(todo):
+            # pop and record under one lock: a collection that finds the queue empty then
+            # knows no other thread (the background drainer) holds a popped, unrecorded
+            # call that would miss this collection, or the last one at shutdown
+            with lock:
+                try:
+                    item = pop()
+                except IndexError:
+                    return
+                try:
+                    self.record(item)
+                except Exception as exc:
+                    _safety.report_internal_error("metrics.record", exc)
 
     def record(self, item: Item) -> None:
         plan, duration, error_type, span_context, readout = item
