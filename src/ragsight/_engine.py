@@ -618,6 +618,17 @@ _FACTORIES: Final[dict[str, Callable[[Plan], Wrapper]]] = {
 def kind_of(fn: Any) -> str:
     """``"sync"``, ``"async"``, ``"gen"`` or ``"agen"`` (looks through class/staticmethod)."""
     target = getattr(fn, "__func__", fn) if isinstance(fn, (classmethod, staticmethod)) else fn
+    kind = _kind_of_function(target)
+    if kind == "sync" and not inspect.isroutine(target) and not isinstance(target, type):
+        # a callable object (an LLM client, a runnable): its __call__ decides; taking an
+        # async __call__ for sync would end the span before the work even started
+        call = getattr(target, "__call__", None)  # noqa: B004
+        if call is not None:
+            kind = _kind_of_function(call)
+    return kind
+
+
+def _kind_of_function(target: Any) -> str:
     if inspect.isasyncgenfunction(target):
         return "agen"
     if inspect.iscoroutinefunction(target):

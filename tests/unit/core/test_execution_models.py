@@ -480,3 +480,35 @@ def test_exception_whose_str_raises_still_marks_the_span_error(otel):
     (event,) = span.events
     assert event.name == names.EVENT_EXCEPTION
     assert event.attributes[names.EXCEPTION_MESSAGE] == "<exception str() failed>"
+
+
+class _AsyncClient:
+    async def __call__(self, prompt: str) -> str:
+        await asyncio.sleep(0)
+        raise ConnectionError("provider down")
+
+
+class _StreamingClient:
+    async def __call__(self, prompt: str) -> AsyncIterator[str]:
+        yield "chunk"
+
+
+def test_callable_object_with_async_call_gets_a_span_covering_the_awaited_work(otel):
+    client = ragsight.generation(_AsyncClient())
+    with pytest.raises(ConnectionError):
+        asyncio.run(client("q"))
+    span = otel.span("chat _AsyncClient")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == "ConnectionError"
+
+
+def test_callable_object_with_async_generator_call_is_a_streamed_stage(otel):
+    client = ragsight.generation(_StreamingClient())
+
+    async def consume() -> list[str]:
+        return [chunk async for chunk in client("q")]
+
+    assert asyncio.run(consume()) == ["chunk"]
+    assert (
+        names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in otel.span("chat _StreamingClient").attributes
+    )
