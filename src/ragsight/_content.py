@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -217,10 +218,11 @@ class _Redactor:
                 out[key] = REDACTED if self.secret(str(k)) else self.value(v, depth + 1)
             return out
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = list(value)
-            seq = [self.value(v, depth + 1) for v in items[:_MAX_ITEMS]]
-            if len(items) > _MAX_ITEMS:
-                seq.append(f"... {len(items) - _MAX_ITEMS} more")
+            # islice, not list(value)[:n]: a 20M-element result must not be copied on the
+            # caller's thread to keep 20 of its items
+            seq = [self.value(v, depth + 1) for v in itertools.islice(value, _MAX_ITEMS)]
+            if len(value) > _MAX_ITEMS:
+                seq.append(f"... {len(value) - _MAX_ITEMS} more")
             return seq
         dump = getattr(value, "model_dump", None)  # pydantic v2 models
         if callable(dump):

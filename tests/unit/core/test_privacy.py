@@ -297,3 +297,19 @@ def test_camel_case_secret_names_in_kwargs_and_nested_keys_are_never_captured(ot
 @pytest.mark.parametrize("name", ["prompt", "passages", "tokenizer", "keyword", "authors"])
 def test_ordinary_argument_names_are_not_taken_for_secrets(name):
     assert not _content.is_secret_name(name)
+
+
+def test_capturing_a_long_list_reads_only_the_items_it_keeps():
+    class Counting(list):  # type: ignore[type-arg]
+        read = 0
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for item in super().__iter__():
+                Counting.read += 1
+                yield item
+
+    red = _content.redactor(ContentPolicy(capture=True))
+    captured = json.loads(red.json(Counting(range(100_000))))
+    assert captured[:2] == [0, 1]
+    assert captured[-1] == f"... {100_000 - 20} more"
+    assert Counting.read <= 20
