@@ -512,3 +512,57 @@ def test_callable_object_with_async_generator_call_is_a_streamed_stage(otel):
     assert (
         names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in otel.span("chat _StreamingClient").attributes
     )
+
+
+def test_async_generator_consumed_by_another_task_keeps_its_creation_parent(otel, caplog):
+    # the StreamingResponse shape: the endpoint builds the stream, the server's task
+    # iterates it (openllmetry #3061: "Failed to detach context")
+    @ragsight.generation(model="m")
+    async def tokens() -> AsyncIterator[str]:
+        yield "a"
+        await asyncio.sleep(0)
+        yield "b"
+
+    @ragsight.pipeline("answer")
+    async def endpoint() -> AsyncIterator[str]:
+        return tokens()
+
+    async def server() -> list[str]:
+        stream = await endpoint()
+        first = await stream.__anext__()
+
+        async def rest() -> list[str]:
+            return [first] + [chunk async for chunk in stream]
+
+        return await asyncio.create_task(rest())
+
+    with caplog.at_level("ERROR"):
+        assert asyncio.run(server()) == ["a", "b"]
+    assert "Failed to detach" not in caplog.text
+    parent, child = otel.span("invoke_workflow answer"), otel.span("chat m")
+    assert child.parent is not None
+    assert child.parent.span_id == parent.context.span_id
+
+
+def test_sync_generator_created_in_one_thread_and_consumed_in_another(otel):
+    import threading
+
+    @ragsight.retrieval(data_source="kb")
+    def search() -> Iterator[dict[str, float]]:
+        yield {"score": 0.9}
+        yield {"score": 0.1}
+
+    @ragsight.pipeline("answer")
+    def build() -> Iterator[dict[str, float]]:
+        return search()
+
+    stream = build()
+    out: list[dict[str, float]] = []
+    worker = threading.Thread(target=lambda: out.extend(stream))
+    worker.start()
+    worker.join()
+    assert len(out) == 2
+    span = otel.span("retrieval kb")
+    assert span.parent is not None
+    assert span.parent.span_id == otel.span("invoke_workflow answer").context.span_id
+    assert span.attributes[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 2
