@@ -82,30 +82,44 @@ def _plan_for(spec: StageSpec) -> Plan:
 
 
 class _Scope:
-    __slots__ = ("_call", "_parent", "_plan", "_tokens")
+    """One ``stage``/``cache`` context-manager object; it may be entered many times.
+
+    A scope kept in a module variable and entered by concurrent tasks, or nested in
+    itself, has several entries open at once: each exit closes the entry that is current
+    in the exiting context (the innermost one), never another task's.
+    """
+
+    __slots__ = ("_entries", "_plan")
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
-        self._call: StageCall | None = None
-        self._tokens: Any = None
-        self._parent: otel_context.Context | None = None
+        # open entries, oldest first: the call -> (its tokens, the parent context)
+        self._entries: dict[StageCall, tuple[Any, otel_context.Context]] = {}
+
+    def _current_entry(self) -> StageCall | None:
+        entries = self._entries
+        if not entries:
+            return None
+        call = CURRENT.get()
+        if call is not None and call in entries:
+            return call
+        # exited in another context than it entered (see _close): the latest entry
+        return next(reversed(entries))
 
     def _open(self) -> StageCall:
         rt = _runtime.get()
         if rt is None:
             return NOOP_STAGE
         call = StageCall(self._plan, rt)
-        self._call = call
-        self._parent = otel_context.get_current()
-        self._tokens = call._enter()
+        parent = otel_context.get_current()
+        self._entries[call] = (call._enter(), parent)
         return call
 
     def _close(self, exc: BaseException | None) -> None:
-        call = self._call
+        call = self._current_entry()
         if call is None:
             return
-        self._call = None
-        otel_token, stage_token = self._tokens
+        (otel_token, stage_token), parent = self._entries.pop(call)
         try:
             CURRENT.reset(stage_token)
         except (ValueError, RuntimeError):
@@ -113,7 +127,7 @@ class _Scope:
             # thread exits in another Context than it entered: the tokens are unusable
             # there (and OTel's detach would log "Failed to detach context"). Undo by value
             # where this context still shows our stage, and always end the span.
-            self._restore_elsewhere(call, stage_token)
+            _restore_elsewhere(call, stage_token, parent)
         else:
             otel_context.detach(otel_token)
         if exc is None:
@@ -121,12 +135,13 @@ class _Scope:
         else:
             call._finish_exc(exc)
 
-    def _restore_elsewhere(self, call: StageCall, stage_token: Token[Any]) -> None:
-        if CURRENT.get() is call:
-            old = stage_token.old_value
-            CURRENT.set(None if old is Token.MISSING else old)
-        if self._parent is not None and trace.get_current_span() is call.span:
-            otel_context.attach(self._parent)  # no token: this context simply moves back
+
+def _restore_elsewhere(call: StageCall, stage_token: Token[Any], parent: Any) -> None:
+    if CURRENT.get() is call:
+        old = stage_token.old_value
+        CURRENT.set(None if old is Token.MISSING else old)
+    if trace.get_current_span() is call.span:
+        otel_context.attach(parent)  # no token: this context simply moves back
 
 
 class StageScope(_Scope):
@@ -209,12 +224,13 @@ class CacheLookup(_Scope):
 
     @property
     def span(self) -> Span:
-        call = self._call
+        call = self._current_entry()
         return call.span if call is not None else INVALID_SPAN
 
     def _finish(self, exc: BaseException | None) -> None:
-        call = self._call
+        call = self._current_entry()
         result = self._result
+        self._result = None  # a reused handle starts its next lookup unreported
         if result is None and isinstance(exc, Exception):
             result = names.CACHE_ERROR
         if call is not None:

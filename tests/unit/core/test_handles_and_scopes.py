@@ -256,3 +256,41 @@ def test_async_stage_block_spanning_a_yield_exits_cleanly_in_another_task(otel):
     assert not stage_leaked
     assert not span_leaked
     assert otel.span("chat astream").end_time is not None
+
+
+KB = ragsight.stage("retrieval", "kb_shared")
+
+
+def test_a_stage_scope_shared_by_concurrent_tasks_ends_one_span_per_entry(otel):
+    async def work(i: int) -> None:
+        async with KB as handle:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            handle.set_attribute("task", i)
+
+    async def main() -> None:
+        await asyncio.gather(*(work(i) for i in range(3)))
+
+    asyncio.run(main())
+    spans = [s for s in otel.spans() if s.name == "retrieval kb_shared"]
+    assert sorted(s.attributes["task"] for s in spans) == [0, 1, 2]
+    assert trace.get_current_span().is_recording() is False
+
+
+def test_a_stage_scope_nested_in_itself_ends_both_spans_as_parent_and_child(otel):
+    with KB, KB:
+        pass
+    inner, outer = otel.spans()
+    assert inner.parent is not None
+    assert inner.parent.span_id == outer.context.span_id
+    assert not ragsight.current_stage().span.is_recording()
+
+
+def test_a_reused_cache_handle_does_not_count_the_previous_result_again(otel):
+    lookup = ragsight.cache("emb")
+    with lookup as c:
+        c.hit()
+    with lookup:
+        pass  # no lookup reported this time: nothing to count
+    (point,) = otel.points(names.RAG_CACHE_REQUESTS.name)
+    assert point.value == 1
