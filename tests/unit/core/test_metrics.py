@@ -492,3 +492,34 @@ def test_time_to_first_chunk_is_only_for_streamed_generation(otel):
     list(search("q"))
     assert otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name) == []
     assert all(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK not in s.attributes for s in otel.spans())
+
+
+def test_every_stage_metric_stays_exact_under_a_parent_based_zero_ratio_sampler(otel):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from ragsight import _runtime
+
+    sampler = ParentBased(TraceIdRatioBased(0))
+    previous = _runtime.override(TracerProvider(sampler=sampler), otel.meter_provider)
+    try:
+
+        @ragsight.retrieval(data_source="kb")
+        def search() -> list[dict[str, float]]:
+            return [{"score": 0.5}, {"score": 0.7}]
+
+        @ragsight.pipeline
+        def answer() -> None:
+            search()
+
+        for _ in range(9):
+            answer()
+    finally:
+        _runtime.restore(previous)
+    durations = otel.points(names.RAG_OPERATION_DURATION.name)
+    assert sorted(p.count for p in durations) == [9, 9]
+    (documents,) = otel.points(names.RAG_RETRIEVAL_DOCUMENTS.name)
+    assert (documents.count, documents.sum) == (9, 18)
+    (scores,) = otel.points(names.RAG_RETRIEVAL_SCORE.name)
+    assert scores.count == 9
+    assert all(not p.exemplars for p in durations)  # nothing sampled, nothing to link
