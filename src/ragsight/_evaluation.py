@@ -9,6 +9,7 @@ and (low-cardinality) label.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from opentelemetry import trace
@@ -39,6 +40,32 @@ def record_evaluation(
         report_internal_error("evaluation", exc)
 
 
+_MAX_SERIES = 64  # distinct (name, label) pairs before they are folded into "_OTHER"
+_series: dict[tuple[str, str | None], dict[str, AttributeValue]] = {}
+_series_lock = threading.Lock()
+
+
+def _metric_attributes(name: str, label: str | None) -> dict[str, AttributeValue]:
+    """The histogram's attributes, with a cap: a label fed free text (a judge's verdict
+    sentence) must cost one series, not one per distinct string. The event keeps it."""
+    found = _series.get((name, label))
+    if found is not None:
+        return found
+    with _series_lock:
+        if len(_series) >= _MAX_SERIES:
+            other = _series.get((name, names.VALUE_OTHER))
+            if other is not None:
+                return other
+            if any(n == name for n, _ in _series):
+                label = names.VALUE_OTHER  # a known evaluation, a new label
+            else:
+                name, label = names.VALUE_OTHER, names.VALUE_OTHER
+        attributes: dict[str, AttributeValue] = {names.GEN_AI_EVALUATION_NAME: name}
+        if label is not None:
+            attributes[names.GEN_AI_EVALUATION_SCORE_LABEL] = label
+        return _series.setdefault((name, label), attributes)
+
+
 def _record(
     name: str, score: Any, label: str | None, explanation: str | None, response_id: str | None
 ) -> None:
@@ -53,10 +80,9 @@ def _record(
         names.GEN_AI_EVALUATION_NAME: name,
         names.GEN_AI_EVALUATION_SCORE_VALUE: value,
     }
-    metric: dict[str, AttributeValue] = {names.GEN_AI_EVALUATION_NAME: name}
     if label is not None:
         event[names.GEN_AI_EVALUATION_SCORE_LABEL] = label
-        metric[names.GEN_AI_EVALUATION_SCORE_LABEL] = label
+    metric = _metric_attributes(name, label)
     if explanation is not None:
         event[names.GEN_AI_EVALUATION_EXPLANATION] = _content.redact_text(
             explanation, _content.effective_policy()

@@ -29,6 +29,7 @@ CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 # --------------------------------------------------------------------------------------
 ERROR_TYPE: Final = "error.type"
 ERROR_TYPE_OTHER: Final = "_OTHER"
+VALUE_OTHER: Final = "_OTHER"  # any metric label past its distinct-value cap (same spelling)
 ERROR_TYPE_CANCELLED: Final = "cancelled"  # asyncio cancellation: span status stays UNSET
 EXCEPTION_MESSAGE: Final = "exception.message"  # overridden with a redacted copy
 EXCEPTION_STACKTRACE: Final = "exception.stacktrace"  # overridden with a redacted copy

@@ -294,3 +294,19 @@ def test_a_reused_cache_handle_does_not_count_the_previous_result_again(otel):
         pass  # no lookup reported this time: nothing to count
     (point,) = otel.points(names.RAG_CACHE_REQUESTS.name)
     assert point.value == 1
+
+
+def test_free_text_evaluation_labels_are_folded_past_a_cap(otel, monkeypatch):
+    from ragsight import _evaluation
+
+    monkeypatch.setattr(_evaluation, "_series", {})
+    ragsight.record_evaluation("relevance", 0.9, label="pass")
+    for i in range(200):  # a judge's sentence used as the label
+        ragsight.record_evaluation("relevance", 0.5, label=f"looks fine, reason {i}")
+    ragsight.record_evaluation("relevance", 0.9, label="pass")
+    points = otel.points(names.RAG_EVALUATION_SCORE.name)
+    assert len(points) <= _evaluation._MAX_SERIES + 1
+    assert sum(p.count for p in points) == 202  # folded, never dropped
+    by_label = {p.attributes.get(names.GEN_AI_EVALUATION_SCORE_LABEL): p for p in points}
+    assert by_label["pass"].count == 2
+    assert by_label[names.VALUE_OTHER].count == 200 - (_evaluation._MAX_SERIES - 1)
