@@ -8,6 +8,7 @@ query, a document id or any other unbounded value can never become a label.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class StageSpec:
 def operation_name(fn: Any) -> str:
     """A stable, bounded operation name for a function: its qualname without ``<locals>``."""
     target = getattr(fn, "__func__", fn)
+    while isinstance(target, functools.partial):  # name the function, not "partial"
+        target = target.func
     qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
     if not isinstance(qual, str):
         qual = type(fn).__name__

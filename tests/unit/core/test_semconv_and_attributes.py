@@ -176,3 +176,14 @@ def test_rerank_without_a_document_list_sets_no_input_count(otel):
     opaque("h")
     (span,) = otel.spans()
     assert names.RAG_RERANK_INPUT_COUNT not in span.attributes
+
+
+def test_a_decorated_partial_is_named_after_its_function(otel):
+    import functools
+
+    def search_index(index: str, q: str) -> list:
+        return []
+
+    ragsight.instrument(functools.partial(search_index, "faq"))("q")
+    (span,) = otel.spans()
+    assert span.attributes[names.RAG_OPERATION_NAME] == "search_index"
