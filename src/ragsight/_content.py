@@ -155,6 +155,27 @@ def redact_text(text: str, policy: ContentPolicy | None = None) -> str:
     return text
 
 
+STACKTRACE_LENGTH_FACTOR: Final = 8
+
+
+def bound(text: str, limit: int, *, middle: bool = False) -> str:
+    """Cap ``text`` at ``limit`` characters plus a marker saying how much was cut.
+
+    Exception messages and stack traces are recorded even with capture off; an unbounded
+    one (a whole response body in a message) would bloat every export and the backend.
+    A traceback is cut in the middle: its head holds the outer frames, its tail the
+    raising frame and the message.
+    """
+    extra = len(text) - limit
+    if extra <= 0:
+        return text
+    marker = f"...[{extra} characters truncated]..."
+    if middle:
+        head = limit // 2
+        return text[:head] + marker + text[len(text) - (limit - head) :]
+    return text[:limit] + marker
+
+
 _CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 

@@ -366,9 +366,18 @@ class StageCall:
                     text: str | None = str(exc)
                 except Exception:  # a user __str__ that raises must not cost the ERROR status
                     text = None
-                message = _content.redact_text(text, policy) if text is not None else _UNPRINTABLE
+                limit = policy.max_length
+                message = (
+                    _content.bound(_content.redact_text(text, policy), limit)
+                    if text is not None
+                    else _UNPRINTABLE
+                )
                 # the SDK's own stacktrace ends with the message: redact it too
-                stack = _content.redact_text("".join(traceback.format_exception(exc)), policy)
+                stack = _content.bound(
+                    _content.redact_text("".join(traceback.format_exception(exc)), policy),
+                    limit * _content.STACKTRACE_LENGTH_FACTOR,
+                    middle=True,
+                )
                 attributes = {names.EXCEPTION_MESSAGE: message, names.EXCEPTION_STACKTRACE: stack}
                 if text is not None:
                     span.record_exception(exc, attributes)

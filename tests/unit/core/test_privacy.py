@@ -223,6 +223,29 @@ def test_exception_messages_are_redacted_even_with_capture_off(otel):
     assert EMAIL not in span.events[0].attributes[names.EXCEPTION_MESSAGE]
 
 
+def test_exception_message_and_stacktrace_on_the_span_are_bounded(otel):
+    _policy.set_content_policy(ContentPolicy(max_length=300))
+    body = "x" * 50_000
+
+    @ragsight.instrument
+    def fail() -> None:
+        raise RuntimeError(body)
+
+    with pytest.raises(RuntimeError) as raised:
+        fail()
+    assert str(raised.value) == body  # the application's exception is untouched
+    event = otel.span("fail").events[0].attributes
+    message = event[names.EXCEPTION_MESSAGE]
+    assert message.startswith("x" * 300)
+    assert "49700 characters truncated" in message
+    assert len(message) < 400
+    stack = event[names.EXCEPTION_STACKTRACE]
+    assert len(stack) < 300 * _content.STACKTRACE_LENGTH_FACTOR + 100
+    assert stack.startswith("Traceback (most recent call last):")
+    assert "in fail" in stack  # the raising frame survives a huge message
+    assert stack.rstrip().endswith("x")  # and so does the end of the message
+
+
 def test_generation_content_uses_the_genai_message_schema(otel):
     _policy.set_content_policy(ContentPolicy(capture=True))
 
