@@ -55,6 +55,7 @@ class App:
             minimum_calls=4,
             window=5.0,
             open_duration=0.5,
+            max_open_duration=1.0,  # repeated failed probes back off, but not for long
         )
         # The retry budget is the process-wide one for DEPENDENCY, sized by configure().
         retry = ragsight.retry(
