@@ -13,6 +13,7 @@ observable instruments at collection time.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 from ragsight import _clock, _policy
@@ -78,6 +79,8 @@ class RetryBudget:
         self._n_first = 0  # success_first_attempt, the hot outcome, kept out of the dict
         self.exhausted = 0
         self.outcomes = dict.fromkeys(n.RETRY_OUTCOMES, 0)
+        with _observed_lock:  # observed while alive, registered by name or passed explicitly
+            _observed.add(self)
 
     def _now(self) -> float:
         return self._clock.monotonic() if self._clock is not None else _clock.now()
@@ -145,6 +148,9 @@ class RetryBudget:
 
 _lock = threading.Lock()
 _budgets: dict[str, RetryBudget] = {}
+# Its own lock: get_budget() constructs budgets while holding _lock.
+_observed_lock = threading.Lock()
+_observed: weakref.WeakSet[RetryBudget] = weakref.WeakSet()
 
 
 def get_budget(name: str, factory: Callable[[str], RetryBudget] | None = None) -> RetryBudget:
@@ -161,11 +167,14 @@ def get_budget(name: str, factory: Callable[[str], RetryBudget] | None = None) -
 
 
 def all_budgets() -> list[RetryBudget]:
-    with _lock:
-        return list(_budgets.values())
+    """Every live budget, including ones passed to ``retry(budget=...)`` explicitly."""
+    with _observed_lock:
+        return list(_observed)
 
 
 def clear_budgets() -> None:
     """Forget every budget (tests)."""
     with _lock:
         _budgets.clear()
+    with _observed_lock:
+        _observed.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragsight import CircuitBreaker, names
+from ragsight import CircuitBreaker, RetryBudget, names, retry
 from ragsight.testing import capture_telemetry
 
 
@@ -23,3 +23,22 @@ def test_breaker_created_before_capture_reports_success_counts_inside_it() -> No
             and p.attributes.get(names.CB_OUTCOME) == "success"
         ]
     assert [p.value for p in points] == [3]
+
+
+def test_explicit_retry_budget_reports_its_call_outcomes() -> None:
+    budget = RetryBudget("explicit-dependency")
+
+    @retry(attempts=2, budget=budget)
+    def ok() -> int:
+        return 1
+
+    with capture_telemetry() as telemetry:
+        ok()
+        ok()
+        points = [
+            p
+            for p in telemetry.metric_points(names.RETRY_CALLS.name)
+            if p.attributes.get(names.RESILIENCE_NAME) == "explicit-dependency"
+            and p.attributes.get(names.RETRY_OUTCOME) == "success_first_attempt"
+        ]
+    assert [p.value for p in points] == [2]
