@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from ragsight import _backoff, _classify, _clock, _policy, _safety
 from ragsight import names as n
 from ragsight._resilience_errors import CircuitOpenError
-from ragsight._wrap import decorate
+from ragsight._wrap import decorate, relay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -820,17 +820,9 @@ class CircuitBreaker:
         try:
             item = next(it)
             first_at = now()
-            while True:
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    raise
-                except BaseException as thrown:
-                    item = it.throw(thrown)
-                else:
-                    item = it.send(sent) if sent is not None else next(it)
-        except StopIteration as stop:
-            self._on_success(ticket, start, first_at if first_at is not None else now())
+            value = yield from relay(it, item)
+        except StopIteration as stop:  # the stream ended before its first item
+            self._on_success(ticket, start, now())
             return stop.value
         except GeneratorExit:
             it.close()
@@ -842,6 +834,8 @@ class CircuitBreaker:
         except BaseException as exc:
             self._on_error(ticket, start, first_at if first_at is not None else now(), exc)
             raise
+        self._on_success(ticket, start, first_at)
+        return value
 
     async def _wrap_agen(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]

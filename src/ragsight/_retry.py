@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from ragsight import _backoff, _budget, _classify, _clock, _policy, _safety
 from ragsight._resilience_errors import CircuitOpenError, RetryError
-from ragsight._wrap import decorate
+from ragsight._wrap import decorate, relay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -499,18 +499,7 @@ class _RetryGuard:
             return None
         it, item, attempts, start = opened
         try:
-            while True:
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    raise
-                except BaseException as thrown:
-                    item = it.throw(thrown)
-                else:
-                    item = it.send(sent) if sent is not None else next(it)
-        except StopIteration as stop:
-            self._finish_stream(attempts, start, None)
-            return stop.value
+            value = yield from relay(it, item)
         except GeneratorExit:
             it.close()
             self._finish_stream(attempts, start, None)
@@ -518,6 +507,8 @@ class _RetryGuard:
         except Exception as exc:
             self._finish_stream(attempts, start, exc)
             raise
+        self._finish_stream(attempts, start, None)
+        return value
 
     def _finish_stream(self, attempts: int, start: float, exc: BaseException | None) -> None:
         if exc is not None:

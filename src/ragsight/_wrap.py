@@ -123,3 +123,27 @@ def decorate(fn: F, guard: Guard) -> F:
     except (AttributeError, TypeError):  # callables without a __dict__ or a name
         wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
     return cast(F, wrapper)
+
+
+def relay(it: Generator[Any, Any, Any], item: Any) -> Generator[Any, Any, Any]:
+    """Yield ``item``, then the rest of ``it``, forwarding send/throw exactly as ``yield from``.
+
+    Guards need their own code around a stream's first item (admission, time to first
+    item, retrying before it), so they pull that item themselves and delegate the rest
+    here with ``yield from``; ``close()`` still reaches them as GeneratorExit there.
+    """
+    while True:
+        try:
+            sent = yield item
+        except GeneratorExit:
+            raise
+        except BaseException as thrown:
+            try:
+                item = it.throw(thrown)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                item = it.send(sent) if sent is not None else next(it)
+            except StopIteration as stop:
+                return stop.value
