@@ -96,16 +96,27 @@ class BreakerSnapshot:
 
 
 class _Probe:
-    """A half-open permit; identity matters (reclaimed probes must not report later)."""
+    """A half-open permit; identity matters (reclaimed probes must not report later).
 
-    __slots__ = ("epoch", "start")
+    ``reclaimed`` is set when the breaker gave up on the probe and counted it as a failure:
+    its late report must then not be counted a second time.
+    """
+
+    __slots__ = ("epoch", "reclaimed", "start")
 
     def __init__(self, epoch: int, start: float) -> None:
         self.epoch = epoch
         self.start = start
+        self.reclaimed = False
 
 
 Ticket = int | _Probe | None  # int: admitted in a closed-ish epoch; None: not recorded
+
+
+def _reclaimed(ticket: Ticket) -> bool:
+    """A probe already counted as a failure when it was reclaimed (its report is not counted)."""
+    return isinstance(ticket, _Probe) and ticket.reclaimed
+
 
 _registry_lock = threading.Lock()
 _registry: dict[str, CircuitBreaker] = {}
@@ -540,6 +551,7 @@ class CircuitBreaker:
                     # A probe that never reported: count it as a failure and re-open.
                     # (Never in the same call as open_elapsed: a fresh half-open has no probes.)
                     self.counts["failure"] += 1
+                    probes[0].reclaimed = True
                     self._reopens += 1
                     change = self._open("probe_timeout", now, None)
                     state = OPEN
@@ -600,7 +612,8 @@ class CircuitBreaker:
                 self._cur_slow += 1
                 change = self._trip_or_none(end, None)
             else:
-                self.counts["slow_success" if slow else "success"] += 1
+                if not _reclaimed(ticket):
+                    self.counts["slow_success" if slow else "success"] += 1
                 change = self._probe_done(ticket, end, "success")
         if change is not None:
             self._publish(change)
@@ -624,7 +637,8 @@ class CircuitBreaker:
         hint = _classify.retry_after(exc) if self._honor_retry_after else None
         change: StateChange | None = None
         with self._lock:
-            self.counts["slow_failure" if slow else "failure"] += 1
+            if not _reclaimed(ticket):
+                self.counts["slow_failure" if slow else "failure"] += 1
             if ticket == self._ticket:
                 self._last_error_type = etype
                 if end >= self._bucket_end:
@@ -643,7 +657,8 @@ class CircuitBreaker:
 
     def _on_ignore(self, ticket: Ticket, outcome: str) -> None:
         with self._lock:
-            self.counts[outcome] += 1
+            if not _reclaimed(ticket):
+                self.counts[outcome] += 1
             if isinstance(ticket, _Probe) and ticket in self._probes:
                 self._probes.remove(ticket)  # release the permit; no transition
 

@@ -340,6 +340,24 @@ def test_stuck_probe_is_reclaimed_after_probe_timeout_and_reopens() -> None:
     assert b.state == "half_open"
 
 
+@pytest.mark.parametrize("report", ["success", "failure", "ignore"])
+def test_late_report_of_a_reclaimed_probe_is_not_counted_twice(report: str) -> None:
+    clock = FakeClock()
+    b = _open_then_elapse(clock, probe_timeout=60.0)
+    before = sum(b.snapshot().calls.values())
+    stuck = b.acquire()
+    clock.advance(60.0)
+    with pytest.raises(CircuitOpenError):
+        ok(b)  # reclaims the stuck probe: one failure, one rejection
+    if report == "failure":
+        stuck.failure(Boom())
+    else:
+        getattr(stuck, report)()
+    calls = b.snapshot().calls
+    assert sum(calls.values()) == before + 2  # two calls: the stuck probe and the rejected one
+    assert calls["rejected"] == 1
+
+
 @pytest.mark.parametrize("outcome", ["cancelled", "ignored"])
 def test_cancelled_or_ignored_probe_releases_its_permit(outcome: str) -> None:
     b = _open_then_elapse(FakeClock())
