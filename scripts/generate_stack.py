@@ -359,16 +359,19 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
         },
     ]
     for key, window in (("cache_ratio", s), ("cache_ratio_long", p.long)):
+        looked_up = (
+            f"sum by ({SVC}, {CACHE}) (rate({CACHE_REQUESTS}"
+            f'{{{CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{window}]))'
+        )
+        hits = (
+            f"sum by ({SVC}, {CACHE}) "
+            f'(rate({CACHE_REQUESTS}{{{CACHE_RESULT}="{n.CACHE_HIT}"}}[{window}]))'
+        )
+        # A process that has never hit exports no hit series at all (e.g. a cold cache after
+        # a deploy): `or ... * 0` makes that a 0 ratio instead of no ratio, so the drop alert
+        # sees exactly the outage it exists for.
         recording.append(
-            {
-                "record": r[key],
-                "expr": (
-                    f"sum by ({SVC}, {CACHE}) "
-                    f'(rate({CACHE_REQUESTS}{{{CACHE_RESULT}="{n.CACHE_HIT}"}}[{window}]))\n/\n'
-                    f"sum by ({SVC}, {CACHE}) (rate({CACHE_REQUESTS}"
-                    f'{{{CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{window}]))'
-                ),
-            }
+            {"record": r[key], "expr": f"({hits}\nor\n{looked_up} * 0)\n/\n{looked_up}"}
         )
     for key, metric, by, window in (
         ("retrieval_score", RETRIEVAL_SCORE, OPERATION, p.score_window),
@@ -603,6 +606,30 @@ def rule_tests() -> dict[str, Any]:
                     (
                         f"{CACHE_REQUESTS}{_sel(**cache, **{CACHE_RESULT: n.CACHE_MISS})}",
                         "0+6x60 360+60x30",
+                    ),
+                ],
+                "RagCacheHitRateDrop",
+                "70m",
+                "85m",
+                cache,
+            ),
+            _case(
+                "a deploy restarts the app with a cold answers cache that never hits",
+                [
+                    # the old process's series stop with it (the Collector expires them)
+                    (
+                        f"{CACHE_REQUESTS}{_sel(**cache, **{CACHE_RESULT: n.CACHE_HIT})}",
+                        "0+60x60 stale",
+                    ),
+                    (
+                        f"{CACHE_REQUESTS}{_sel(**cache, **{CACHE_RESULT: n.CACHE_MISS})}",
+                        "0+6x60 stale",
+                    ),
+                    # the new process only ever misses: it exports no hit series
+                    (
+                        f"{CACHE_REQUESTS}"
+                        f"{_sel(**cache, **{CACHE_RESULT: n.CACHE_MISS, 'instance': 'new'})}",
+                        "_x61 0+60x30",
                     ),
                 ],
                 "RagCacheHitRateDrop",
