@@ -830,6 +830,17 @@ def _dashboard(uid: str, title: str, panels: Iterable[Panel], tags: list[str]) -
 
 
 SEL = f'{SVC}=~"$service"'
+
+
+def _zero_filled_ratio(part: str, whole: str) -> str:
+    """``part / whole`` that is 0, not "No data", for groups whose ``part`` series is absent.
+
+    A stage that never failed has no error series and a cache that never hit has no hit
+    series, so a bare division drops exactly the healthy (or fully cold) lines.
+    """
+    return f"({part}\nor\n{whole} * 0)\n/\n{whole}"
+
+
 RI = "$__rate_interval"
 
 
@@ -850,8 +861,10 @@ def overview_dashboard() -> dict[str, Any]:
             "Error ratio by stage",
             (
                 (
-                    f'sum by ({STAGE}) (rate({DURATION}_count{{{SEL}, {ERROR}!=""}}[{RI}]))\n/\n'
-                    f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}}}[{RI}]))",
+                    _zero_filled_ratio(
+                        f'sum by ({STAGE}) (rate({DURATION}_count{{{SEL}, {ERROR}!=""}}[{RI}]))',
+                        f"sum by ({STAGE}) (rate({DURATION}_count{{{SEL}}}[{RI}]))",
+                    ),
                     f"{{{{{STAGE}}}}}",
                 ),
             ),
@@ -880,10 +893,12 @@ def overview_dashboard() -> dict[str, Any]:
             "Cache hit ratio",
             (
                 (
-                    f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
-                    f'{{{SEL}, {CACHE_RESULT}="{n.CACHE_HIT}"}}[{RI}]))\n/\n'
-                    f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
-                    f'{{{SEL}, {CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{RI}]))',
+                    _zero_filled_ratio(
+                        f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
+                        f'{{{SEL}, {CACHE_RESULT}="{n.CACHE_HIT}"}}[{RI}]))',
+                        f"sum by ({CACHE}) (rate({CACHE_REQUESTS}"
+                        f'{{{SEL}, {CACHE_RESULT}=~"{n.CACHE_HIT}|{n.CACHE_MISS}"}}[{RI}]))',
+                    ),
                     f"{{{{{CACHE}}}}}",
                 ),
             ),

@@ -175,3 +175,27 @@ def test_span_metrics_connector_derives_series_with_the_configured_dimensions(to
     )
     # gen_ai.* dimensions are set on generation spans only; stage dimensions everywhere
     assert {prometheus_attribute(names.RAG_OPERATION_NAME)} <= labels() & dimensions
+
+
+def ratio_panel_queries() -> list[tuple[str, str, str]]:
+    """(title, query, its denominator) for every panel that divides one rate by another."""
+    out = []
+    for title, expr in dashboard_queries():
+        if "\n/\n" in expr and "_sum" not in expr:  # means (sum / count) always have both
+            out.append((title, expr, expr.rsplit("\n/\n", 1)[1]))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("title", "expr", "whole"), ratio_panel_queries(), ids=[t for t, _, _ in ratio_panel_queries()]
+)
+def test_ratio_panels_show_a_line_for_every_group_with_traffic(
+    tour: Any, title: str, expr: str, whole: str
+) -> None:
+    """A stage that never failed is at 0% errors, not missing from the error-ratio panel."""
+
+    def groups(query: str) -> set[tuple[tuple[str, str], ...]]:
+        return {tuple(sorted(r["metric"].items())) for r in prom_query(tour.url, concrete(query))}
+
+    wait_until(lambda: groups(whole), timeout=30, what=f"traffic for {title!r}")
+    assert groups(expr) == groups(whole)
