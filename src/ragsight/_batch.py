@@ -197,7 +197,9 @@ def process_documents(
 
     Each document goes through ``retry`` (outermost) and ``breaker``. ``Exception``s are
     collected per document; documents refused by an open breaker are reported as skipped.
-    ``KeyboardInterrupt``/``SystemExit`` stop the batch and propagate.
+    ``KeyboardInterrupt``/``SystemExit`` (raised by a handler, or a Ctrl-C while waiting)
+    stop the batch: no new document starts, the in-flight ones finish, the interrupt
+    propagates.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be >= 1")
@@ -220,7 +222,10 @@ def process_documents(
                 collector.total += 1
             return item
 
+    workers: list[threading.Thread] = []
+
     def worker() -> None:
+        workers.append(threading.current_thread())  # before the first take(): see the join
         while (item := take()) is not None:
             index, doc = item
             try:
@@ -237,12 +242,25 @@ def process_documents(
     if concurrency == 1:
         worker()
     else:
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="ragsight-batch") as pool:
+        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="ragsight-batch")
+        try:
             futures = [
                 pool.submit(contextvars.copy_context().run, worker) for _ in range(concurrency)
             ]
             for future in futures:
                 future.result()
+        except BaseException:
+            # Ctrl-C lands in this (main) thread, not in the workers: without this the
+            # workers would go on through the whole batch in the background.
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)  # the in-flight documents finish; no new one starts
+            # A Ctrl-C inside submit() can leave a started thread out of the pool's own
+            # list; one that registers after this point sees ``stop`` before taking work.
+            for thread in list(workers):
+                if thread is not threading.current_thread():
+                    thread.join()
     if fatal:
         raise fatal[0]
     return collector.result(label, _clock.now() - start)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -245,3 +247,23 @@ def test_batch_outcomes_are_counted_and_failures_land_on_the_current_span() -> N
     assert [e.name for e in span.events] == [n.EVENT_BATCH_ITEM_FAILED] * 2
     meters.shutdown()
     tracer_provider.shutdown()
+
+
+def test_ctrl_c_while_waiting_stops_the_batch_and_leaves_no_worker_running() -> None:
+    processed: list[int] = []
+
+    def handler(doc: int) -> int:
+        if doc == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # lands in the main thread, not in this worker
+        processed.append(doc)
+        return doc
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            process_documents(iter(range(1_000_000)), handler, concurrency=4)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("ragsight-batch")]
+    assert alive == []  # the workers were told to stop and joined, not left to finish the batch
+    assert len(processed) < 1_000_000
