@@ -84,6 +84,34 @@ def test_amtool_accepts_the_shipped_alertmanager_config(tools: Tools) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+SHIPPED_ALERTS = [
+    (r["alert"], r["labels"]["severity"])
+    for g in gen.rules(gen.PRODUCTION)["groups"]
+    for r in g["rules"]
+    if "alert" in r
+]
+
+
+@pytest.mark.parametrize(("alert", "severity"), SHIPPED_ALERTS, ids=[a for a, _ in SHIPPED_ALERTS])
+def test_alertmanager_pages_for_critical_alerts_and_tickets_the_rest(
+    tools: Tools, alert: str, severity: str
+) -> None:
+    done = run(
+        [
+            tools.amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={ROOT / 'collector/alertmanager/alertmanager.yml'}",
+            f"alertname={alert}",
+            f"severity={severity}",
+            "service_name=support-bot",
+        ]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["page" if severity == "critical" else "ticket"]
+
+
 def test_amtool_accepts_the_test_alertmanager_config(tools: Tools, tmp_path: Path) -> None:
     hook = AlertWebhook()  # not started: only its URL is needed
     path = tmp_path / "am.yml"
