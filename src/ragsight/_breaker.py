@@ -25,6 +25,7 @@ import contextvars
 import inspect
 import random
 import threading
+import types
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
@@ -756,6 +757,7 @@ class CircuitBreaker:
         """
         b = self
         lock = self._lock
+        coroutine = types.CoroutineType
 
         def guarded(*args: Any, **kw: Any) -> Any:
             t = b._ticket
@@ -774,6 +776,8 @@ class CircuitBreaker:
             except BaseException as exc:
                 b._on_error(ticket, start, now(), exc)
                 raise
+            if type(result) is coroutine:  # a plain def returning a coroutine (lambda, factory)
+                return b._await_outcome(ticket, start, result)
             end = now()
             if end - start < b._slow_duration and b._record_result is None:
                 with lock:
@@ -786,6 +790,18 @@ class CircuitBreaker:
             return result
 
         return guarded
+
+    async def _await_outcome(self, ticket: Ticket, start: float, awaitable: Any) -> Any:
+        """Report a sync callable's coroutine when it completes, not when it is created:
+        otherwise every failure inside it would count as an instant success."""
+        now = self._nowf or _clock.now
+        try:
+            result = await awaitable
+        except BaseException as exc:
+            self._on_error(ticket, start, now(), exc)
+            raise
+        self._on_result(ticket, start, now(), result)
+        return result
 
     def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         b = self

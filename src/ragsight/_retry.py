@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
+import types
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -330,6 +331,7 @@ class _RetryGuard:
         single = self.policy.nested == "single"
         has_result_check = self.policy.retry_on_result is not None
         in_retry = _in_retry
+        coroutine = types.CoroutineType
 
         def guarded(*args: Any, **kw: Any) -> Any:
             if single and in_retry.get():
@@ -342,6 +344,8 @@ class _RetryGuard:
                     result = fn(*args, **kw)
                 except Exception as exc:
                     return g._retry_sync(fn, args, kw, start, exc, None)
+                if type(result) is coroutine:  # a plain def returning a coroutine
+                    return g._await_first(fn, args, kw, start, result)
                 if has_result_check and g._bad_result(result):
                     return g._retry_sync(fn, args, kw, start, None, result)
                 with lock:
@@ -421,6 +425,29 @@ class _RetryGuard:
             if not self._bad_result(result):
                 self._succeeded_after(attempt)
                 return result
+
+    async def _await_first(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kw: dict[str, Any],
+        start: float,
+        first: Any,
+    ) -> Any:
+        """A sync callable returned a coroutine: its failures surface only when awaited, so
+        the retries happen here (each new attempt calls ``fn`` again for a fresh one)."""
+        token = _in_retry.set(True)
+        try:
+            try:
+                result = await first
+            except Exception as exc:
+                return await self._retry_async(fn, args, kw, start, exc, None)
+            if self._bad_result(result):
+                return await self._retry_async(fn, args, kw, start, None, result)
+            self._budget.record(start, "success_first_attempt")
+            return result
+        finally:
+            _in_retry.reset(token)
 
     # ---------------------------------------------------------------- async --
     async def _retry_async(

@@ -752,3 +752,16 @@ def test_async_fallback_may_be_a_coroutine_function() -> None:
         return q
 
     assert asyncio.run(search("x")) == "cached:x"
+
+
+def test_a_sync_function_returning_a_coroutine_counts_the_coroutines_outcome() -> None:
+    async def down() -> None:
+        raise Boom()
+
+    b = make(FakeClock(), consecutive_failures=1)
+    guarded = b(lambda: down())  # a plain def whose result is awaited later
+
+    with pytest.raises(Boom):
+        asyncio.run(guarded())
+    assert b.snapshot().calls["failure"] == 1
+    assert b.state == "open"

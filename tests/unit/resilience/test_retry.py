@@ -593,3 +593,19 @@ def test_timeout_retries_cost_double_budget() -> None:
     with pytest.raises(TimeoutError):
         policy(clock, budget=budget, attempts=5).call(fn)
     assert len(calls) == 2  # allowance 2: one timeout retry spends both
+
+
+def test_a_sync_function_returning_a_coroutine_is_retried_when_the_coroutine_fails() -> None:
+    calls: list[int] = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise Transient()
+        return "ok"
+
+    policy = RetryPolicy(attempts=3, clock=FakeClock(), budget=False)
+    guarded = policy(lambda: flaky())  # a factory: a plain def whose result is awaited later
+
+    assert asyncio.run(guarded()) == "ok"
+    assert len(calls) == 3
