@@ -11,6 +11,7 @@ HTTP-date) and ``x-should-retry`` are read from those headers.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import time
 from collections.abc import Callable, Mapping
@@ -121,6 +122,8 @@ def retry_after(exc: BaseException) -> float | None:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             return None
+        if when.tzinfo is None:  # "-0000": RFC 5322 says UTC of unknown origin, not local
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - time.time()
         return max(0.0, seconds)
     return seconds if seconds >= 0 else None

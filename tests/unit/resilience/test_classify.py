@@ -57,6 +57,20 @@ def test_retry_after_accepts_an_http_date() -> None:
     assert 110 < hint <= 121
 
 
+def test_an_http_date_without_a_zone_is_utc_whatever_the_local_timezone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(c.time, "time", lambda: 1_800_000_000.0)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9: a local reading is 9 hours off
+    time.tzset()
+    try:
+        when = email.utils.formatdate(1_800_000_100.0, usegmt=True).replace("GMT", "-0000")
+        assert c.retry_after(ClientError(503, {"retry-after": when})) == pytest.approx(100.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_garbage_hints_are_ignored() -> None:
     assert c.retry_after(ClientError(503, {"retry-after": "soon"})) is None
     assert c.retry_after(ClientError(503, {"retry-after": "-3"})) is None
