@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import random
 import types
@@ -200,7 +201,16 @@ class RetryPolicy:
 
 
 def _qualname(fn: Callable[..., Any]) -> str:
-    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn))
+    """The dependency name when none is given: a code location, never a ``repr``.
+
+    The name keys the retry budget and labels metrics, so it must not carry a partial's
+    arguments or an object's address (one budget and one time series per call otherwise).
+    """
+    target: Any = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    return str(name or type(target).__qualname__)
 
 
 @dataclass(slots=True)

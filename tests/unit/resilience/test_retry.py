@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -609,3 +610,19 @@ def test_a_sync_function_returning_a_coroutine_is_retried_when_the_coroutine_fai
 
     assert asyncio.run(guarded()) == "ok"
     assert len(calls) == 3
+
+
+def test_default_name_of_partials_and_callable_objects_is_bounded() -> None:
+    class Client:
+        def __call__(self) -> str:
+            return "ok"
+
+    def fetch(doc_id: int) -> int:
+        return doc_id
+
+    policy = RetryPolicy(clock=FakeClock())
+    names = {_retry._qualname(functools.partial(fetch, i)) for i in range(3)}
+    names |= {_retry._qualname(functools.partial(functools.partial(fetch), 1))}
+    assert names == {fetch.__qualname__}  # one budget and one metric series, not one per call
+    assert _retry._qualname(Client()) == Client.__qualname__
+    assert policy.call(functools.partial(fetch, 7)) == 7
