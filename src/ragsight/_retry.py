@@ -692,7 +692,7 @@ class Attempt:
 class Attempts:
     """Iterator of :class:`Attempt` s for one block; per-run state lives here."""
 
-    __slots__ = ("_delay", "_done", "_guard", "_previous", "_start")
+    __slots__ = ("_delay", "_done", "_guard", "_nested", "_previous", "_start")
 
     def __init__(self, guard: _RetryGuard) -> None:
         self._guard = guard
@@ -700,10 +700,22 @@ class Attempts:
         self._delay: float | None = None
         self._previous = 0.0
         self._done = False
+        self._nested = False
+
+    def _begin(self) -> None:
+        """Start a run; inside another retry scope it is a single attempt (as decorators are)."""
+        g = self._guard
+        self._start = g._now()
+        self._nested = g.policy.nested == "single" and _in_retry.get()
+        if self._nested:
+            g._nested()
 
     def _finish(self, number: int, exc: BaseException | None) -> bool:
         g = self._guard
         assert self._start is not None
+        if self._nested:  # the outer scope owns retries and their accounting
+            self._done = True
+            return False
         if exc is None:
             self._done = True
             if number == 1:
@@ -725,7 +737,7 @@ class Attempts:
 
     def __iter__(self) -> Iterator[Attempt]:
         number = 0
-        self._start = self._guard._now()
+        self._begin()
         while not self._done:
             if self._delay is not None:
                 _clock.sleep(self._guard.policy.clock, self._delay)
@@ -737,7 +749,7 @@ class Attempts:
 
     async def __aiter__(self) -> AsyncIterator[Attempt]:
         number = 0
-        self._start = self._guard._now()
+        self._begin()
         while not self._done:
             if self._delay is not None:
                 await _clock.asleep(self._guard.policy.clock, self._delay)

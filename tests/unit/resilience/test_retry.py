@@ -626,3 +626,40 @@ def test_default_name_of_partials_and_callable_objects_is_bounded() -> None:
     assert names == {fetch.__qualname__}  # one budget and one metric series, not one per call
     assert _retry._qualname(Client()) == Client.__qualname__
     assert policy.call(functools.partial(fetch, 7)) == 7
+
+
+def test_a_retrying_block_inside_a_retried_function_does_not_multiply(
+    events: dict[str, list[Any]],
+) -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+    inner = policy(clock, attempts=3, name="inner")
+
+    @policy(clock, attempts=3, name="outer")
+    def outer() -> None:
+        for attempt in inner.retrying():
+            with attempt:
+                calls.append(1)
+                raise Transient()
+
+    with pytest.raises(Transient):
+        outer()
+    assert len(calls) == 3
+    assert events["nested"] == ["inner"] * 3
+
+
+def test_an_async_retrying_block_inside_a_retried_coroutine_does_not_multiply() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+    inner = policy(clock, attempts=3, name="inner")
+
+    @policy(clock, attempts=3, name="outer")
+    async def outer() -> None:
+        async for attempt in inner.retrying():
+            with attempt:
+                calls.append(1)
+                raise Transient()
+
+    with pytest.raises(Transient):
+        asyncio.run(outer())
+    assert len(calls) == 3
