@@ -180,6 +180,10 @@ def collector_config() -> dict[str, Any]:
                 "dimensions": [{"name": d} for d in span_dimensions],
                 "exemplars": {"enabled": True},
                 "metrics_flush_interval": _env("RAGSIGHT_OTELCOL_SPANMETRICS_FLUSH", "15s"),
+                # The connector re-emits every series it ever saw on each flush (default: no
+                # expiry), so without this a stopped process's series (each has its own
+                # service.instance.id) would stay in memory and in Prometheus forever.
+                "metrics_expiration": _env("RAGSIGHT_OTELCOL_METRIC_EXPIRATION", "5m"),
             }
         },
         "exporters": {
