@@ -183,6 +183,10 @@ def _report(result: BatchResult[Any]) -> None:
         )
 
 
+def _awaitable_handler_error() -> TypeError:
+    return TypeError("handler returned an awaitable: nothing was processed; use aprocess_documents")
+
+
 def process_documents(
     documents: Iterable[D],
     handler: Callable[[D], Any],
@@ -199,7 +203,8 @@ def process_documents(
     collected per document; documents refused by an open breaker are reported as skipped.
     ``KeyboardInterrupt``/``SystemExit`` (raised by a handler, or a Ctrl-C while waiting)
     stop the batch: no new document starts, the in-flight ones finish, the interrupt
-    propagates.
+    propagates. A handler that returns an awaitable (a plain def around an async call) is a
+    ``TypeError``: its documents would otherwise count as processed without ever running.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be >= 1")
@@ -237,6 +242,12 @@ def process_documents(
                 stop.set()
                 return
             else:
+                if inspect.isawaitable(result):  # a plain def wrapping an async call
+                    if inspect.iscoroutine(result):
+                        result.close()  # never awaited: don't leave a RuntimeWarning behind
+                    fatal.append(_awaitable_handler_error())
+                    stop.set()
+                    return
                 collector.outcome(index, doc, result, None)
 
     if concurrency == 1:

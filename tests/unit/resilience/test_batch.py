@@ -267,3 +267,11 @@ def test_ctrl_c_while_waiting_stops_the_batch_and_leaves_no_worker_running() -> 
     alive = [t.name for t in threading.enumerate() if t.name.startswith("ragsight-batch")]
     assert alive == []  # the workers were told to stop and joined, not left to finish the batch
     assert len(processed) < 1_000_000
+
+
+def test_a_sync_handler_returning_a_coroutine_is_refused_not_counted_as_success() -> None:
+    async def embed(doc: int) -> int:
+        return doc
+
+    with pytest.raises(TypeError, match="aprocess_documents"):
+        process_documents(range(10), lambda doc: embed(doc), concurrency=2)
