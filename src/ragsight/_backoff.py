@@ -59,8 +59,10 @@ class Backoff:
         # Avoid float overflow for large attempt numbers: past the cap nothing changes.
         if self.base == 0:
             return 0.0
+        if self.cap <= self.base:  # also keeps log() away from a zero cap
+            return self.cap
         limit = math.log(self.cap / self.base, self.factor) if self.factor > 1 else 0.0
-        if self.cap < self.base or (self.factor > 1 and exponent > limit):
+        if self.factor > 1 and exponent > limit:
             return self.cap
         return min(self.cap, self.base * self.factor**exponent)
 

@@ -66,3 +66,9 @@ def test_open_duration_jitter_is_downward_only_and_capped() -> None:
     assert all(240.0 <= v <= 300.0 for v in values)
     assert len(set(values)) > 100
     assert jittered_duration(30.0, 300.0, 1, 0.0, rng) == 60.0
+
+
+@pytest.mark.parametrize("kind", ["full", "equal", "exponential"])
+def test_a_zero_cap_means_no_wait_rather_than_an_error(kind: str) -> None:
+    backoff = Backoff(kind, base=1.0, cap=0.0)  # type: ignore[arg-type]
+    assert [backoff.delay(n, 0.0, random.Random(1)) for n in (1, 2, 30)] == [0.0, 0.0, 0.0]
