@@ -41,8 +41,8 @@ ENDPOINTS = (
     Endpoint("Jaeger (traces)", "RAGSIGHT_JAEGER_PORT", 16686),
     Endpoint("Prometheus", "RAGSIGHT_PROMETHEUS_PORT", 9090, note="rules and alerts"),
     Endpoint("Alertmanager", "RAGSIGHT_ALERTMANAGER_PORT", 9093),
-    Endpoint("OTLP gRPC", "RAGSIGHT_OTLP_GRPC_PORT", 4317, note="OTEL_EXPORTER_OTLP_ENDPOINT"),
-    Endpoint("OTLP HTTP", "RAGSIGHT_OTLP_HTTP_PORT", 4318),
+    Endpoint("OTLP gRPC", "RAGSIGHT_OTLP_GRPC_PORT", 4317, note="OTEL_EXPORTER_OTLP_PROTOCOL=grpc"),
+    Endpoint("OTLP HTTP", "RAGSIGHT_OTLP_HTTP_PORT", 4318, note="the SDK's default protocol"),
 )
 
 NO_DOCKER_HELP = """\
@@ -129,8 +129,10 @@ def _print_urls() -> None:
     for endpoint in ENDPOINTS:
         note = f"   ({endpoint.note})" if endpoint.note else ""
         print(f"  {endpoint.what:<{width}}  {endpoint.url(os.environ)}{note}")
-    grpc = next(e for e in ENDPOINTS if e.port_env == "RAGSIGHT_OTLP_GRPC_PORT")
-    print(f"\nsend telemetry:  export OTEL_EXPORTER_OTLP_ENDPOINT={grpc.url(os.environ)}")
+    # ragsight (like the OTel spec) defaults to http/protobuf: pointing it at the gRPC port
+    # would fail every export, so the line to copy names the HTTP port.
+    http = next(e for e in ENDPOINTS if e.port_env == "RAGSIGHT_OTLP_HTTP_PORT")
+    print(f"\nsend telemetry:  export OTEL_EXPORTER_OTLP_ENDPOINT={http.url(os.environ)}")
 
 
 def _run(argv: Sequence[str]) -> int:

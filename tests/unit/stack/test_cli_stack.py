@@ -5,13 +5,16 @@ their arguments (the real engine is exercised by tests/stack/test_docker_stack.p
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
+import yaml
 from stackgen import ROOT
 
 from ragsight import _cli_stack, cli
+from ragsight._settings import OtlpSettings
 
 
 def fake_docker(bin_dir: Path, *, engine: bool = True, compose_plugin: bool = True) -> Path:
@@ -112,7 +115,7 @@ def test_up_runs_compose_on_the_bundled_file_and_prints_urls(
     )
     out = capsys.readouterr().out
     assert "http://localhost:13000" in out
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317" in out
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318" in out
 
 
 def test_down_removes_volumes_only_when_asked(path_only: Path) -> None:
@@ -122,3 +125,19 @@ def test_down_removes_volumes_only_when_asked(path_only: Path) -> None:
     downs = [line for line in log.read_text().splitlines() if " down" in line]
     assert [line.endswith("down") for line in downs] == [True, False]
     assert downs[1].endswith("down --volumes")
+
+
+def test_printed_otlp_endpoint_is_the_port_for_the_sdks_default_protocol(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Copying the printed export line must work without also setting a protocol."""
+    assert cli.main(["stack", "urls"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("send telemetry"))
+    host_port = line.rsplit(":", 1)[1]
+    compose = yaml.safe_load((ROOT / "collector/compose.yaml").read_text())
+    published = dict(
+        re.fullmatch(r"127\.0\.0\.1:\$\{\w+:-(\d+)\}:(\d+)", mapping).groups()  # type: ignore[union-attr]
+        for mapping in compose["services"]["otel-collector"]["ports"]
+    )
+    collector_port = {"grpc": "4317", "http/protobuf": "4318"}[OtlpSettings().protocol]
+    assert published[host_port] == collector_port
