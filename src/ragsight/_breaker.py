@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from ragsight import _backoff, _classify, _clock, _policy, _safety
 from ragsight import names as n
 from ragsight._resilience_errors import CircuitOpenError
-from ragsight._wrap import decorate, relay
+from ragsight._wrap import decorate, kind_of, relay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -746,7 +746,12 @@ class CircuitBreaker:
         return self._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        return await self._make_async(fn)(*args, **kwargs)
+        """Await ``fn`` through the breaker; a plain function is run (and judged) as one, so a
+        sync call is not mistaken for a failing coroutine."""
+        if kind_of(fn) == "async":
+            return await self._make_async(fn)(*args, **kwargs)
+        result = self._make_sync(fn)(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """The decorator's sync wrapper, with the closed-state success path inlined.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import logging
 import random
 import types
@@ -27,7 +28,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from ragsight import _backoff, _budget, _classify, _clock, _policy, _safety
 from ragsight._resilience_errors import CircuitOpenError, RetryError
-from ragsight._wrap import decorate, relay
+from ragsight._wrap import decorate, kind_of, relay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -175,8 +176,13 @@ class RetryPolicy:
         return _RetryGuard(self, self.name or _qualname(fn))._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Await ``fn`` under this policy; a plain function is retried as one (its result
+        awaited only if it is awaitable)."""
         guard = _RetryGuard(self, self.name or _qualname(fn))
-        return await guard._make_async(fn)(*args, **kwargs)
+        if kind_of(fn) == "async":
+            return await guard._make_async(fn)(*args, **kwargs)
+        result = guard._make_sync(fn)(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     def retrying(self, name: str | None = None) -> Attempts:
         """Retry a block: ``for attempt in policy.retrying(): with attempt: ...``.

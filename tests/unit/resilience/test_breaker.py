@@ -765,3 +765,10 @@ def test_a_sync_function_returning_a_coroutine_counts_the_coroutines_outcome() -
         asyncio.run(guarded())
     assert b.snapshot().calls["failure"] == 1
     assert b.state == "open"
+
+
+def test_acall_runs_a_plain_function_and_counts_its_success() -> None:
+    b = make(FakeClock())
+    assert asyncio.run(b.acall(lambda x: x + 1, 41)) == 42
+    calls = b.snapshot().calls
+    assert (calls["success"], calls["failure"]) == (1, 0)

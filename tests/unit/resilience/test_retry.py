@@ -663,3 +663,16 @@ def test_an_async_retrying_block_inside_a_retried_coroutine_does_not_multiply() 
     with pytest.raises(Transient):
         asyncio.run(outer())
     assert len(calls) == 3
+
+
+def test_acall_retries_a_plain_function() -> None:
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise Transient()
+        return "ok"
+
+    assert asyncio.run(policy(FakeClock(), attempts=3).acall(flaky)) == "ok"
+    assert len(calls) == 2
