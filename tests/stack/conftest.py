@@ -33,9 +33,24 @@ from stackenv import (
     rule_profile_for_tests,
 )
 from stackgen import ROOT, load_generator
-from stackprocs import AlertWebhook, Proc, get_json, http_get, wait_until, which
+from stackprocs import (
+    AlertWebhook,
+    Proc,
+    get_json,
+    http_get,
+    teardown_on_sigterm,
+    wait_until,
+    which,
+)
 
 gen = load_generator()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_stack_on_sigterm() -> Iterator[None]:
+    """Set up before any stack process starts and torn down after all have stopped."""
+    with teardown_on_sigterm():
+        yield
 
 
 def _require(*names: str) -> str:

@@ -7,6 +7,7 @@ sleep), and every process is stopped on teardown even when a test failed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -119,6 +120,28 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait(timeout)
         self.popen = None
+
+
+@contextlib.contextmanager
+def teardown_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while the stack runs, so fixtures still stop it.
+
+    CI timeouts and ``timeout(1)`` send SIGTERM, which by default kills pytest without any
+    teardown; the stack's processes run in their own sessions (``Proc.start``), so they would
+    outlive it, holding ports and memory. pytest tears fixtures down on KeyboardInterrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}: stopping the stack")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def which(*names: str) -> str | None:
