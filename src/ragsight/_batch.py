@@ -37,6 +37,8 @@ _MAX_SPAN_EVENTS = 100  # per batch: enough to debug, bounded for huge batches
 
 @dataclass(frozen=True, slots=True)
 class ProcessedDocument(Generic[D]):
+    """A succeeded document (``document`` and ``result`` are None with ``keep_results=False``)."""
+
     index: int
     document: D
     result: Any
@@ -134,7 +136,10 @@ class _Collector:
     def outcome(self, index: int, doc: Any, result: Any, error: BaseException | None) -> None:
         with self.lock:
             if error is None:
-                self.succeeded.append(ProcessedDocument(index, doc, result if self.keep else None))
+                if self.keep:
+                    self.succeeded.append(ProcessedDocument(index, doc, result))
+                else:  # a lazily produced huge batch must not end up held in memory
+                    self.succeeded.append(ProcessedDocument(index, None, None))
             elif isinstance(error, CircuitOpenError):
                 self.skipped.append(SkippedDocument(index, doc, error))
             else:
@@ -201,6 +206,9 @@ def process_documents(
 
     Each document goes through ``retry`` (outermost) and ``breaker``. ``Exception``s are
     collected per document; documents refused by an open breaker are reported as skipped.
+    ``keep_results=False`` keeps only the index of each succeeded document (neither the
+    document nor the handler's result), so a large lazy input is never held in memory;
+    failed and skipped documents are always kept with their errors.
     ``KeyboardInterrupt``/``SystemExit`` (raised by a handler, or a Ctrl-C while waiting)
     stop the batch: no new document starts, the in-flight ones finish, the interrupt
     propagates. A handler that returns an awaitable (a plain def around an async call) is a

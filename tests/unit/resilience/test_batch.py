@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -275,3 +277,22 @@ def test_a_sync_handler_returning_a_coroutine_is_refused_not_counted_as_success(
 
     with pytest.raises(TypeError, match="aprocess_documents"):
         process_documents(range(10), lambda doc: embed(doc), concurrency=2)
+
+
+def test_dropping_results_also_releases_the_succeeded_documents() -> None:
+    class Doc:
+        pass
+
+    refs: list[weakref.ref[Doc]] = []
+
+    def produce() -> Iterator[Doc]:
+        for _ in range(50):
+            doc = Doc()
+            refs.append(weakref.ref(doc))
+            yield doc
+
+    result = process_documents(produce(), lambda d: d, concurrency=2, keep_results=False)
+    gc.collect()
+    assert result.success_count == 50
+    assert [r for r in refs if r() is not None] == []  # nothing of the input is retained
+    assert sorted(p.index for p in result.succeeded) == list(range(50))
