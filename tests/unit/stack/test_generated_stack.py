@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from stackenv import rule_profile_for_tests
 from stackgen import ROOT, load_generator
 
 from ragsight import names
@@ -235,3 +236,11 @@ def test_dashboard_files_are_valid_json_with_stable_uids() -> None:
     for path in sorted((ROOT / "grafana/dashboards").glob("*.json")):
         uids.add(json.loads(path.read_text())["uid"])
     assert uids == {"ragsight-overview", "ragsight-resilience"}
+
+
+def test_latency_budgets_are_stage_duration_bucket_boundaries() -> None:
+    """Between two bounds histogram_quantile interpolates, so a budget there misfires."""
+    bounds = set(names.STAGE_DURATION_BUCKETS)
+    for profile in (gen.PRODUCTION, rule_profile_for_tests()):
+        budgets = {*profile.latency_p95_seconds.values(), profile.latency_default_seconds}
+        assert budgets <= bounds, sorted(budgets - bounds)
