@@ -130,9 +130,27 @@ probe_hooks: list[Callable[[CircuitBreaker], None]] = []
 created_hooks: list[Callable[[CircuitBreaker], None]] = []
 
 
+# Outcome counts of collected breakers, per name: the exported counters are sums over
+# breakers of one name and must never go down when one of them is garbage-collected.
+_retired_lock = threading.Lock()
+_retired: dict[str, dict[str, int]] = {}
+
+
 def live_breakers() -> list[CircuitBreaker]:
     """Every breaker still referenced somewhere (read by the observable instruments)."""
     return list(_live)
+
+
+def forget_retired() -> None:
+    """Start a new cumulative stream (new meter provider): earlier breakers' totals go."""
+    with _retired_lock:
+        _retired.clear()
+
+
+def retired_counts() -> dict[str, dict[str, int]]:
+    """Outcome totals left behind by collected breakers, by name (observable counters)."""
+    with _retired_lock:
+        return {name: dict(counts) for name, counts in _retired.items()}
 
 
 def _pick(value: Any, default: Any) -> Any:
@@ -350,6 +368,19 @@ class CircuitBreaker:
                 _safety.report_internal_error("resilience.telemetry", err)
         if state != CLOSED:
             self.force_state(state)
+
+    def __del__(self) -> None:
+        try:
+            counts = dict(self.counts)
+            counts["success"] += self._n_success
+            if not any(counts.values()):
+                return
+            with _retired_lock:
+                acc = _retired.setdefault(self.name, dict.fromkeys(n.CB_OUTCOMES, 0))
+                for outcome, count in counts.items():
+                    acc[outcome] += count
+        except Exception:  # a half-built breaker (its __init__ raised) has no counts
+            pass
 
     # ---------------------------------------------------------------- time and config --
     def _time(self) -> float:
@@ -970,3 +1001,4 @@ def clear_registry() -> None:
     with _registry_lock:
         _registry.clear()
         _registry_configs.clear()
+    forget_retired()

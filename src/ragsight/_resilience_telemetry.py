@@ -132,7 +132,7 @@ def _observe_state(options: CallbackOptions) -> Iterator[Observation]:
 
 @_contained
 def _observe_calls(options: CallbackOptions) -> Iterator[Observation]:
-    totals: dict[str, dict[str, int]] = {}
+    totals = _breaker.retired_counts()
     for snap in _snapshots():
         acc = totals.setdefault(snap.name, dict.fromkeys(n.CB_OUTCOMES, 0))
         for outcome, count in snap.calls.items():
@@ -210,6 +210,7 @@ def use_providers(meter_provider: MeterProvider) -> Iterator[ResilienceTelemetry
     """
     global _explicit
     telemetry = ResilienceTelemetry(meter_provider)
+    _breaker.forget_retired()
     with _lock:
         previous, _explicit = _explicit, telemetry
     try:
@@ -225,7 +226,14 @@ def on_created(_: object) -> None:
     active()
 
 
-_runtime.on_override(lambda: on_created(None))
+def _on_override() -> None:
+    """New providers (capture_telemetry): their counters start from the live breakers only,
+    so one test's collected breakers never show up in the next test's figures."""
+    _breaker.forget_retired()
+    on_created(None)
+
+
+_runtime.on_override(_on_override)
 
 
 def _span() -> trace.Span | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from ragsight import CircuitBreaker, RetryBudget, names, retry
 from ragsight.testing import capture_telemetry
 
@@ -42,3 +44,19 @@ def test_explicit_retry_budget_reports_its_call_outcomes() -> None:
             and p.attributes.get(names.RETRY_OUTCOME) == "success_first_attempt"
         ]
     assert [p.value for p in points] == [2]
+
+
+def test_a_collected_breaker_from_before_the_capture_does_not_leak_into_it() -> None:
+    earlier = CircuitBreaker("reused-name")  # e.g. made by a previous test
+    earlier.call(lambda: None)
+    del earlier
+    gc.collect()
+    with capture_telemetry() as telemetry:
+        CircuitBreaker("reused-name").call(lambda: None)
+        points = [
+            p
+            for p in telemetry.metric_points(names.CB_CALLS.name)
+            if p.attributes.get(names.RESILIENCE_NAME) == "reused-name"
+            and p.attributes.get(names.CB_OUTCOME) == "success"
+        ]
+    assert [p.value for p in points] == [1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import subprocess
 import sys
@@ -384,3 +385,23 @@ def test_breakers_created_before_the_sdk_is_configured_still_export() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["import-time", "2"]
+
+
+def test_call_counters_never_go_down_when_a_breaker_of_that_name_is_collected(
+    reader: InMemoryMetricReader,
+) -> None:
+    def total() -> int:
+        return sum(v for _, v in points(reader, n.CB_CALLS.name, "per-client"))
+
+    kept = CircuitBreaker("per-client")  # e.g. one breaker per client object
+    dropped = CircuitBreaker("per-client")
+    kept.call(lambda: None)
+    dropped.call(lambda: None)
+    dropped.call(lambda: None)
+    trip(dropped)
+    assert total() == 4
+    del dropped
+    gc.collect()
+    assert total() == 4  # a cumulative counter that went down would read as a reset
+    kept.call(lambda: None)
+    assert total() == 5
