@@ -244,3 +244,18 @@ def test_latency_budgets_are_stage_duration_bucket_boundaries() -> None:
     for profile in (gen.PRODUCTION, rule_profile_for_tests()):
         budgets = {*profile.latency_p95_seconds.values(), profile.latency_default_seconds}
         assert budgets <= bounds, sorted(budgets - bounds)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [e for d in dashboards() for e in gen.dashboard_exprs(d) if not e.startswith("label_values")],
+    ids=lambda e: e[:60],
+)
+def test_every_series_a_panel_selects_is_filtered_by_the_service_variable(expr: str) -> None:
+    """Otherwise one side of a ratio (or a whole panel) mixes in every other service."""
+    service = f'{prometheus_attribute("service.name")}=~"$service"'
+    selectors = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)
+    # an identifier and its matchers (so identifiers inside matchers are consumed with them)
+    for match in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?", selectors):
+        if match.group(1) in sdk_series():
+            assert service in (match.group(2) or ""), match.group(0)
