@@ -465,9 +465,11 @@ class CircuitBreaker:
     def _trip_reason(self) -> str | None:
         calls, fails, slow = self._window()
         if calls >= self._min_calls:
-            if fails >= self._fr_threshold * calls:
+            # Divide, don't multiply: 0.28 * 25 is 7.000000000000001 in floating point, but
+            # 7 / 25 is exactly the double written 0.28 (division rounds correctly).
+            if fails / calls >= self._fr_threshold:
                 return "failure_rate"
-            if slow >= self._slow_threshold * calls:
+            if slow / calls >= self._slow_threshold:
                 return "slow_call_rate"
             return None
         if self._consec >= self._consec_max:

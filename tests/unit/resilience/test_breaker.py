@@ -772,3 +772,34 @@ def test_acall_runs_a_plain_function_and_counts_its_success() -> None:
     assert asyncio.run(b.acall(lambda x: x + 1, 41)) == 42
     calls = b.snapshot().calls
     assert (calls["success"], calls["failure"]) == (1, 0)
+
+
+@pytest.mark.parametrize(("threshold", "failures", "calls"), [(0.55, 55, 100), (0.28, 7, 25)])
+def test_a_failure_rate_exactly_at_the_threshold_trips(
+    threshold: float, failures: int, calls: int
+) -> None:
+    b = make(
+        FakeClock(),
+        failure_rate_threshold=threshold,
+        minimum_calls=calls,
+        consecutive_failures=1000,
+    )
+    for _ in range(calls - failures):
+        ok(b)
+    for _ in range(failures):
+        fail(b)
+    assert b.state == "open"
+
+
+def test_a_slow_call_rate_exactly_at_the_threshold_trips() -> None:
+    clock = FakeClock()
+    b = make(clock, slow_call_rate_threshold=0.28, slow_call_duration=1.0, minimum_calls=25)
+
+    def slow() -> None:
+        clock.advance(1.0)
+
+    for _ in range(18):
+        ok(b)
+    for _ in range(7):  # 7 / 25 is 0.28, but 0.28 * 25 is 7.000000000000001
+        b.call(slow)
+    assert b.state == "open"
