@@ -21,6 +21,7 @@ Design points, each answering a failure seen in a peer (research/resilience_anch
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import inspect
 import random
@@ -134,6 +135,9 @@ created_hooks: list[Callable[[CircuitBreaker], None]] = []
 # breakers of one name and must never go down when one of them is garbage-collected.
 _retired_lock = threading.Lock()
 _retired: dict[str, dict[str, int]] = {}
+# __del__ may run inside any allocation, even one made while _retired_lock is held by the
+# same thread: it only appends here (atomic, lock-free); readers fold it under the lock.
+_retired_pending: collections.deque[tuple[str, dict[str, int]]] = collections.deque()
 
 
 def live_breakers() -> list[CircuitBreaker]:
@@ -145,11 +149,17 @@ def forget_retired() -> None:
     """Start a new cumulative stream (new meter provider): earlier breakers' totals go."""
     with _retired_lock:
         _retired.clear()
+        _retired_pending.clear()
 
 
 def retired_counts() -> dict[str, dict[str, int]]:
     """Outcome totals left behind by collected breakers, by name (observable counters)."""
     with _retired_lock:
+        while _retired_pending:
+            name, counts = _retired_pending.popleft()
+            acc = _retired.setdefault(name, dict.fromkeys(n.CB_OUTCOMES, 0))
+            for outcome, count in counts.items():
+                acc[outcome] += count
         return {name: dict(counts) for name, counts in _retired.items()}
 
 
@@ -373,12 +383,8 @@ class CircuitBreaker:
         try:
             counts = dict(self.counts)
             counts["success"] += self._n_success
-            if not any(counts.values()):
-                return
-            with _retired_lock:
-                acc = _retired.setdefault(self.name, dict.fromkeys(n.CB_OUTCOMES, 0))
-                for outcome, count in counts.items():
-                    acc[outcome] += count
+            if any(counts.values()):
+                _retired_pending.append((self.name, counts))
         except Exception:  # a half-built breaker (its __init__ raised) has no counts
             pass
 

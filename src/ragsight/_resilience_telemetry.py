@@ -132,8 +132,9 @@ def _observe_state(options: CallbackOptions) -> Iterator[Observation]:
 
 @_contained
 def _observe_calls(options: CallbackOptions) -> Iterator[Observation]:
-    totals = _breaker.retired_counts()
-    for snap in _snapshots():
+    live = _breaker.live_breakers()  # held while reading the retired totals: none can die
+    totals = _breaker.retired_counts()  # in between and be counted twice or not at all
+    for snap in [b.snapshot() for b in live]:
         acc = totals.setdefault(snap.name, dict.fromkeys(n.CB_OUTCOMES, 0))
         for outcome, count in snap.calls.items():
             acc[outcome] += count
