@@ -231,6 +231,7 @@ def prometheus(
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.external-url=http://127.0.0.1:{port}",
             "--rules.alert.resend-delay=1s",
+            "--enable-feature=exemplar-storage",  # as compose.yaml runs it
             "--log.level=warn",
         ],
         stack_dir,

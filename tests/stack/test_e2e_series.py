@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -199,3 +201,27 @@ def test_ratio_panels_show_a_line_for_every_group_with_traffic(
 
     wait_until(lambda: groups(whole), timeout=30, what=f"traffic for {title!r}")
     assert groups(expr) == groups(whole)
+
+
+def test_stage_histogram_exemplars_carry_the_label_grafana_links_to_traces(tour: Any) -> None:
+    """Grafana's Prometheus datasource turns this exemplar label into a Jaeger link."""
+    (link,) = gen.grafana_datasources()["datasources"][0]["jsonData"]["exemplarTraceIdDestinations"]
+    query = f'{prometheus_name(names.RAG_OPERATION_DURATION)}_bucket{{{SVC_LABEL}="{SERVICE}"}}'
+    url = f"{tour.url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+        {"query": query, "start": time.time() - 3600, "end": time.time() + 60}
+    )
+
+    def exemplar_labels() -> set[str]:
+        return {
+            key
+            for series in get_json(url)["data"]
+            for exemplar in series["exemplars"]
+            for key in exemplar["labels"]
+        }
+
+    labels = wait_until(exemplar_labels, timeout=30, what=f"exemplars of {query}")
+    assert link["name"] in labels
+    assert re.fullmatch(
+        r"[0-9a-f]{32}",
+        get_json(url)["data"][0]["exemplars"][0]["labels"][link["name"]],
+    )
