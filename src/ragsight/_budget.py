@@ -126,7 +126,9 @@ class RetryBudget:
         with self._lock:
             if now >= self._bucket_end:
                 self._roll(now)
-            if self._prev_retries + self._cur_retries + cost > self._allowance():
+            # The tolerance absorbs float rounding (0.29 * 100 is 28.999999999999996): a
+            # budget that earned 29 retries must grant the 29th.
+            if self._prev_retries + self._cur_retries + cost > self._allowance() + 1e-9:
                 self.exhausted += 1
                 return False
             self._cur_retries += max(1, round(cost))

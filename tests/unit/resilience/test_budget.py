@@ -49,3 +49,12 @@ def test_outcomes_are_counted_per_dependency() -> None:
 def test_invalid_budgets_are_rejected() -> None:
     with pytest.raises(ValueError, match="ratio"):
         RetryBudget("x", ratio=-1)
+
+
+def test_a_ratio_earns_exactly_its_share_despite_float_rounding() -> None:
+    clock = FakeClock()
+    budget = RetryBudget("rounding", ratio=0.29, min_per_second=0.0, clock=clock)
+    for _ in range(100):
+        budget.record(clock.monotonic(), "success_first_attempt")
+    granted = sum(budget.try_spend(clock.monotonic()) for _ in range(40))
+    assert granted == 29  # 0.29 * 100 is 28.999999999999996 in floating point
