@@ -40,6 +40,9 @@ PINNED_COLLECTOR_VERSION = "0.158.0"
 # Only the span exporter can fail in this config (metrics are pulled, logs go to debug);
 # the stack tier makes it fail for real to prove the name.
 OTELCOL_EXPORTER_SEND_FAILED = ("otelcol_exporter_send_failed_spans_total",)
+# Spans dropped because the sending queue is full (backend down, retries holding the queue):
+# counted at once, while send_failed only counts after retrying for minutes.
+OTELCOL_EXPORTER_ENQUEUE_FAILED = ("otelcol_exporter_enqueue_failed_spans_total",)
 OTELCOL_RECEIVER_REFUSED = (
     "otelcol_receiver_refused_spans_total",
     "otelcol_receiver_refused_metric_points_total",
@@ -498,12 +501,17 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             "OtelCollectorDroppingData",
             "\nor\n".join(
                 f"sum by (job, instance) (rate({m}[{s}])) > 0"
-                for m in (*OTELCOL_EXPORTER_SEND_FAILED, *OTELCOL_RECEIVER_REFUSED)
+                for m in (
+                    *OTELCOL_EXPORTER_SEND_FAILED,
+                    *OTELCOL_EXPORTER_ENQUEUE_FAILED,
+                    *OTELCOL_RECEIVER_REFUSED,
+                )
             ),
             p.for_collector,
             "critical",
             "The OpenTelemetry Collector is dropping or refusing telemetry",
-            "An exporter keeps failing or the memory limiter refuses data. Check the "
+            "An exporter keeps failing (or its queue is full) or the memory limiter refuses "
+            "data. Check the "
             "Collector's logs and the trace backend / Prometheus it sends to.",
         ),
     ]
@@ -748,6 +756,20 @@ def rule_tests() -> dict[str, Any]:
                         f"{OTELCOL_EXPORTER_SEND_FAILED[0]}"
                         f"{_sel(**collector, exporter='otlp_grpc/traces')}",
                         "0+10x20",
+                    )
+                ],
+                "OtelCollectorDroppingData",
+                "4m",
+                "10m",
+                collector,
+            ),
+            _case(
+                "the trace backend is down and the full sending queue drops spans",
+                [
+                    (
+                        f"{OTELCOL_EXPORTER_ENQUEUE_FAILED[0]}"
+                        f"{_sel(**collector, exporter='otlp_grpc/traces')}",
+                        "0+100x20",
                     )
                 ],
                 "OtelCollectorDroppingData",

@@ -33,3 +33,31 @@ def test_refused_span_exports_are_counted_under_the_rule_name(collector_factory:
             return sum(float(v) for v in values)
 
         assert wait_until(failed_count, timeout=30, what=f"{name} > 0") >= 1
+
+
+def test_spans_dropped_by_a_full_sending_queue_are_counted_under_the_rule_name(
+    collector_factory: Any,
+) -> None:
+    """While the backend is down, retries hold the queue and later batches are dropped at
+    once: that counter (not send_failed, which waits out minutes of retries) is the early
+    signal OtelCollectorDroppingData must see."""
+    (name,) = gen.OTELCOL_EXPORTER_ENQUEUE_FAILED
+    with (
+        OtlpSink(http_enabled=False, fail_with=503) as refusing_backend,
+        collector_factory(
+            refusing_backend,
+            name="otelcol-queue-full",
+            sets=(
+                "exporters::otlp_grpc/traces::sending_queue::queue_size=1",
+                "exporters::otlp_grpc/traces::sending_queue::num_consumers=1",
+            ),
+        ) as failing,
+    ):
+
+        def dropped_after_one_more_span() -> float:
+            post_span_with_content(failing.otlp_http, "e2e-queue-full")
+            text = http_get(f"http://{failing.telemetry}/metrics")[1].decode()
+            values = re.findall(rf"^{name}{{[^}}]*}} (\S+)$", text, re.M)
+            return sum(float(v) for v in values)
+
+        assert wait_until(dropped_after_one_more_span, timeout=30, what=f"{name} > 0") >= 1
