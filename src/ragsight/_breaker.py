@@ -781,15 +781,21 @@ class CircuitBreaker:
         return decorate(fn, self)
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` through the breaker once (the decorator's own wrapper, built per call)."""
+        """Run ``fn`` through the breaker once (the decorator's own wrapper, built per call).
+
+        A generator function gets the stream wrapper (judged while it is consumed, not when
+        the generator object is created) and a stage-decorated one keeps its stage outside.
+        """
+        if kind_of(fn) != "sync" or hasattr(fn, "__ragsight_stage__"):
+            return decorate(fn, self)(*args, **kwargs)
         return self._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await ``fn`` through the breaker; a plain function is run (and judged) as one, so a
         sync call is not mistaken for a failing coroutine."""
-        if kind_of(fn) == "async":
+        if kind_of(fn) == "async" and not hasattr(fn, "__ragsight_stage__"):
             return await self._make_async(fn)(*args, **kwargs)
-        result = self._make_sync(fn)(*args, **kwargs)
+        result = self.call(fn, *args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -172,16 +172,22 @@ class RetryPolicy:
         return decorate(fn, _RetryGuard(self, self.name or _qualname(fn)))
 
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` under this policy once (the decorator's own wrapper, built per call)."""
-        return _RetryGuard(self, self.name or _qualname(fn))._make_sync(fn)(*args, **kwargs)
+        """Run ``fn`` under this policy once (the decorator's own wrapper, built per call).
+
+        A generator function is retried until its first item, as the decorator does, and a
+        stage-decorated one keeps its stage outside."""
+        guard = _RetryGuard(self, self.name or _qualname(fn))
+        if kind_of(fn) != "sync" or hasattr(fn, "__ragsight_stage__"):
+            return decorate(fn, guard)(*args, **kwargs)
+        return guard._make_sync(fn)(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await ``fn`` under this policy; a plain function is retried as one (its result
         awaited only if it is awaitable)."""
-        guard = _RetryGuard(self, self.name or _qualname(fn))
-        if kind_of(fn) == "async":
+        if kind_of(fn) == "async" and not hasattr(fn, "__ragsight_stage__"):
+            guard = _RetryGuard(self, self.name or _qualname(fn))
             return await guard._make_async(fn)(*args, **kwargs)
-        result = guard._make_sync(fn)(*args, **kwargs)
+        result = self.call(fn, *args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
     def retrying(self, name: str | None = None) -> Attempts:

@@ -803,3 +803,16 @@ def test_a_slow_call_rate_exactly_at_the_threshold_trips() -> None:
     for _ in range(7):  # 7 / 25 is 0.28, but 0.28 * 25 is 7.000000000000001
         b.call(slow)
     assert b.state == "open"
+
+
+def test_call_with_a_generator_function_counts_the_streams_failure() -> None:
+    b = make(FakeClock(), consecutive_failures=1)
+
+    def stream() -> Iterator[int]:
+        raise Boom()
+        yield 1  # pragma: no cover - makes this a generator function
+
+    with pytest.raises(Boom):
+        list(b.call(stream))
+    assert b.snapshot().calls["failure"] == 1
+    assert b.state == "open"

@@ -151,3 +151,21 @@ def test_decorated_functions_keep_their_kind_for_other_decorators() -> None:
         assert inspect.isgeneratorfunction(guard(gen))
         assert inspect.isasyncgenfunction(guard(agen))
         assert guard(coro).__wrapped__ is coro
+
+
+def test_policy_call_on_a_stage_function_keeps_one_stage_span_with_the_retry_events() -> None:
+    failures = [Transient()]
+
+    @ragsight.retrieval(data_source="kb-main")
+    def search(query: str) -> list[str]:
+        if failures:
+            raise failures.pop()
+        return ["doc"]
+
+    policy = RetryPolicy(name="kb-call", clock=FakeClock(), budget=False)
+    with capture_telemetry() as t:
+        assert policy.call(search, "q") == ["doc"]
+    [span] = t.spans  # the retry ran inside the stage, not around two stage spans
+    assert [e.name for e in span.events if e.name == n.EVENT_RETRY_SCHEDULED] == [
+        n.EVENT_RETRY_SCHEDULED
+    ]

@@ -676,3 +676,16 @@ def test_acall_retries_a_plain_function() -> None:
 
     assert asyncio.run(policy(FakeClock(), attempts=3).acall(flaky)) == "ok"
     assert len(calls) == 2
+
+
+def test_call_with_a_generator_function_retries_before_the_first_item() -> None:
+    opened: list[int] = []
+
+    def stream() -> Iterator[str]:
+        opened.append(1)
+        if len(opened) < 2:
+            raise Transient()
+        yield "token"
+
+    assert list(policy(FakeClock(), attempts=3).call(stream)) == ["token"]
+    assert len(opened) == 2
