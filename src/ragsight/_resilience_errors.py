@@ -34,6 +34,12 @@ class CircuitOpenError(ResilienceError):
             + (f" (last failure: {last_failure_type})" if last_failure_type else "")
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``args`` holds only the message: without this, pickling (process pools, task
+        # queues) and copy.copy fail with a missing-argument TypeError.
+        args = (self.name, self.state, self.retry_after, self.last_failure_type)
+        return (type(self), args, self.__dict__)
+
 
 class RetryError(ResilienceError):
     """A retry policy gave up on a *result* (``retry_on_result``), so there is no exception.
@@ -50,3 +56,7 @@ class RetryError(ResilienceError):
         super().__init__(
             f"retry policy {name!r} gave up after {attempts} attempt(s): {stop_reason}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = (self.name, self.attempts, self.stop_reason, self.last_result)
+        return (type(self), args, self.__dict__)
