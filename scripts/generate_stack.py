@@ -257,6 +257,9 @@ class RuleProfile:
 
     short: str = "5m"  # rate window of the fast signals (errors, latency, cache)
     long: str = "1h"  # baseline window for "drop" alerts
+    # How long a silent service is remembered (and RagTelemetryMissing keeps firing); a
+    # decommissioned service stops alerting after this.
+    no_data_memory: str = "24h"
     score_window: str = "15m"
     score_baseline: str = "6h"
     for_errors: str = "10m"
@@ -304,6 +307,7 @@ def _rec(profile: RuleProfile) -> dict[str, str]:
         "cache_ratio": f"ragsight:cache_hit_ratio:rate{s}",
         "cache_ratio_long": f"ragsight:cache_hit_ratio:rate{lng}",
         "cache_requests": f"ragsight:cache_requests:rate{s}",
+        "reporting": "ragsight:stage_metrics_reporting:present",
         "retrieval_score": f"ragsight:retrieval_score:mean{profile.score_window}",
         "retrieval_score_long": f"ragsight:retrieval_score:mean{profile.score_baseline}",
         "eval_score": f"ragsight:evaluation_score:mean{profile.score_window}",
@@ -360,6 +364,8 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             "expr": f"sum by ({SVC}, {STAGE}, le) (rate({DURATION}_bucket[{s}]))",
         },
         {"record": r["p95"], "expr": f"histogram_quantile(0.95, {r['buckets']})"},
+        # One series per reporting service: cheap to look back a day over (the no-data alert).
+        {"record": r["reporting"], "expr": f"group by ({SVC}) ({DURATION}_count)"},
         {
             "record": r["cache_requests"],
             "expr": (
@@ -481,12 +487,12 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
         ),
         _alert(
             "RagTelemetryMissing",
-            f"group by ({SVC}) (last_over_time({DURATION}_count[{p.long}]))\nunless\n"
-            f"group by ({SVC}) ({DURATION}_count)",
+            f"group by ({SVC}) (last_over_time({r['reporting']}[{p.no_data_memory}]))\n"
+            f"unless\n{r['reporting']}",
             p.for_no_data,
             "critical",
             f"{{{{ $labels.{SVC} }}}} stopped reporting RAG telemetry",
-            "The service sent stage metrics within the last hour but none now: the app is "
+            "The service sent stage metrics within the last day but none now: the app is "
             "down, lost its exporter, or the Collector cannot receive.",
         ),
         _alert(
@@ -734,6 +740,14 @@ def rule_tests() -> dict[str, Any]:
                 "RagTelemetryMissing",
                 "40m",
                 "50m",
+                svc,
+            ),
+            _case(
+                "the app is still silent three hours later: the page does not resolve itself",
+                [(f"{DURATION}_count{_sel(**stage)}", "0+60x30 _x200")],
+                "RagTelemetryMissing",
+                "40m",
+                "210m",
                 svc,
             ),
             _case(
@@ -1268,6 +1282,7 @@ def fast_profile(scale_window: str = "20s") -> RuleProfile:
         PRODUCTION,
         short=scale_window,
         long="10m",
+        no_data_memory="10m",
         score_window=scale_window,
         score_baseline="10m",
         **{f: "0s" for f in RuleProfile.__dataclass_fields__ if f.startswith("for_")},
