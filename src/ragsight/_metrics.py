@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
 
 from ragsight import _safety, names
+from ragsight._instruments import create_instrument
 
 if TYPE_CHECKING:
     from ragsight._extract import Readout
@@ -51,36 +52,23 @@ _EMPTY: Final = Context()
 Item = tuple["Plan", float, "str | None", "trace.SpanContext | None", "Readout | None"]
 
 
-def _histogram(meter: Meter, spec: names.MetricSpec) -> Histogram:
-    return meter.create_histogram(
-        spec.name,
-        unit=spec.unit,
-        description=spec.description,
-        explicit_bucket_boundaries_advisory=list(spec.buckets) if spec.buckets else None,
-    )
-
-
 class Instruments:
     """The core's instruments on one MeterProvider, plus that provider's pending calls."""
 
     def __init__(self, meter: Meter) -> None:
-        self.stage_duration = _histogram(meter, names.RAG_OPERATION_DURATION)
-        self.genai_duration = _histogram(meter, names.GEN_AI_CLIENT_OPERATION_DURATION)
-        self.token_usage = _histogram(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
-        self.time_to_first_chunk = _histogram(
+        self.stage_duration: Histogram = create_instrument(meter, names.RAG_OPERATION_DURATION)
+        self.genai_duration: Histogram = create_instrument(
+            meter, names.GEN_AI_CLIENT_OPERATION_DURATION
+        )
+        self.token_usage: Histogram = create_instrument(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
+        self.time_to_first_chunk: Histogram = create_instrument(
             meter, names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
         )
-        self.documents = _histogram(meter, names.RAG_RETRIEVAL_DOCUMENTS)
-        self.score = _histogram(meter, names.RAG_RETRIEVAL_SCORE)
-        self.evaluation = _histogram(meter, names.RAG_EVALUATION_SCORE)
-        spec = names.RAG_CACHE_REQUESTS
-        self.cache_requests = meter.create_counter(
-            spec.name, unit=spec.unit, description=spec.description
-        )
-        spec = names.RAGSIGHT_INTERNAL_ERRORS
-        meter.create_observable_counter(
-            spec.name, callbacks=[self._on_collect], unit=spec.unit, description=spec.description
-        )
+        self.documents: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DOCUMENTS)
+        self.score: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_SCORE)
+        self.evaluation: Histogram = create_instrument(meter, names.RAG_EVALUATION_SCORE)
+        self.cache_requests: Counter = create_instrument(meter, names.RAG_CACHE_REQUESTS)
+        create_instrument(meter, names.RAGSIGHT_INTERNAL_ERRORS, [self._on_collect])
         self.pending: deque[Item] = deque()
         self.drain_requested = False
         self._recording = threading.RLock()  # re-entrant: a record() may log, and so on

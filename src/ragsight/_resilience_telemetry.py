@@ -26,10 +26,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProvider, Observation
 
 from ragsight import _breaker, _budget, _retry, _runtime, _safety
 from ragsight import names as n
+from ragsight._instruments import create_instrument
 from ragsight._version import __version__
 
 logger = logging.getLogger("ragsight.resilience")
@@ -56,49 +57,19 @@ class ResilienceTelemetry:
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         provider = meter_provider or metrics.get_meter_provider()
         meter = provider.get_meter(n.SCOPE_NAME, __version__)
-        self.transitions = meter.create_counter(
-            n.CB_TRANSITIONS.name, n.CB_TRANSITIONS.unit, n.CB_TRANSITIONS.description
-        )
-        self.open_duration = meter.create_histogram(
-            n.CB_OPEN_DURATION.name,
-            n.CB_OPEN_DURATION.unit,
-            n.CB_OPEN_DURATION.description,
-            explicit_bucket_boundaries_advisory=n.CB_OPEN_DURATION.buckets,
-        )
-        self.retry_attempts = meter.create_counter(
-            n.RETRY_ATTEMPTS.name, n.RETRY_ATTEMPTS.unit, n.RETRY_ATTEMPTS.description
-        )
-        self.give_ups = meter.create_counter(
-            n.RETRY_GIVE_UPS.name, n.RETRY_GIVE_UPS.unit, n.RETRY_GIVE_UPS.description
-        )
-        self.retry_delay = meter.create_histogram(
-            n.RETRY_DELAY.name,
-            n.RETRY_DELAY.unit,
-            n.RETRY_DELAY.description,
-            explicit_bucket_boundaries_advisory=n.RETRY_DELAY.buckets,
-        )
-        self.budget_exhausted = meter.create_counter(
-            n.RETRY_BUDGET_EXHAUSTED.name,
-            n.RETRY_BUDGET_EXHAUSTED.unit,
-            n.RETRY_BUDGET_EXHAUSTED.description,
-        )
-        self.batch_documents = meter.create_counter(
-            n.BATCH_DOCUMENTS.name, n.BATCH_DOCUMENTS.unit, n.BATCH_DOCUMENTS.description
-        )
-        spec = n.CB_STATE_METRIC
-        meter.create_observable_gauge(spec.name, [_observe_state], spec.unit, spec.description)
-        spec = n.CB_CALLS
-        meter.create_observable_counter(spec.name, [_observe_calls], spec.unit, spec.description)
-        spec = n.CB_FAILURE_RATIO
-        meter.create_observable_gauge(spec.name, [_observe_failure], spec.unit, spec.description)
-        spec = n.CB_SLOW_CALL_RATIO
-        meter.create_observable_gauge(spec.name, [_observe_slow], spec.unit, spec.description)
-        spec = n.RETRY_CALLS
-        meter.create_observable_counter(
-            spec.name, [_observe_retry_calls], spec.unit, spec.description
-        )
-        spec = n.RETRY_BUDGET_REMAINING
-        meter.create_observable_gauge(spec.name, [_observe_budget], spec.unit, spec.description)
+        self.transitions: Counter = create_instrument(meter, n.CB_TRANSITIONS)
+        self.open_duration: Histogram = create_instrument(meter, n.CB_OPEN_DURATION)
+        self.retry_attempts: Counter = create_instrument(meter, n.RETRY_ATTEMPTS)
+        self.give_ups: Counter = create_instrument(meter, n.RETRY_GIVE_UPS)
+        self.retry_delay: Histogram = create_instrument(meter, n.RETRY_DELAY)
+        self.budget_exhausted: Counter = create_instrument(meter, n.RETRY_BUDGET_EXHAUSTED)
+        self.batch_documents: Counter = create_instrument(meter, n.BATCH_DOCUMENTS)
+        create_instrument(meter, n.CB_STATE_METRIC, [_observe_state])
+        create_instrument(meter, n.CB_CALLS, [_observe_calls])
+        create_instrument(meter, n.CB_FAILURE_RATIO, [_observe_failure])
+        create_instrument(meter, n.CB_SLOW_CALL_RATIO, [_observe_slow])
+        create_instrument(meter, n.RETRY_CALLS, [_observe_retry_calls])
+        create_instrument(meter, n.RETRY_BUDGET_REMAINING, [_observe_budget])
 
 
 # ------------------------------------------------------------------------------ observers --

@@ -33,6 +33,7 @@ from ragsight._export_health import (
     ExportHealth,
     quiet_exporter_logs,
 )
+from ragsight._instruments import create_instrument
 from ragsight._policy import (
     ContentPolicy,
     ResilienceDefaults,
@@ -205,9 +206,7 @@ def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
         ]
 
     meter = meter_provider.get_meter(names.SCOPE_NAME)
-    meter.create_observable_counter(
-        spec.name, callbacks=[observe], unit=spec.unit, description=spec.description
-    )
+    create_instrument(meter, spec, [observe])
 
 
 # --------------------------------------------------------------------------------------

@@ -385,7 +385,7 @@ RAGSIGHT_INTERNAL_ERRORS = MetricSpec(
 )
 RAGSIGHT_EXPORT_DROPPED = MetricSpec(
     "ragsight.export.dropped",
-    "counter",
+    "observable_counter",
     "{item}",
     "Telemetry items dropped because a queue was full or the exporter failed.",
     (RAGSIGHT_SIGNAL,),
