@@ -38,7 +38,9 @@ from stackprocs import (
     Proc,
     get_json,
     http_get,
+    running_alertmanager,
     teardown_on_sigterm,
+    wait_ready,
     wait_until,
     which,
 )
@@ -167,33 +169,10 @@ class Alertmanager:
 
 @pytest.fixture(scope="session")
 def alertmanager(tools: Tools, stack_dir: Path, webhook: AlertWebhook) -> Iterator[Alertmanager]:
-    port = free_port()
     config_path = stack_dir / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(derived_alertmanager_config(webhook)))
-    (stack_dir / "am-data").mkdir(exist_ok=True)
-    proc = Proc(
-        "alertmanager",
-        [
-            tools.alertmanager,
-            f"--config.file={config_path}",
-            f"--storage.path={stack_dir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no HA gossip listener on 0.0.0.0:9094
-            "--log.level=warn",
-        ],
-        stack_dir,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
-            timeout=20,
-            what="Alertmanager /-/ready",
-            diagnose=proc.log_tail,
-        )
+    with running_alertmanager(tools.alertmanager, config_path, stack_dir) as (proc, url):
         yield Alertmanager(proc, url, config_path)
-    finally:
-        proc.stop()
 
 
 @dataclass(frozen=True)
@@ -238,12 +217,7 @@ def prometheus(
     ).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
-            timeout=20,
-            what="Prometheus /-/ready",
-            diagnose=proc.log_tail,
-        )
+        wait_ready(proc, url, "Prometheus")
         # Discovery publishes on a 5 s tick, also for static configs: wait for its results.
         wait_until(
             lambda: get_json(f"{url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"],

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ports import free_port
 from stackenv import Tools, derived_alertmanager_config
-from stackprocs import AlertWebhook, Proc, get_json, http_get, wait_until
+from stackprocs import AlertWebhook, get_json, running_alertmanager, wait_until
 
 from ragsight.names import prometheus_attribute
 
@@ -27,30 +26,13 @@ def private_alertmanager(tools: Tools, tmp_path: Path) -> Iterator[str]:
     hook = AlertWebhook().start()
     config = tmp_path / "alertmanager.yml"
     config.write_text(yaml.safe_dump(derived_alertmanager_config(hook)))
-    port = free_port()
-    proc = Proc(
-        "alertmanager-inhibit",
-        [
-            tools.alertmanager,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        tmp_path,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
-            timeout=20,
-            what="Alertmanager /-/ready",
-            diagnose=proc.log_tail,
-        )
-        yield url
+        with running_alertmanager(tools.alertmanager, config, tmp_path, "alertmanager-inhibit") as (
+            _,
+            url,
+        ):
+            yield url
     finally:
-        proc.stop()
         hook.stop()
 
 

@@ -144,6 +144,46 @@ def teardown_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def wait_ready(proc: Proc, url: str, what: str, timeout: float = 20) -> None:
+    """Wait until ``proc`` answers 200 on ``/-/ready`` (Prometheus and Alertmanager)."""
+    wait_until(
+        lambda: proc.running() and http_get(f"{url}/-/ready")[0] == 200,
+        timeout=timeout,
+        what=f"{what} /-/ready",
+        diagnose=proc.log_tail,
+    )
+
+
+@contextlib.contextmanager
+def running_alertmanager(
+    binary: str, config_path: Path, work_dir: Path, name: str = "alertmanager"
+) -> Iterator[tuple[Proc, str]]:
+    """A real Alertmanager on a free loopback port, stopped on exit: yields (proc, url)."""
+    from ports import free_port
+
+    port = free_port()
+    data_dir = work_dir / f"{name}-data"
+    data_dir.mkdir(exist_ok=True)
+    proc = Proc(
+        name,
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={data_dir}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no HA gossip listener on 0.0.0.0:9094
+            "--log.level=warn",
+        ],
+        work_dir,
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url, "Alertmanager")
+        yield proc, url
+    finally:
+        proc.stop()
+
+
 def which(*names: str) -> str | None:
     for name in names:
         found = shutil.which(name)
