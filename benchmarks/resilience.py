@@ -41,7 +41,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from purgatory import AsyncCircuitBreakerFactory, SyncCircuitBreakerFactory
 
 import ragsight
-from ragsight import _resilience_telemetry
+from ragsight._resilience import telemetry as _resilience_telemetry
 
 Case = Callable[[int], float]
 

@@ -11,10 +11,10 @@ from ragsight import names
 from ragsight._version import __version__
 
 # --- core instrumentation (stages, context managers, evaluation) ----------------------
-from ragsight._engine import StageCall
-from ragsight._evaluation import record_evaluation
-from ragsight._scopes import CacheLookup, cache, current_stage, stage
-from ragsight._stages import (
+from ragsight._core.engine import StageCall
+from ragsight._core.evaluation import record_evaluation
+from ragsight._core.scopes import CacheLookup, cache, current_stage, stage
+from ragsight._core.stages import (
     embedding,
     generation,
     instrument,
@@ -27,8 +27,8 @@ from ragsight._stages import (
 # --- end core --------------------------------------------------------------------------
 
 # --- resilience (circuit breaker, retry, batch processing) -----------------------------
-from ragsight import _resilience_telemetry  # noqa: F401 - attaches the OTel hooks
-from ragsight._batch import (
+from ragsight._resilience import telemetry as _resilience_telemetry  # noqa: F401 - attaches the OTel hooks
+from ragsight._resilience.batch import (
     BatchResult,
     FailedDocument,
     ProcessedDocument,
@@ -36,17 +36,23 @@ from ragsight._batch import (
     aprocess_documents,
     process_documents,
 )
-from ragsight._breaker import BreakerSnapshot, CircuitBreaker, Permit, StateChange, get_breaker
-from ragsight._budget import RetryBudget
-from ragsight._resilience_errors import CircuitOpenError, ResilienceError, RetryError
-from ragsight._retry import RetryPolicy, deadline, retry
+from ragsight._resilience.breaker import (
+    BreakerSnapshot,
+    CircuitBreaker,
+    Permit,
+    StateChange,
+    get_breaker,
+)
+from ragsight._resilience.budget import RetryBudget
+from ragsight._resilience.errors import CircuitOpenError, ResilienceError, RetryError
+from ragsight._resilience.retry import RetryPolicy, deadline, retry
 
 # --- end resilience --------------------------------------------------------------------
 
 # --- configuration and setup -----------------------------------------------------------
-from ragsight._export_health import dropped_counts
-from ragsight._settings import ConfigError, Settings
-from ragsight._setup import configure, shutdown
+from ragsight._export.health import dropped_counts
+from ragsight._config.settings import ConfigError, Settings
+from ragsight._export.setup import configure, shutdown
 # --- end setup -------------------------------------------------------------------------
 
 __all__ = [

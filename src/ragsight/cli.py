@@ -13,8 +13,8 @@ from typing import Any
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from ragsight._settings import ConfigError
-    from ragsight._validation import load_settings
+    from ragsight._config.settings import ConfigError
+    from ragsight._config.validation import load_settings
 
     try:
         settings = load_settings(args.file)
@@ -36,9 +36,9 @@ def _show_value(value: Any) -> str:
 
 
 def _cmd_config_show(args: argparse.Namespace) -> int:
-    from ragsight._config_keys import KEYS
-    from ragsight._settings import ConfigError
-    from ragsight._validation import load_settings
+    from ragsight._config.keys import KEYS
+    from ragsight._config.settings import ConfigError
+    from ragsight._config.validation import load_settings
 
     try:
         settings = load_settings(args.file)
@@ -63,7 +63,7 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from ragsight._summary import render, summarize
+    from ragsight._export.summary import render, summarize
 
     directory = Path(args.dir)
     if not directory.is_dir():
@@ -76,8 +76,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import ragsight
     from ragsight._demo import run_demo
-    from ragsight._export_health import dropped_counts
-    from ragsight._summary import render, summarize
+    from ragsight._export.health import dropped_counts
+    from ragsight._export.summary import render, summarize
 
     overrides: dict[str, Any] = {}
     if args.dir:
@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.set_defaults(run=_cmd_summary)
 
     try:
-        stack = importlib.import_module("ragsight._cli_stack")
+        stack = importlib.import_module("ragsight._stack.cli")
     except ModuleNotFoundError as exc:
-        if exc.name != "ragsight._cli_stack":
+        if exc.name != "ragsight._stack.cli":
             raise
     else:
         stack.add_parser(sub)

@@ -16,8 +16,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ragsight import _backoff, _clock, _retry
-from ragsight._breaker import CircuitBreaker
+from ragsight._resilience import backoff as _backoff
+from ragsight._resilience import clock as _clock
+from ragsight._resilience import retry as _retry
+from ragsight._resilience.breaker import CircuitBreaker
 
 __all__ = ["FakeClock", "fake_clock", "force_state", "no_wait", "seeded_jitter"]
 

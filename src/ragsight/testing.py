@@ -22,7 +22,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from ragsight import _runtime, _safety
+from ragsight._core import runtime as _runtime
+from ragsight._core import safety as _safety
 
 __all__ = ["CapturedEvent", "MetricPoint", "Telemetry", "capture_telemetry"]
 

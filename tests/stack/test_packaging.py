@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from stackgen import ROOT
 
-from ragsight._cli_stack import COMPOSE_FILE
+from ragsight._stack.cli import COMPOSE_FILE
 
 
 @pytest.fixture(scope="module")

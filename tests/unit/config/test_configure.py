@@ -37,7 +37,7 @@ def _run(code: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str, o
 def test_configure_installs_sdk_providers_and_sets_policies(tmp_path: Path) -> None:
     out = _run(
         """
-        from ragsight._policy import get_content_policy, get_resilience_defaults
+        from ragsight._core.policy import get_content_policy, get_resilience_defaults
         ragsight.configure(content_capture=True, content_max_length=50, retry_attempts=9,
                            breaker_minimum_calls=4)
         print(json.dumps({
@@ -103,7 +103,7 @@ def test_second_configure_changing_an_sdk_key_raises_naming_it(tmp_path: Path) -
 def test_second_configure_changing_only_policies_applies_them_live(tmp_path: Path) -> None:
     out = _run(
         """
-        from ragsight._policy import get_resilience_defaults
+        from ragsight._core.policy import get_resilience_defaults
         ragsight.configure(service_name="a")
         ragsight.configure(service_name="a", retry_attempts=5)
         print(json.dumps({"attempts": get_resilience_defaults().retry.attempts}))
@@ -141,7 +141,7 @@ def test_application_provider_is_used_not_replaced(tmp_path: Path) -> None:
         mine = TracerProvider()
         trace.set_tracer_provider(mine)
         ragsight.configure()
-        from ragsight._setup import active_telemetry
+        from ragsight._export.setup import active_telemetry
         print(json.dumps({"kept": trace.get_tracer_provider() is mine,
                           "notes": active_telemetry().notes}))
         """,

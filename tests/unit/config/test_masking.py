@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ragsight._settings import ConfigError, Secret, mask_url
-from ragsight._validation import load_settings
+from ragsight._config.settings import ConfigError, Secret, mask_url
+from ragsight._config.validation import load_settings
 
 TOKEN = "s3cr3t-t0ken"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragsight._validation import load_settings
+from ragsight._config.validation import load_settings
 
 TOML = 'service_name = "from-file"\n[otlp]\nendpoint = "http://file:4318"\n'
 YAML = "service_name: from-file\notlp:\n  endpoint: http://file:4318\n"

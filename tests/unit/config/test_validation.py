@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ragsight._config_keys import KEYS
-from ragsight._settings import ConfigError
-from ragsight._validation import load_settings
+from ragsight._config.keys import KEYS
+from ragsight._config.settings import ConfigError
+from ragsight._config.validation import load_settings
 
 
 def _problems(tmp_path: Path, env: dict[str, str] | None = None, **arguments: object) -> str:

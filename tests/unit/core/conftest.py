@@ -13,7 +13,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ragsight import _content, _policy, _runtime, _safety, _semconv
+from ragsight._core import content as _content
+from ragsight._core import policy as _policy
+from ragsight._core import runtime as _runtime
+from ragsight._core import safety as _safety
+from ragsight._core import semconv as _semconv
 
 
 @dataclass

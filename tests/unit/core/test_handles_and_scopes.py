@@ -10,7 +10,8 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 import ragsight
-from ragsight import _safety, names
+from ragsight import names
+from ragsight._core import safety as _safety
 
 
 def test_current_stage_adds_attributes_and_results_from_inside(otel):
@@ -167,8 +168,8 @@ def test_result_whose_properties_raise_is_contained(otel):
 
 
 def test_unserialisable_argument_is_captured_as_its_repr(otel):
-    from ragsight import _policy
-    from ragsight._policy import ContentPolicy
+    from ragsight._core import policy as _policy
+    from ragsight._core.policy import ContentPolicy
 
     _policy.set_content_policy(ContentPolicy(capture=True))
 
@@ -185,8 +186,8 @@ def test_unserialisable_argument_is_captured_as_its_repr(otel):
 
 
 def test_argument_whose_repr_raises_is_contained(otel):
-    from ragsight import _policy
-    from ragsight._policy import ContentPolicy
+    from ragsight._core import policy as _policy
+    from ragsight._core.policy import ContentPolicy
 
     _policy.set_content_policy(ContentPolicy(capture=True))
 
@@ -297,7 +298,7 @@ def test_a_reused_cache_handle_does_not_count_the_previous_result_again(otel):
 
 
 def test_free_text_evaluation_labels_are_folded_past_a_cap(otel, monkeypatch):
-    from ragsight import _evaluation
+    from ragsight._core import evaluation as _evaluation
 
     monkeypatch.setattr(_evaluation, "_series", {})
     ragsight.record_evaluation("relevance", 0.9, label="pass")

@@ -59,7 +59,7 @@ def test_decorated_before_configuration_emits_once_a_provider_is_set():
     out = run(
         """
         import ragsight
-        from ragsight import _runtime
+        from ragsight._core import runtime as _runtime
 
         @ragsight.instrument
         def step():

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 import ragsight
-from ragsight import _metrics, names
+from ragsight import names
+from ragsight._core import metrics as _metrics
 
 
 def attrs(point) -> dict:  # type: ignore[no-untyped-def]
@@ -227,7 +228,7 @@ def test_metrics_stay_exact_when_traces_are_sampled_out(otel):
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     previous = _runtime.override(TracerProvider(sampler=ALWAYS_OFF), otel.meter_provider)
     try:
@@ -247,7 +248,7 @@ def test_metrics_stay_exact_when_traces_are_sampled_out(otel):
 def test_pending_bookkeeping_stays_bounded_without_collection(otel, monkeypatch):
     monkeypatch.setattr(_metrics, "SOFT_LIMIT", 8)
     monkeypatch.setattr(_metrics, "HARD_LIMIT", 16)
-    from ragsight import _engine
+    from ragsight._core import engine as _engine
 
     monkeypatch.setattr(_engine, "SOFT_LIMIT", 8)
     drains: list[int] = []
@@ -257,7 +258,7 @@ def test_pending_bookkeeping_stays_bounded_without_collection(otel, monkeypatch)
     def step() -> None:
         pass
 
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     rt = _runtime.get()
     assert rt is not None
@@ -270,7 +271,7 @@ def test_pending_bookkeeping_stays_bounded_without_collection(otel, monkeypatch)
 
 
 def test_background_drainer_empties_the_queue(otel):
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     rt = _runtime.get()
     assert rt is not None
@@ -329,7 +330,7 @@ def test_metric_attributes_never_exceed_the_spec_allow_lists(otel):
 
 
 def test_flush_metrics_records_pending_calls_without_a_collection(otel):
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     @ragsight.instrument
     def step() -> None:
@@ -348,7 +349,7 @@ def test_flush_metrics_records_pending_calls_without_a_collection(otel):
 def test_a_collection_drains_only_the_calls_pending_when_it_started(otel, monkeypatch):
     """Producers that keep up with the drain must not keep a collection running forever
     (the SDK fails the whole collection with MetricsTimeoutError after its deadline)."""
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     @ragsight.instrument
     def step() -> None:
@@ -426,7 +427,7 @@ class _Clock:
 
 
 def test_streamed_generation_records_time_to_first_chunk(otel, monkeypatch):
-    from ragsight import _engine
+    from ragsight._core import engine as _engine
 
     clock = _Clock()
     monkeypatch.setattr(_engine, "perf_counter", clock)
@@ -456,7 +457,7 @@ def test_streamed_generation_records_time_to_first_chunk(otel, monkeypatch):
 def test_async_streamed_generation_failing_after_a_chunk_keeps_its_first_chunk_time(
     otel, monkeypatch
 ):
-    from ragsight import _engine
+    from ragsight._core import engine as _engine
 
     clock = _Clock()
     monkeypatch.setattr(_engine, "perf_counter", clock)
@@ -498,7 +499,7 @@ def test_every_stage_metric_stays_exact_under_a_parent_based_zero_ratio_sampler(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     sampler = ParentBased(TraceIdRatioBased(0))
     previous = _runtime.override(TracerProvider(sampler=sampler), otel.meter_provider)

@@ -7,8 +7,10 @@ import json
 import pytest
 
 import ragsight
-from ragsight import _content, _policy, names
-from ragsight._policy import ContentPolicy
+from ragsight import names
+from ragsight._core import content as _content
+from ragsight._core import policy as _policy
+from ragsight._core.policy import ContentPolicy
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 EMAIL = "jane.doe@example.com"

@@ -8,7 +8,8 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 import ragsight
-from ragsight import _semconv, names
+from ragsight import names
+from ragsight._core import semconv as _semconv
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_sampling_relevant_attributes_are_set_at_span_start(otel):
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
-    from ragsight import _runtime
+    from ragsight._core import runtime as _runtime
 
     class Recording(Sampler):
         def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,

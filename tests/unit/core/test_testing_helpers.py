@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import ragsight
-from ragsight import _runtime, names
+from ragsight import names
+from ragsight._core import runtime as _runtime
 from ragsight.testing import capture_telemetry
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ragsight import names
-from ragsight._summary import render, summarize
+from ragsight._export.summary import render, summarize
 
 
 def _clean_env() -> dict[str, str]:

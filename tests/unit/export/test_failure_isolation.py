@@ -18,9 +18,9 @@ from otlp_sink import OtlpSink
 from ports import closed_port
 
 from ragsight import names
-from ragsight._export_health import ExportHealth
-from ragsight._setup import build_telemetry
-from ragsight._validation import load_settings
+from ragsight._config.validation import load_settings
+from ragsight._export.health import ExportHealth
+from ragsight._export.setup import build_telemetry
 
 SPANS = 100_000
 MEMORY_BOUND = 64 * 1024 * 1024

@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from otlp_sink import TRACES, parse_otlp_json
 
-from ragsight._export_health import ExportHealth
-from ragsight._exporters import FileSpanExporter
-from ragsight._filesink import JsonLinesWriter
+from ragsight._export.exporters import FileSpanExporter
+from ragsight._export.filesink import JsonLinesWriter
+from ragsight._export.health import ExportHealth
 
 
 def _spans_into(writer: JsonLinesWriter, count: int) -> None:

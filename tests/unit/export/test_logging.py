@@ -12,9 +12,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 
-from ragsight import _logging
-from ragsight._policy import ContentPolicy, get_content_policy, set_content_policy
-from ragsight._validation import load_settings
+from ragsight._config.validation import load_settings
+from ragsight._core.policy import ContentPolicy, get_content_policy, set_content_policy
+from ragsight._export import logs as _logging
 
 EMAIL = "jane.doe@example.com"
 

@@ -8,9 +8,9 @@ import pytest
 from otlp_sink import OtlpSink, attrs
 
 from ragsight import names
-from ragsight._export_health import ExportHealth
-from ragsight._setup import build_telemetry
-from ragsight._validation import load_settings
+from ragsight._config.validation import load_settings
+from ragsight._export.health import ExportHealth
+from ragsight._export.setup import build_telemetry
 
 FAST = {
     "batch_schedule_delay": 0.05,
@@ -50,7 +50,7 @@ def test_spans_metrics_and_logs_arrive_with_resource_and_attributes(
         "retrieval kb", attributes={names.RAG_STAGE: names.STAGE_RETRIEVAL, "top_k": 5}
     ):
         otel_logger = logging.getLogger("test.export")
-        from ragsight._logging import _otel_handler
+        from ragsight._export.logs import _otel_handler
 
         handler = _otel_handler(telemetry.logger_provider, logging.INFO)
         otel_logger.addHandler(handler)
@@ -115,14 +115,14 @@ def test_spans_metrics_and_logs_arrive_with_resource_and_attributes(
 def test_trace_endpoint_follows_the_otlp_rules(
     protocol: str, arguments: dict[str, str], expected: str, tmp_path: object
 ) -> None:
-    from ragsight._exporters import otlp_endpoint
+    from ragsight._export.exporters import otlp_endpoint
 
     settings = load_settings(environ={}, cwd=str(tmp_path), otlp_protocol=protocol, **arguments)
     assert otlp_endpoint(settings, "traces") == expected
 
 
 def test_per_signal_otlp_variables_win_over_the_generic_ones(tmp_path: object) -> None:
-    from ragsight._exporters import otlp_endpoint
+    from ragsight._export.exporters import otlp_endpoint
 
     environ = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
@@ -163,7 +163,7 @@ def test_per_signal_protocol_picks_that_signals_exporter_and_default_path(
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    from ragsight._exporters import otlp_endpoint, otlp_exporter
+    from ragsight._export.exporters import otlp_endpoint, otlp_exporter
 
     settings = load_settings(
         environ={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"},

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragsight import names
-from ragsight._summary import Histogram, summarize
+from ragsight._export.summary import Histogram, summarize
 
 BOUNDS = [0.1, 1.0]
 

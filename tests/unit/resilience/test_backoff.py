@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ragsight._backoff import Backoff, jittered_duration
+from ragsight._resilience.backoff import Backoff, jittered_duration
 
 
 def test_full_jitter_survives_the_cap_at_attempt_20() -> None:

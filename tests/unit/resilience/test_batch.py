@@ -18,12 +18,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ragsight import _resilience_telemetry as rt
 from ragsight import names as n
-from ragsight._batch import aprocess_documents, process_documents
-from ragsight._breaker import CircuitBreaker
-from ragsight._resilience_errors import CircuitOpenError
-from ragsight._retry import RetryPolicy
+from ragsight._resilience import telemetry as rt
+from ragsight._resilience.batch import aprocess_documents, process_documents
+from ragsight._resilience.breaker import CircuitBreaker
+from ragsight._resilience.errors import CircuitOpenError
+from ragsight._resilience.retry import RetryPolicy
 from ragsight.resilience_testing import FakeClock, fake_clock
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ragsight._breaker import CircuitBreaker, StateChange, get_breaker
-from ragsight._resilience_errors import CircuitOpenError, ResilienceError
+from ragsight._resilience.breaker import CircuitBreaker, StateChange, get_breaker
+from ragsight._resilience.errors import CircuitOpenError, ResilienceError
 from ragsight.resilience_testing import FakeClock
 
 
@@ -668,7 +668,7 @@ def test_get_breaker_returns_one_object_per_name() -> None:
 
 
 def test_defaults_come_from_the_resilience_policy() -> None:
-    from ragsight import _policy
+    from ragsight._core import policy as _policy
 
     before = _policy.get_resilience_defaults()
     _policy.set_resilience_defaults(

@@ -9,8 +9,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ragsight._breaker import CircuitBreaker
-from ragsight._resilience_errors import CircuitOpenError
+from ragsight._resilience.breaker import CircuitBreaker
+from ragsight._resilience.errors import CircuitOpenError
 from ragsight.resilience_testing import FakeClock
 
 BASE, CAP, TRIP, CLOSE_AFTER = 10.0, 40.0, 3, 2

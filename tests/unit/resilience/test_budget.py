@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragsight._budget import RetryBudget, get_budget
+from ragsight._resilience.budget import RetryBudget, get_budget
 from ragsight.resilience_testing import FakeClock
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ragsight import _classify as c
+from ragsight._resilience import classify as c
 
 
 class Resp:

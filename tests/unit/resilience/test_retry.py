@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from ragsight import _retry
-from ragsight._breaker import CircuitBreaker
-from ragsight._budget import RetryBudget
-from ragsight._resilience_errors import CircuitOpenError, RetryError
-from ragsight._retry import GaveUp, RetryPolicy, RetryScheduled, retry
+from ragsight._resilience import retry as _retry
+from ragsight._resilience.breaker import CircuitBreaker
+from ragsight._resilience.budget import RetryBudget
+from ragsight._resilience.errors import CircuitOpenError, RetryError
+from ragsight._resilience.retry import GaveUp, RetryPolicy, RetryScheduled, retry
 from ragsight.resilience_testing import FakeClock
 
 
@@ -247,7 +247,7 @@ def test_x_should_retry_false_is_respected() -> None:
 
 
 def _backoff(base: float) -> Any:
-    from ragsight._backoff import Backoff
+    from ragsight._resilience.backoff import Backoff
 
     return Backoff("full", base, 20.0)
 
@@ -256,7 +256,7 @@ def _backoff(base: float) -> Any:
 def test_a_sleep_that_would_end_past_the_deadline_is_never_started(
     events: dict[str, list[Any]],
 ) -> None:
-    from ragsight._backoff import Backoff
+    from ragsight._resilience.backoff import Backoff
 
     clock = FakeClock()
     fn, _ = flaky([Transient(), Transient(), Transient()])
@@ -493,7 +493,7 @@ def test_attempts_and_max_retries_are_exclusive() -> None:
 
 
 def test_defaults_come_from_the_resilience_policy() -> None:
-    from ragsight import _policy
+    from ragsight._core import policy as _policy
 
     before = _policy.get_resilience_defaults()
     _policy.set_resilience_defaults(
@@ -568,7 +568,7 @@ def test_the_async_block_form_retries_and_never_retries_cancellation() -> None:
 
 # ------------------------------------------------------------------------- request deadline --
 def test_a_request_deadline_bounds_every_retry_inside_it(events: dict[str, list[Any]]) -> None:
-    from ragsight._backoff import Backoff
+    from ragsight._resilience.backoff import Backoff
     from ragsight.resilience_testing import fake_clock
 
     with fake_clock() as clock:

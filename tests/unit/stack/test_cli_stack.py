@@ -13,8 +13,9 @@ import pytest
 import yaml
 from stackgen import ROOT
 
-from ragsight import _cli_stack, cli
-from ragsight._settings import OtlpSettings
+from ragsight import cli
+from ragsight._config.settings import OtlpSettings
+from ragsight._stack import cli as _cli_stack
 
 
 def fake_docker(bin_dir: Path, *, engine: bool = True, compose_plugin: bool = True) -> Path:

@@ -94,7 +94,7 @@ def test_committed_stack_files_match_the_generator() -> None:
         for rel, content in gen.outputs().items()
         if not (ROOT / rel).exists() or (ROOT / rel).read_text() != content
     ]
-    assert stale == [], f"run scripts/generate_stack.py: stale {stale}"
+    assert stale == [], f"run ragsight stack generate: stale {stale}"
 
 
 @pytest.mark.parametrize("expr", rule_exprs())

@@ -11,7 +11,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from ragsight import names
-from ragsight._instruments import create_instrument
+from ragsight._core.instruments import create_instrument
 
 
 @pytest.mark.parametrize("spec", names.METRICS, ids=lambda spec: spec.name)

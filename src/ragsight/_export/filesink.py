@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ragsight._export_health import HEALTH, ExportHealth
+from ragsight._export.health import HEALTH, ExportHealth
 
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 

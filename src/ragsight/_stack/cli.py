@@ -73,7 +73,7 @@ def stack_root() -> Path:
             raise StackError(f"{STACK_DIR_ENV}={override} has no {COMPOSE_FILE}")
         return root
     here = Path(__file__).resolve().parent
-    for root in (here / "_stack", here.parents[1]):  # wheel, then source checkout
+    for root in (here, here.parents[2]):  # wheel, then source checkout
         if (root / COMPOSE_FILE).is_file():
             return root
     raise StackError(
@@ -201,6 +201,12 @@ def _cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from ragsight._stack import generator
+
+    return generator.main(["--check"] if args.check else [])
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``stack`` on the ``ragsight`` command (called by ragsight.cli)."""
     stack = subparsers.add_parser(
@@ -225,3 +231,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     urls.set_defaults(run=_cmd_urls)
     path = sub.add_parser("path", help="print the directory holding the stack's files")
     path.set_defaults(run=_cmd_path)
+    generate = sub.add_parser(
+        "generate",
+        help="rewrite the Collector config, rules, rule tests and dashboards from ragsight.names "
+        "(in a source checkout)",
+    )
+    generate.add_argument("--check", action="store_true", help="only list stale files; exit 1")
+    generate.set_defaults(run=_cmd_generate)

@@ -25,8 +25,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ragsight import _policy, names
-from ragsight._policy import DEFAULT_CONTENT_POLICY, ContentPolicy
+from ragsight import names
+from ragsight._core import policy as _policy
+from ragsight._core.policy import DEFAULT_CONTENT_POLICY, ContentPolicy
 
 logger = logging.getLogger("ragsight")
 

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragsight import names
-from ragsight._export_health import (
+from ragsight._config.settings import ConfigError, Problem, Settings
+from ragsight._core.instruments import create_instrument
+from ragsight._core.policy import (
+    ContentPolicy,
+    ResilienceDefaults,
+    set_content_policy,
+    set_resilience_defaults,
+)
+from ragsight._export.health import (
     HEALTH,
     SIGNAL_LOGS,
     SIGNAL_METRICS,
@@ -33,14 +41,6 @@ from ragsight._export_health import (
     ExportHealth,
     quiet_exporter_logs,
 )
-from ragsight._instruments import create_instrument
-from ragsight._policy import (
-    ContentPolicy,
-    ResilienceDefaults,
-    set_content_policy,
-    set_resilience_defaults,
-)
-from ragsight._settings import ConfigError, Problem, Settings
 
 logger = logging.getLogger("ragsight")
 
@@ -132,7 +132,7 @@ def histogram_views() -> list[Any]:
 
 
 def _exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[Any, str]:
-    from ragsight._exporters import file_exporter, otlp_exporter
+    from ragsight._export.exporters import file_exporter, otlp_exporter
 
     if settings.uses_otlp():
         return otlp_exporter(settings, signal)
@@ -146,7 +146,7 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
 
-    from ragsight._exporters import (
+    from ragsight._export.exporters import (
         BoundedLogProcessor,
         BoundedSpanProcessor,
         Guard,
@@ -267,7 +267,7 @@ def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None
 
 
 def _changed_keys(old: Settings, new: Settings) -> list[str]:
-    from ragsight._config_keys import KEYS
+    from ragsight._config.keys import KEYS
 
     return [k.name for k in KEYS if old.get(k.name) != new.get(k.name)]
 
@@ -286,9 +286,9 @@ def configure(
     Raises ConfigError listing every problem before anything is started.
     """
     global _active, _atexit_registered
-    from ragsight._config_keys import BY_NAME
-    from ragsight._logging import apply_logging
-    from ragsight._validation import load_settings
+    from ragsight._config.keys import BY_NAME
+    from ragsight._config.validation import load_settings
+    from ragsight._export.logs import apply_logging
 
     new = settings if settings is not None else load_settings(config_file, **arguments)
     with _lock:

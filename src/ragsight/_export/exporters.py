@@ -17,7 +17,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ragsight._export_health import (
+from ragsight._config.settings import Settings, mask_url
+from ragsight._export.filesink import JsonLinesWriter, to_otlp_json
+from ragsight._export.health import (
     HEALTH,
     SIGNAL_LOGS,
     SIGNAL_METRICS,
@@ -26,8 +28,6 @@ from ragsight._export_health import (
     ExportHealth,
     count_items,
 )
-from ragsight._filesink import JsonLinesWriter, to_otlp_json
-from ragsight._settings import Settings, mask_url
 
 _SUCCESS = {SpanExportResult.SUCCESS, MetricExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
 

@@ -18,10 +18,11 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span
 from opentelemetry.util.types import AttributeValue
 
-from ragsight import _runtime, names
-from ragsight._current import CURRENT
-from ragsight._engine import _NOTHING, StageCall
-from ragsight._plan import Extract, Plan, StageSpec
+from ragsight import names
+from ragsight._core import runtime as _runtime
+from ragsight._core.current import CURRENT
+from ragsight._core.engine import _NOTHING, StageCall
+from ragsight._core.plan import Extract, Plan, StageSpec
 
 _STAGES = frozenset(
     {

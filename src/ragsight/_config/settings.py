@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from ragsight._policy import BreakerDefaults, RetryDefaults
+from ragsight._core.policy import BreakerDefaults, RetryDefaults
 
 MASK = "****"
 

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ragsight import names
-from ragsight._policy import BreakerDefaults, RetryDefaults
-from ragsight._settings import Key, Parser, Secret
+from ragsight._config.settings import Key, Parser, Secret
+from ragsight._core.policy import BreakerDefaults, RetryDefaults
 
 
 class Invalid(ValueError):

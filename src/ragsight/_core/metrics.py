@@ -37,12 +37,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
 
-from ragsight import _safety, names
-from ragsight._instruments import create_instrument
+from ragsight import names
+from ragsight._core import safety as _safety
+from ragsight._core.instruments import create_instrument
 
 if TYPE_CHECKING:
-    from ragsight._extract import Readout
-    from ragsight._plan import Plan
+    from ragsight._core.extract import Readout
+    from ragsight._core.plan import Plan
 
 SOFT_LIMIT: Final = 4096
 HARD_LIMIT: Final = 32768

@@ -16,8 +16,9 @@ import threading
 import weakref
 from collections.abc import Callable
 
-from ragsight import _clock, _policy
 from ragsight import names as n
+from ragsight._core import policy as _policy
+from ragsight._resilience import clock as _clock
 
 
 class RetryBudget:

@@ -6,6 +6,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ragsight._engine import StageCall
+    from ragsight._core.engine import StageCall
 
 CURRENT: ContextVar[StageCall | None] = ContextVar("ragsight_current_stage", default=None)

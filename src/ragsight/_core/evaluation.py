@@ -15,8 +15,10 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
-from ragsight import _content, _runtime, names
-from ragsight._safety import report_internal_error
+from ragsight import names
+from ragsight._core import content as _content
+from ragsight._core import runtime as _runtime
+from ragsight._core.safety import report_internal_error
 
 
 def record_evaluation(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragsight._config_keys import (
+from ragsight._config.keys import (
     BY_ARGUMENT,
     BY_NAME,
     CONFIG_ENV,
@@ -30,7 +30,7 @@ from ragsight._config_keys import (
     OTLP_ENV_PREFIX,
     OTLP_SPEC_ONLY_ENV,
 )
-from ragsight._settings import NO_VALUE, Problem
+from ragsight._config.settings import NO_VALUE, Problem
 
 DISCOVERED = ("ragsight.toml", "ragsight.yaml", "ragsight.yml", "ragsight.json")
 

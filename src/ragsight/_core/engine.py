@@ -40,12 +40,16 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from ragsight import _content, _extract, _policy, _runtime, names
-from ragsight._current import CURRENT
-from ragsight._metrics import SOFT_LIMIT
-from ragsight._plan import Plan, StageSpec, operation_name
-from ragsight._policy import DEFAULT_CONTENT_POLICY
-from ragsight._safety import report_internal_error
+from ragsight import names
+from ragsight._core import content as _content
+from ragsight._core import extract as _extract
+from ragsight._core import policy as _policy
+from ragsight._core import runtime as _runtime
+from ragsight._core.current import CURRENT
+from ragsight._core.metrics import SOFT_LIMIT
+from ragsight._core.plan import Plan, StageSpec, operation_name
+from ragsight._core.policy import DEFAULT_CONTENT_POLICY
+from ragsight._core.safety import report_internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -26,9 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
-from ragsight import _backoff, _budget, _classify, _clock, _policy, _safety
-from ragsight._resilience_errors import CircuitOpenError, RetryError
-from ragsight._wrap import decorate, kind_of, relay
+from ragsight._core import policy as _policy
+from ragsight._core import safety as _safety
+from ragsight._core.callables import decorate, kind_of, relay
+from ragsight._resilience import backoff as _backoff
+from ragsight._resilience import budget as _budget
+from ragsight._resilience import classify as _classify
+from ragsight._resilience import clock as _clock
+from ragsight._resilience.errors import CircuitOpenError, RetryError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,7 +114,7 @@ def _is_timeout(exc: BaseException) -> bool:
 class RetryPolicy:
     """What to retry, how often, how long to wait, and when to stop.
 
-    Unset fields come from ``ragsight._policy.RetryDefaults`` when the policy is created.
+    Unset fields come from ``ragsight._core.policy.RetryDefaults`` when the policy is created.
     ``on`` selects retryable failures (exception types or a predicate; default: connection
     errors, timeouts, HTTP 408/409/429/5xx and ``x-should-retry``). ``name`` identifies the
     dependency: budgets and metrics are per name (default: the decorated function's name).

@@ -24,8 +24,8 @@ from typing import Any
 from opentelemetry import trace
 
 from ragsight import names
-from ragsight._content import REDACTED, TRUNCATED_MARK, is_secret_name, redact_text
-from ragsight._policy import get_content_policy
+from ragsight._core.content import REDACTED, TRUNCATED_MARK, is_secret_name, redact_text
+from ragsight._core.policy import get_content_policy
 
 _EMPTY_TRACE = ""
 _installed_factory: Any = None
@@ -189,7 +189,7 @@ class OtelLogHandler(logging.Handler):
                 attributes=attributes,
             )
         except Exception as exc:
-            from ragsight._safety import report_internal_error
+            from ragsight._core.safety import report_internal_error
 
             report_internal_error("logs.export", exc)
 

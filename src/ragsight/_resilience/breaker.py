@@ -32,10 +32,14 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ragsight import _backoff, _classify, _clock, _policy, _safety
 from ragsight import names as n
-from ragsight._resilience_errors import CircuitOpenError
-from ragsight._wrap import decorate, kind_of, relay
+from ragsight._core import policy as _policy
+from ragsight._core import safety as _safety
+from ragsight._core.callables import decorate, kind_of, relay
+from ragsight._resilience import backoff as _backoff
+from ragsight._resilience import classify as _classify
+from ragsight._resilience import clock as _clock
+from ragsight._resilience.errors import CircuitOpenError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,7 +222,7 @@ class CircuitBreaker:
     Use it as ``@breaker`` on def / async def / generator / async generator functions,
     ``breaker.call(fn, ...)``, ``await breaker.acall(fn, ...)``, ``with breaker:``,
     ``async with breaker:``, or the permit API. Unset options come from
-    ``ragsight._policy.BreakerDefaults`` (which ``configure()`` may change) at creation.
+    ``ragsight._core.policy.BreakerDefaults`` (which ``configure()`` may change) at creation.
     ``fallback`` (called with the call's arguments) answers rejected calls of the decorator
     and ``call``/``acall`` forms instead of raising :class:`CircuitOpenError`.
     """

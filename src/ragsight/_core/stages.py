@@ -14,8 +14,8 @@ from typing import Any, TypeVar, overload
 from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
-from ragsight._engine import decorate
-from ragsight._plan import Extract, StageSpec
+from ragsight._core.engine import decorate
+from ragsight._core.plan import Extract, StageSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -24,11 +24,13 @@ from typing import Any, Generic, TypeVar
 
 from opentelemetry import trace
 
-from ragsight import _classify, _clock, _resilience_telemetry
 from ragsight import names as n
-from ragsight._breaker import CircuitBreaker, get_breaker
-from ragsight._resilience_errors import CircuitOpenError
-from ragsight._retry import RetryPolicy
+from ragsight._resilience import classify as _classify
+from ragsight._resilience import clock as _clock
+from ragsight._resilience import telemetry as _resilience_telemetry
+from ragsight._resilience.breaker import CircuitBreaker, get_breaker
+from ragsight._resilience.errors import CircuitOpenError
+from ragsight._resilience.retry import RetryPolicy
 
 D = TypeVar("D")
 

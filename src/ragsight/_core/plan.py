@@ -17,7 +17,8 @@ from typing import Any, Final
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from ragsight import _semconv, names
+from ragsight import names
+from ragsight._core import semconv as _semconv
 
 _MAX_ERROR_TYPES: Final = 64  # distinct error.type labels per stage before "_OTHER"
 

@@ -28,9 +28,13 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProvider, Observation
 
-from ragsight import _breaker, _budget, _retry, _runtime, _safety
 from ragsight import names as n
-from ragsight._instruments import create_instrument
+from ragsight._core import runtime as _runtime
+from ragsight._core import safety as _safety
+from ragsight._core.instruments import create_instrument
+from ragsight._resilience import breaker as _breaker
+from ragsight._resilience import budget as _budget
+from ragsight._resilience import retry as _retry
 from ragsight._version import __version__
 
 logger = logging.getLogger("ragsight.resilience")

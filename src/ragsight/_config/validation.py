@@ -15,9 +15,9 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from ragsight._config_keys import BY_ARGUMENT, BY_NAME, ENV_NAMES, Invalid
-from ragsight._config_sources import Gathered, Raw, gather
-from ragsight._settings import ConfigError, Problem, Settings, mask_unknown
+from ragsight._config.keys import BY_ARGUMENT, BY_NAME, ENV_NAMES, Invalid
+from ragsight._config.settings import ConfigError, Problem, Settings, mask_unknown
+from ragsight._config.sources import Gathered, Raw, gather
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:

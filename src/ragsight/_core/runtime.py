@@ -22,8 +22,9 @@ import opentelemetry.metrics._internal as _otel_metrics
 import opentelemetry.trace as _otel_trace
 from opentelemetry import metrics, trace
 
-from ragsight import _safety, names
-from ragsight._metrics import Instruments
+from ragsight import names
+from ragsight._core import safety as _safety
+from ragsight._core.metrics import Instruments
 from ragsight._version import __version__
 
 
