@@ -1,101 +1,322 @@
-"""One decorator mechanism for every resilience primitive and every kind of callable.
+"""How a callable runs (its :class:`CallableKind`) and the one relay every stream wrapper uses.
 
-A guard (breaker, retry policy) supplies a wrapper per callable kind; this module picks the
-right one once, at decoration time. Sync and async wrappers are closures the guard builds
-with its success path inlined: a ``wrapt.FunctionWrapper`` costs about 0.6 us per call on
-CPython 3.11 (4-5x a closure), more than the whole breaker check, so it is not used here.
-Closures are plain functions, so they bind as methods, carry ``functools.wraps`` metadata
-and keep ``inspect.iscoroutinefunction``/``isgeneratorfunction``/``isasyncgenfunction``
-true (the core's stage decorator relies on those to pick its own wrapper).
+Three parts of ragsight wrap user callables: the stage decorators (``_core.engine``), the
+circuit breaker and the retry policy. Each needs the same two answers, so they live here once:
+
+* :func:`callable_kind` says whether calling ``fn`` runs it (sync), returns a coroutine
+  (async), a generator (gen) or an async generator (agen), looking through staticmethod,
+  classmethod, ``functools.partial``, wrapt proxies and callable objects.
+* :func:`stream_function` / :func:`astream_function` build a generator function that opens
+  a stream (admission, retries, a span: whatever the wrapper needs before the first item),
+  then relays it exactly as ``yield from`` would: ``send``, ``throw``, ``close``/``aclose``
+  and the return value reach the inner stream, and a :class:`StreamObserver` hears about
+  every step and the end. Async generators have no ``yield from``, so this loop is the only
+  hand-written forwarding loop in the package.
+
+:func:`decorate` applies a :class:`WrapperProvider` (breaker, retry policy) to a callable.
+Sync and async wrappers are closures the provider builds with its success path inlined: a
+``wrapt.FunctionWrapper`` costs about 0.6 us per call on CPython 3.11 (4-5x a closure), more
+than the whole breaker check. Closures are plain functions, so they bind as methods, carry
+``functools.wraps`` metadata and keep ``inspect.iscoroutinefunction``/``isgeneratorfunction``/
+``isasyncgenfunction`` true.
 
 Composition with the core stage decorators: when the target already carries a stage
-(``__ragsight_stage__`` with ``rewrap(inner)``), the guard wraps the undecorated function and
-the stage is re-applied outside it. Every breaker and retry event then happens while the
+(``__ragsight_stage__`` with ``rewrap(inner)``), the provider wraps the undecorated function
+and the stage is re-applied outside it. Every breaker and retry event then happens while the
 stage's span is current, whichever order the user stacked the decorators in.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from typing import Any, Final, Protocol, TypeVar, cast
+
+import wrapt
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# wrapt 2 derives its function wrappers from BaseObjectProxy, no longer from ObjectProxy
+_PROXY_TYPES: Final[tuple[type, ...]] = tuple(
+    getattr(wrapt, name) for name in ("BaseObjectProxy", "ObjectProxy") if hasattr(wrapt, name)
+)
 
-class Guard(Protocol):
-    """What a resilience primitive implements to be applied by :func:`decorate`."""
+
+class CallableKind(enum.StrEnum):
+    """The execution model of a callable: what calling it returns."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+    GEN = "gen"
+    AGEN = "agen"
+
+
+def callable_kind(fn: Any) -> CallableKind:
+    """The execution model of ``fn``; anything not recognisably async or a generator is sync.
+
+    Looks through ``staticmethod``/``classmethod`` objects, ``functools.partial``, wrapt
+    proxies (they take the calling convention of what they wrap) and bound methods; for a
+    callable object (an LLM client, a runnable) its ``__call__`` decides. A class is sync:
+    calling it constructs an instance, whatever its instances' ``__call__`` does.
+    """
+    target = _unwrap(fn)
+    kind = _code_kind(target)
+    if kind is CallableKind.SYNC and not inspect.isroutine(target) and not isinstance(target, type):
+        call = getattr(target, "__call__", None)  # noqa: B004 - callable objects
+        if call is not None:
+            kind = _code_kind(_unwrap(call))
+    return kind
+
+
+def _unwrap(fn: Any) -> Any:
+    """What actually runs when ``fn`` is called, through the wrappers that forward to it."""
+    for _ in range(32):  # a bound on pathological self-referencing wrappers
+        if isinstance(fn, (staticmethod, classmethod)):
+            fn = fn.__func__
+        elif isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, _PROXY_TYPES):
+            fn = getattr(fn, "__wrapped__", None)
+        else:
+            return fn
+    return fn
+
+
+def _code_kind(target: Any) -> CallableKind:
+    if inspect.isasyncgenfunction(target):
+        return CallableKind.AGEN
+    if inspect.iscoroutinefunction(target):
+        return CallableKind.ASYNC
+    if inspect.isgeneratorfunction(target):
+        return CallableKind.GEN
+    return CallableKind.SYNC
+
+
+# ----------------------------------------------------------------------------- streams --
+
+
+class StreamObserver(Protocol):
+    """What a stream wrapper learns from the relay.
+
+    ``resume`` runs before each step into the inner stream (``send``/``throw``/``close``) and
+    returns a token that ``pause`` gets right after it: the engine makes its span current
+    there, so the consumer's code between items is outside the span. ``item`` sees every
+    item the relay pulled itself (not a pre-pulled first one). ``end`` is called once:
+    with ``None`` when the stream finished or was closed cleanly, with the exception when
+    it raised (also from ``close``); ``closed`` tells a consumer's early close from the end.
+    """
+
+    def resume(self) -> Any: ...
+
+    def pause(self, token: Any) -> None: ...
+
+    def item(self, item: Any) -> None: ...
+
+    def end(self, error: BaseException | None, closed: bool) -> None: ...
+
+
+class QuietStream:
+    """A :class:`StreamObserver` that needs no per-step hooks; subclasses implement ``end``."""
+
+    __slots__ = ()
+
+    def resume(self) -> Any:
+        return None
+
+    def pause(self, token: Any) -> None:
+        return None
+
+    def item(self, item: Any) -> None:
+        return None
+
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        return None
+
+
+class Ended:
+    """Returned by a stream opener when the stream finished before there was anything to relay
+    (its return value in ``value``); the opener has already recorded the outcome."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+
+class _NotPulled:
+    __slots__ = ()
+
+
+NOT_PULLED: Final[Any] = _NotPulled()
+"""As a stream's first item: the relay pulls the first item itself."""
+
+# (inner stream, its first item or NOT_PULLED, the observer) or Ended
+Opened = tuple[Any, Any, StreamObserver]
+SyncOpener = Callable[[tuple[Any, ...], dict[str, Any]], "Opened | Ended"]
+AsyncOpener = Callable[[tuple[Any, ...], dict[str, Any]], Awaitable["Opened | Ended"]]
+
+
+def stream_function(open_stream: SyncOpener) -> Callable[..., Generator[Any, Any, Any]]:
+    """A generator function that, when first advanced, calls ``open_stream(args, kwargs)``
+    and relays the stream it opened (``send``/``throw``/``close`` and the return value)."""
+
+    def relaying(*args: Any, **kw: Any) -> Generator[Any, Any, Any]:
+        opened = open_stream(args, kw)
+        if isinstance(opened, Ended):
+            return opened.value
+        it, item, observer = opened
+        resume, pause, on_item = observer.resume, observer.pause, observer.item
+        sent: Any = None
+        thrown: BaseException | None = None
+        pull = item is NOT_PULLED
+        while True:
+            if pull:
+                token = resume()
+                try:
+                    if thrown is None:
+                        item = it.send(sent)
+                    else:
+                        item, thrown = it.throw(thrown), None
+                except StopIteration as stop:
+                    pause(token)
+                    observer.end(None, False)
+                    return stop.value
+                except BaseException as exc:
+                    pause(token)
+                    observer.end(exc, False)
+                    raise
+                pause(token)
+                on_item(item)
+            pull = True
+            try:
+                sent = yield item
+            except GeneratorExit:
+                token = resume()
+                try:
+                    it.close()
+                except BaseException as exc:
+                    pause(token)
+                    observer.end(exc, True)
+                    raise
+                pause(token)
+                observer.end(None, True)
+                raise
+            except BaseException as exc:  # the consumer's .throw(): forward into the stream
+                thrown = exc
+
+    return relaying
+
+
+def astream_function(open_stream: AsyncOpener) -> Callable[..., AsyncGenerator[Any, Any]]:
+    """The async counterpart of :func:`stream_function` (``asend``/``athrow``/``aclose``)."""
+
+    async def relaying(*args: Any, **kw: Any) -> AsyncGenerator[Any, Any]:
+        opened = await open_stream(args, kw)
+        if isinstance(opened, Ended):
+            return
+        it, item, observer = opened
+        resume, pause, on_item = observer.resume, observer.pause, observer.item
+        sent: Any = None
+        thrown: BaseException | None = None
+        pull = item is NOT_PULLED
+        while True:
+            if pull:
+                token = resume()
+                try:
+                    if thrown is None:
+                        item = await it.asend(sent)
+                    else:
+                        item, thrown = await it.athrow(thrown), None
+                except StopAsyncIteration:
+                    pause(token)
+                    observer.end(None, False)
+                    return
+                except BaseException as exc:
+                    pause(token)
+                    observer.end(exc, False)
+                    raise
+                pause(token)
+                on_item(item)
+            pull = True
+            try:
+                sent = yield item
+            except GeneratorExit:
+                token = resume()
+                try:
+                    await it.aclose()
+                except BaseException as exc:
+                    pause(token)
+                    observer.end(exc, True)
+                    raise
+                pause(token)
+                observer.end(None, True)
+                raise
+            except BaseException as exc:  # the consumer's .athrow(): forward into the stream
+                thrown = exc
+
+    return relaying
+
+
+def _given(args: tuple[Any, ...], kw: dict[str, Any]) -> Opened:
+    return cast(Opened, args)
+
+
+async def _agiven(args: tuple[Any, ...], kw: dict[str, Any]) -> Opened:
+    return cast(Opened, args)
+
+
+_relay = stream_function(_given)
+_arelay = astream_function(_agiven)
+
+
+def relay(
+    it: Iterator[Any], observer: StreamObserver, first: Any = NOT_PULLED
+) -> Generator[Any, Any, Any]:
+    """Relay the already open generator ``it`` (``first``: an item already pulled from it)."""
+    return _relay(it, first, observer)
+
+
+def arelay(it: Any, observer: StreamObserver, first: Any = NOT_PULLED) -> AsyncGenerator[Any, Any]:
+    """Relay the already open async generator ``it``, like :func:`relay`."""
+    return _arelay(it, first, observer)
+
+
+# ----------------------------------------------------------------------------- decorate --
+
+
+class WrapperProvider(Protocol):
+    """A resilience primitive (breaker, retry policy) as :func:`decorate` applies it: one
+    wrapper builder per :class:`CallableKind`; streams are given as openers."""
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...
 
     def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]: ...
 
-    def _wrap_gen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Generator[Any, Any, Any]: ...
+    def _open_stream(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended: ...
 
-    def _wrap_agen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> AsyncGenerator[Any, Any]: ...
-
-
-def kind_of(fn: Callable[..., Any]) -> str:
-    """``"async"``, ``"agen"``, ``"gen"`` or ``"sync"``, looking through partials/wrappers."""
-    target: Any = fn
-    if inspect.isasyncgenfunction(target):
-        return "agen"
-    if inspect.iscoroutinefunction(target):
-        return "async"
-    if inspect.isgeneratorfunction(target):
-        return "gen"
-    call = getattr(target, "__call__", None)  # noqa: B004 - callable objects with async __call__
-    if call is not None and not inspect.isfunction(target) and not inspect.ismethod(target):
-        if inspect.isasyncgenfunction(call):
-            return "agen"
-        if inspect.iscoroutinefunction(call):
-            return "async"
-        if inspect.isgeneratorfunction(call):
-            return "gen"
-    return "sync"
+    async def _open_astream(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended: ...
 
 
-def _gen_wrapper(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
-    impl = guard._wrap_gen
-
-    def wrapper(*args: Any, **kw: Any) -> Generator[Any, Any, Any]:
-        return (yield from impl(fn, None, args, kw))
-
-    return wrapper
-
-
-def _agen_wrapper(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
-    impl = guard._wrap_agen
-
-    async def wrapper(*args: Any, **kw: Any) -> AsyncGenerator[Any, Any]:
-        # ``yield from`` does not exist for async generators: forward by hand.
-        inner = impl(fn, None, args, kw)
-        try:
-            item = await inner.__anext__()
-            while True:
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    raise
-                except BaseException as thrown:
-                    item = await inner.athrow(thrown)
-                else:
-                    item = await inner.asend(sent)
-        except StopAsyncIteration:
-            return
-        finally:
-            await inner.aclose()
-
-    return wrapper
+def wrapper_for(provider: WrapperProvider, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``provider``'s wrapper for ``fn`` (no metadata copied, no stage handling)."""
+    kind = callable_kind(fn)
+    if kind is CallableKind.ASYNC:
+        return provider._make_async(fn)
+    if kind is CallableKind.GEN:
+        return stream_function(functools.partial(provider._open_stream, fn))
+    if kind is CallableKind.AGEN:
+        return astream_function(functools.partial(provider._open_astream, fn))
+    return provider._make_sync(fn)
 
 
-def decorate(fn: F, guard: Guard) -> F:
-    """Wrap ``fn`` with ``guard``, keeping any stage decoration outermost."""
+def decorate(fn: F, provider: WrapperProvider) -> F:
+    """Wrap ``fn`` with ``provider``, keeping any stage decoration outermost."""
     stage = getattr(fn, "__ragsight_stage__", None)
     inner = getattr(fn, "__wrapped__", None)
     if (
@@ -106,18 +327,10 @@ def decorate(fn: F, guard: Guard) -> F:
         # too; only unwrap the layer that owns it
         and getattr(inner, "__ragsight_stage__", None) is not stage
     ):
-        guarded = decorate(inner, guard)
+        guarded = decorate(inner, provider)
         rewrapped: F = stage.rewrap(guarded)
         return rewrapped
-    kind = kind_of(fn)
-    if kind == "async":
-        wrapper = guard._make_async(fn)
-    elif kind == "gen":
-        wrapper = _gen_wrapper(guard, fn)
-    elif kind == "agen":
-        wrapper = _agen_wrapper(guard, fn)
-    else:
-        wrapper = guard._make_sync(fn)
+    wrapper = wrapper_for(provider, fn)
     try:
         functools.update_wrapper(wrapper, fn)
     except (AttributeError, TypeError):  # callables without a __dict__ or a name
@@ -125,25 +338,22 @@ def decorate(fn: F, guard: Guard) -> F:
     return cast(F, wrapper)
 
 
-def relay(it: Generator[Any, Any, Any], item: Any) -> Generator[Any, Any, Any]:
-    """Yield ``item``, then the rest of ``it``, forwarding send/throw exactly as ``yield from``.
+def call_through(
+    provider: WrapperProvider, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+) -> Any:
+    """Call ``fn`` once through ``provider`` as its decorator would (``breaker.call``):
+    a stream is judged while consumed, and a stage-decorated ``fn`` keeps its stage outside."""
+    if callable_kind(fn) is not CallableKind.SYNC or hasattr(fn, "__ragsight_stage__"):
+        return decorate(fn, provider)(*args, **kw)
+    return provider._make_sync(fn)(*args, **kw)
 
-    Guards need their own code around a stream's first item (admission, time to first
-    item, retrying before it), so they pull that item themselves and delegate the rest
-    here with ``yield from``; ``close()`` still reaches them as GeneratorExit there.
-    """
-    while True:
-        try:
-            sent = yield item
-        except GeneratorExit:
-            raise
-        except BaseException as thrown:
-            try:
-                item = it.throw(thrown)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                item = it.send(sent) if sent is not None else next(it)
-            except StopIteration as stop:
-                return stop.value
+
+async def acall_through(
+    provider: WrapperProvider, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+) -> Any:
+    """Await ``fn`` once through ``provider`` (``breaker.acall``); a plain function runs, and
+    is judged, as one, so a sync call is not mistaken for a failing coroutine."""
+    if callable_kind(fn) is CallableKind.ASYNC and not hasattr(fn, "__ragsight_stage__"):
+        return await provider._make_async(fn)(*args, **kw)
+    result = call_through(provider, fn, args, kw)
+    return await result if inspect.isawaitable(result) else result

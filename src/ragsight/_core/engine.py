@@ -26,11 +26,10 @@ hook or an unserialisable result is counted and logged once, never seen by the c
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import traceback
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -45,6 +44,14 @@ from ragsight._core import content as _content
 from ragsight._core import extract as _extract
 from ragsight._core import policy as _policy
 from ragsight._core import runtime as _runtime
+from ragsight._core.callables import (
+    NOT_PULLED,
+    CallableKind,
+    Opened,
+    astream_function,
+    callable_kind,
+    stream_function,
+)
 from ragsight._core.current import CURRENT
 from ragsight._core.metrics import SOFT_LIMIT
 from ragsight._core.plan import Plan, StageSpec, operation_name
@@ -214,6 +221,14 @@ class StageCall:
         CURRENT.reset(tokens[1])
         _detach(tokens[0])
 
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        if error is not None:
+            self._finish_exc(error)
+        elif closed:
+            self._finish_closed()
+        else:
+            self._finish_ok(self._stream_result())
+
     def _on_item(self, item: Any) -> None:
         """A generator stage yielded ``item`` (a streamed document or chunk)."""
         self._count += 1
@@ -227,6 +242,11 @@ class StageCall:
             items.append(item)
         elif self._plan.reads == "usage":
             items[-1] = item  # the final chunk is the one carrying usage
+
+    # the callables.StreamObserver protocol, through which the stream relay steps
+    resume = _enter
+    pause = _leave
+    item = _on_item
 
     def _read(self, result: Any) -> _extract.Readout | None:
         plan = self._plan
@@ -500,53 +520,23 @@ def _async_wrapper(plan: Plan) -> Wrapper:
     return wrapper
 
 
-def _gen_wrapper(plan: Plan) -> Wrapper:
-    def iterate(
-        rt: _runtime.Runtime,
-        gen: Generator[Any, Any, Any],
-        parent: Any,
-        capture: tuple[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]],
-    ) -> Generator[Any, Any, Any]:
+def _stream_opener(plan: Plan) -> Callable[[tuple[Any, ...], dict[str, Any]], Opened]:
+    """Starts a streamed stage's span when the stream is first advanced (not at creation)."""
+
+    def open_stream(args: tuple[Any, ...], kw: dict[str, Any]) -> Opened:
+        rt, stream, parent, (fn, instance, fn_args, fn_kwargs) = args
         call = StageCall(plan, rt, parent)
-        fn, instance, args, kwargs = capture
         if call._policy is not None:
-            call._capture_arguments(fn, args, kwargs)
+            call._capture_arguments(fn, fn_args, fn_kwargs)
         if plan.rerank_input is not None:
-            call._count_rerank_input(instance, args, kwargs)
-        sent: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            tokens = call._enter()
-            try:
-                if to_throw is None:
-                    item = gen.send(sent)
-                else:
-                    item, to_throw = gen.throw(to_throw), None
-            except StopIteration as stop:
-                call._leave(tokens)
-                call._finish_ok(call._stream_result())
-                return stop.value
-            except BaseException as exc:
-                call._leave(tokens)
-                call._finish_exc(exc)
-                raise
-            call._leave(tokens)
-            call._on_item(item)
-            try:
-                sent = yield item
-            except GeneratorExit:
-                tokens = call._enter()
-                try:
-                    gen.close()
-                except BaseException as exc:
-                    call._leave(tokens)
-                    call._finish_exc(exc)
-                    raise
-                call._leave(tokens)
-                call._finish_closed()
-                raise
-            except BaseException as exc:  # consumer's .throw(): forward into the body
-                to_throw = exc
+            call._count_rerank_input(instance, fn_args, fn_kwargs)
+        return stream, NOT_PULLED, call
+
+    return open_stream
+
+
+def _gen_wrapper(plan: Plan) -> Wrapper:
+    iterate = stream_function(_stream_opener(plan))
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -561,52 +551,12 @@ def _gen_wrapper(plan: Plan) -> Wrapper:
 
 
 def _agen_wrapper(plan: Plan) -> Wrapper:
-    async def iterate(
-        rt: _runtime.Runtime,
-        agen: AsyncGenerator[Any, Any],
-        parent: Any,
-        capture: tuple[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]],
-    ) -> AsyncGenerator[Any, Any]:
-        call = StageCall(plan, rt, parent)
-        fn, instance, args, kwargs = capture
-        if call._policy is not None:
-            call._capture_arguments(fn, args, kwargs)
-        if plan.rerank_input is not None:
-            call._count_rerank_input(instance, args, kwargs)
-        sent: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            tokens = call._enter()
-            try:
-                if to_throw is None:
-                    item = await agen.asend(sent)
-                else:
-                    item, to_throw = await agen.athrow(to_throw), None
-            except StopAsyncIteration:
-                call._leave(tokens)
-                call._finish_ok(call._stream_result())
-                return
-            except BaseException as exc:
-                call._leave(tokens)
-                call._finish_exc(exc)
-                raise
-            call._leave(tokens)
-            call._on_item(item)
-            try:
-                sent = yield item
-            except GeneratorExit:
-                tokens = call._enter()
-                try:
-                    await agen.aclose()
-                except BaseException as exc:
-                    call._leave(tokens)
-                    call._finish_exc(exc)
-                    raise
-                call._leave(tokens)
-                call._finish_closed()
-                raise
-            except BaseException as exc:
-                to_throw = exc
+    open_stream = _stream_opener(plan)
+
+    async def aopen_stream(args: tuple[Any, ...], kw: dict[str, Any]) -> Opened:
+        return open_stream(args, kw)
+
+    iterate = astream_function(aopen_stream)
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -620,35 +570,12 @@ def _agen_wrapper(plan: Plan) -> Wrapper:
     return wrapper
 
 
-_FACTORIES: Final[dict[str, Callable[[Plan], Wrapper]]] = {
-    "sync": _sync_wrapper,
-    "async": _async_wrapper,
-    "gen": _gen_wrapper,
-    "agen": _agen_wrapper,
+_FACTORIES: Final[dict[CallableKind, Callable[[Plan], Wrapper]]] = {
+    CallableKind.SYNC: _sync_wrapper,
+    CallableKind.ASYNC: _async_wrapper,
+    CallableKind.GEN: _gen_wrapper,
+    CallableKind.AGEN: _agen_wrapper,
 }
-
-
-def kind_of(fn: Any) -> str:
-    """``"sync"``, ``"async"``, ``"gen"`` or ``"agen"`` (looks through class/staticmethod)."""
-    target = getattr(fn, "__func__", fn) if isinstance(fn, (classmethod, staticmethod)) else fn
-    kind = _kind_of_function(target)
-    if kind == "sync" and not inspect.isroutine(target) and not isinstance(target, type):
-        # a callable object (an LLM client, a runnable): its __call__ decides; taking an
-        # async __call__ for sync would end the span before the work even started
-        call = getattr(target, "__call__", None)  # noqa: B004
-        if call is not None:
-            kind = _kind_of_function(call)
-    return kind
-
-
-def _kind_of_function(target: Any) -> str:
-    if inspect.isasyncgenfunction(target):
-        return "agen"
-    if inspect.iscoroutinefunction(target):
-        return "async"
-    if inspect.isgeneratorfunction(target):
-        return "gen"
-    return "sync"
 
 
 class StageBinding:
@@ -659,12 +586,12 @@ class StageBinding:
     convention as the function the stage was first applied to (it wraps that function).
     """
 
-    __slots__ = ("kind", "plan", "spec")
+    __slots__ = ("callable_kind", "plan", "spec")
 
-    def __init__(self, spec: StageSpec, plan: Plan, kind: str) -> None:
+    def __init__(self, spec: StageSpec, plan: Plan, callable_kind: CallableKind) -> None:
         self.spec = spec
         self.plan = plan
-        self.kind = kind
+        self.callable_kind = callable_kind
 
     def rewrap(self, inner: F) -> F:
         return _build(inner, self)
@@ -686,7 +613,7 @@ class StageWrapper(_WrapperBase):
 
 
 def _build(fn: F, binding: StageBinding) -> F:
-    proxy: Any = StageWrapper(fn, _FACTORIES[binding.kind](binding.plan))
+    proxy: Any = StageWrapper(fn, _FACTORIES[binding.callable_kind](binding.plan))
     proxy._self_ragsight_binding = binding
     return proxy  # type: ignore[no-any-return]
 
@@ -696,5 +623,5 @@ def decorate(fn: F, spec: StageSpec) -> F:
     if isinstance(fn, StageWrapper) and fn.__ragsight_stage__.spec == spec:
         return fn
     name = spec.name or operation_name(fn)
-    binding = StageBinding(spec, Plan(spec, name, fn), kind_of(fn))
+    binding = StageBinding(spec, Plan(spec, name, fn), callable_kind(fn))
     return _build(fn, binding)

@@ -28,14 +28,21 @@ import random
 import threading
 import types
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ragsight import names as n
 from ragsight._core import policy as _policy
 from ragsight._core import safety as _safety
-from ragsight._core.callables import decorate, kind_of, relay
+from ragsight._core.callables import (
+    Ended,
+    Opened,
+    QuietStream,
+    acall_through,
+    call_through,
+    decorate,
+)
 from ragsight._resilience import backoff as _backoff
 from ragsight._resilience import classify as _classify
 from ragsight._resilience import clock as _clock
@@ -790,17 +797,12 @@ class CircuitBreaker:
         A generator function gets the stream wrapper (judged while it is consumed, not when
         the generator object is created) and a stage-decorated one keeps its stage outside.
         """
-        if kind_of(fn) != "sync" or hasattr(fn, "__ragsight_stage__"):
-            return decorate(fn, self)(*args, **kwargs)
-        return self._make_sync(fn)(*args, **kwargs)
+        return call_through(self, fn, args, kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await ``fn`` through the breaker; a plain function is run (and judged) as one, so a
         sync call is not mistaken for a failing coroutine."""
-        if kind_of(fn) == "async" and not hasattr(fn, "__ragsight_stage__"):
-            return await self._make_async(fn)(*args, **kwargs)
-        result = self.call(fn, *args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        return await acall_through(self, fn, args, kwargs)
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """The decorator's sync wrapper, with the closed-state success path inlined.
@@ -892,70 +894,42 @@ class CircuitBreaker:
 
         return guarded
 
-    def _wrap_gen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Generator[Any, Any, Any]:
+    def _open_stream(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
         """Admission at the first ``next()``; slowness is time to first item."""
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         now = self._nowf or _clock.now
         start = now()
-        first_at: float | None = None
         it = wrapped(*args, **kw)
         try:
             item = next(it)
-            first_at = now()
-            value = yield from relay(it, item)
         except StopIteration as stop:  # the stream ended before its first item
             self._on_success(ticket, start, now())
-            return stop.value
-        except GeneratorExit:
-            it.close()
-            if first_at is None:
-                self._on_ignore(ticket, "cancelled")
-            else:
-                self._on_success(ticket, start, first_at)
-            raise
+            return Ended(stop.value)
         except BaseException as exc:
-            self._on_error(ticket, start, first_at if first_at is not None else now(), exc)
+            self._on_error(ticket, start, now(), exc)
             raise
-        self._on_success(ticket, start, first_at)
-        return value
+        return it, item, _JudgedStream(self, ticket, start, now())
 
-    async def _wrap_agen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> AsyncGenerator[Any, Any]:
+    async def _open_astream(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         now = self._nowf or _clock.now
         start = now()
-        first_at: float | None = None
         it = wrapped(*args, **kw)
         try:
             item = await it.__anext__()
-            first_at = now()
-            while True:
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    raise
-                except BaseException as thrown:
-                    item = await it.athrow(thrown)
-                else:
-                    item = await (it.asend(sent) if sent is not None else it.__anext__())
         except StopAsyncIteration:
-            self._on_success(ticket, start, first_at if first_at is not None else now())
-            return
-        except GeneratorExit:
-            await it.aclose()
-            if first_at is None:
-                self._on_ignore(ticket, "cancelled")
-            else:
-                self._on_success(ticket, start, first_at)
-            raise
+            self._on_success(ticket, start, now())
+            return Ended()
         except BaseException as exc:
-            self._on_error(ticket, start, first_at if first_at is not None else now(), exc)
+            self._on_error(ticket, start, now(), exc)
             raise
+        return it, item, _JudgedStream(self, ticket, start, now())
 
     # ---------------------------------------------------------------- context managers --
     def __enter__(self) -> Permit:
@@ -980,6 +954,24 @@ class CircuitBreaker:
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
         return None
+
+
+class _JudgedStream(QuietStream):
+    """A stream past its first item: its outcome is judged on time to first item."""
+
+    __slots__ = ("_breaker", "_first_at", "_start", "_ticket")
+
+    def __init__(self, breaker: CircuitBreaker, ticket: Ticket, start: float, first_at: float):
+        self._breaker = breaker
+        self._ticket = ticket
+        self._start = start
+        self._first_at = first_at
+
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        if error is None:
+            self._breaker._on_success(self._ticket, self._start, self._first_at)
+        else:
+            self._breaker._on_error(self._ticket, self._start, self._first_at, error)
 
 
 class _BadResult(Exception):

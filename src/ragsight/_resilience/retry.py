@@ -17,18 +17,24 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import logging
 import random
 import types
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from ragsight._core import policy as _policy
 from ragsight._core import safety as _safety
-from ragsight._core.callables import decorate, kind_of, relay
+from ragsight._core.callables import (
+    Ended,
+    Opened,
+    QuietStream,
+    acall_through,
+    call_through,
+    decorate,
+)
 from ragsight._resilience import backoff as _backoff
 from ragsight._resilience import budget as _budget
 from ragsight._resilience import classify as _classify
@@ -181,19 +187,13 @@ class RetryPolicy:
 
         A generator function is retried until its first item, as the decorator does, and a
         stage-decorated one keeps its stage outside."""
-        guard = _RetryGuard(self, self.name or _qualname(fn))
-        if kind_of(fn) != "sync" or hasattr(fn, "__ragsight_stage__"):
-            return decorate(fn, guard)(*args, **kwargs)
-        return guard._make_sync(fn)(*args, **kwargs)
+        return call_through(_RetryGuard(self, self.name or _qualname(fn)), fn, args, kwargs)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await ``fn`` under this policy; a plain function is retried as one (its result
         awaited only if it is awaitable)."""
-        if kind_of(fn) == "async" and not hasattr(fn, "__ragsight_stage__"):
-            guard = _RetryGuard(self, self.name or _qualname(fn))
-            return await guard._make_async(fn)(*args, **kwargs)
-        result = self.call(fn, *args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        guard = _RetryGuard(self, self.name or _qualname(fn))
+        return await acall_through(guard, fn, args, kwargs)
 
     def retrying(self, name: str | None = None) -> Attempts:
         """Retry a block: ``for attempt in policy.retrying(): with attempt: ...``.
@@ -545,24 +545,14 @@ class _RetryGuard:
             previous = decision.delay
             attempt += 1
 
-    def _wrap_gen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> Generator[Any, Any, Any]:
+    def _open_stream(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
         opened = self._first_item_sync(wrapped, args, kw)
         if opened is None:
-            return None
+            return Ended()
         it, item, attempts, start = opened
-        try:
-            value = yield from relay(it, item)
-        except GeneratorExit:
-            it.close()
-            self._finish_stream(attempts, start, None)
-            raise
-        except Exception as exc:
-            self._finish_stream(attempts, start, exc)
-            raise
-        self._finish_stream(attempts, start, None)
-        return value
+        return it, item, _RetriedStream(self, attempts, start)
 
     def _finish_stream(self, attempts: int, start: float, exc: BaseException | None) -> None:
         if exc is not None:
@@ -572,9 +562,9 @@ class _RetryGuard:
         else:
             self._succeeded_after(attempts)
 
-    async def _wrap_agen(
-        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw: dict[str, Any]
-    ) -> AsyncGenerator[Any, Any]:
+    async def _open_astream(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
         start = self._now()
         attempt = 1
         previous = 0.0
@@ -589,8 +579,8 @@ class _RetryGuard:
                     item = await it.__anext__()
                 except StopAsyncIteration:
                     self._budget.record(start, "success_first_attempt")
-                    return
-                break
+                    return Ended()
+                return it, item, _RetriedStream(self, attempt, start)
             except Exception as exc:
                 if nested:
                     raise
@@ -604,25 +594,21 @@ class _RetryGuard:
             await _clock.asleep(self.policy.clock, decision.delay)
             previous = decision.delay
             attempt += 1
-        try:
-            while True:
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    raise
-                except BaseException as thrown:
-                    item = await it.athrow(thrown)
-                else:
-                    item = await (it.asend(sent) if sent is not None else it.__anext__())
-        except StopAsyncIteration:
-            self._finish_stream(attempt, start, None)
-        except GeneratorExit:
-            await it.aclose()
-            self._finish_stream(attempt, start, None)
-            raise
-        except Exception as exc:
-            self._finish_stream(attempt, start, exc)
-            raise
+
+
+class _RetriedStream(QuietStream):
+    """A stream past its first item: no more retries; its end is reported once."""
+
+    __slots__ = ("_attempts", "_guard", "_start")
+
+    def __init__(self, guard: _RetryGuard, attempts: int, start: float) -> None:
+        self._guard = guard
+        self._attempts = attempts
+        self._start = start
+
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        if error is None or isinstance(error, Exception):
+            self._guard._finish_stream(self._attempts, self._start, error)
 
 
 def retry(
