@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ragsight import names
 from ragsight._config.settings import Key, Parser, Secret
-from ragsight._core.policy import BreakerDefaults, RetryDefaults
+from ragsight._core.limits import Limit, LimitError
+from ragsight._core.policy import BREAKER_LIMITS, BreakerConfig, RetryDefaults
 
 
 class Invalid(ValueError):
@@ -100,6 +102,36 @@ def _number(
         return value
 
     return parse
+
+
+def limited(limit: Limit) -> Parser:
+    """The parser of a key whose allowed values are ``limit`` (the component's own): text
+    from the environment or a file becomes a number first, then ``limit.check`` decides."""
+    noun = "an integer" if limit.type is int else "a number"
+
+    def parse(raw: Any, from_env: bool) -> Any:
+        value = raw
+        if isinstance(raw, str) and limit.type is not str:
+            try:
+                value = int(raw.strip()) if limit.type is int else float(raw.strip())
+            except ValueError:
+                raise Invalid(f"not {noun}") from None
+        if limit.type is not str and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
+            raise Invalid(f"not {noun}")
+        try:
+            return limit.check(value)
+        except LimitError:
+            raise Invalid(
+                "out of range" if limit.type is not str else "not one of the allowed values"
+            ) from None
+
+    return parse
+
+
+def _limited_section(limits: Mapping[str, Limit]) -> dict[str, tuple[Parser, str]]:
+    return {name: (limited(limit), limit.describe()) for name, limit in limits.items()}
 
 
 def _str(raw: Any, from_env: bool) -> str:
@@ -225,25 +257,7 @@ _ratio = _number(float, minimum=0.0, maximum=1.0)
 _count = _number(int, minimum=1)
 _count0 = _number(int, minimum=0)
 
-_BREAKER_PARSERS: dict[str, tuple[Parser, str]] = {
-    "failure_rate_threshold": (
-        _number(float, minimum=0.0, maximum=1.0, exclusive_min=True),
-        "a number > 0 and <= 1",
-    ),
-    "slow_call_rate_threshold": (
-        _number(float, minimum=0.0, maximum=1.0, exclusive_min=True),
-        "a number > 0 and <= 1",
-    ),
-    "slow_call_duration": (_positive, _POS),
-    "minimum_calls": (_count, "an integer >= 1"),
-    "consecutive_failures": (_count0, "an integer >= 0 (0 disables)"),
-    "window": (_positive, _POS),
-    "open_duration": (_positive, _POS),
-    "max_open_duration": (_positive, _POS),
-    "half_open_probes": (_count, "an integer >= 1"),
-    "probe_successes_to_close": (_count, "an integer >= 1"),
-    "probe_timeout": (_positive, _POS),
-}
+_BREAKER_PARSERS = _limited_section(BREAKER_LIMITS)
 _RETRY_PARSERS: dict[str, tuple[Parser, str]] = {
     "attempts": (_count, "an integer >= 1"),
     "deadline": (_positive, _POS),
@@ -399,7 +413,7 @@ KEYS: tuple[Key, ...] = (
     _own("file_sink.directory", _str, "a directory path"),
     _own("file_sink.max_bytes", _number(int, minimum=1024), "an integer >= 1024 (bytes)"),
     _own("file_sink.backups", _count, "an integer >= 1"),
-    *_section("breaker", BreakerDefaults, _BREAKER_PARSERS),
+    *_section("breaker", BreakerConfig, _BREAKER_PARSERS),
     *_section("retry", RetryDefaults, _RETRY_PARSERS),
 )
 

@@ -77,11 +77,7 @@ def _cross_checks(values: dict[str, Any], sources: dict[str, str]) -> list[Probl
         )
     if get("retry.base_delay") > get("retry.max_delay"):
         add("retry.base_delay", f"must be <= retry.max_delay ({get('retry.max_delay')})")
-    if get("breaker.open_duration") > get("breaker.max_open_duration"):
-        add(
-            "breaker.open_duration",
-            f"must be <= breaker.max_open_duration ({get('breaker.max_open_duration')})",
-        )
+    # breaker.open_duration above breaker.max_open_duration is valid: no backoff (BreakerConfig)
     if get("exporter") == "otlp" and not any(
         get(k)
         for k in (

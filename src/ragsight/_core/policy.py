@@ -7,9 +7,13 @@ load per call, and configure() swaps in a new frozen object atomically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from ragsight._core.limits import Limit, check_all
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,45 @@ class ContentPolicy:
     capture_to: Literal["span", "event", "span_and_event"] = "span"
 
 
-@dataclass(frozen=True)
-class BreakerDefaults:
-    """Defaults for every CircuitBreaker created without explicit values (research 7.1)."""
+_SECONDS = "seconds"
+_RATE = Limit(float, minimum=0.0, maximum=1.0, exclusive_min=True)
+_DURATION = Limit(float, minimum=0.0, exclusive_min=True, unit=_SECONDS)
+_AT_LEAST_ONE = Limit(int, minimum=1)
+
+BREAKER_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
+    {
+        "failure_rate_threshold": _RATE,
+        "slow_call_rate_threshold": _RATE,
+        "slow_call_duration": _DURATION,
+        "minimum_calls": _AT_LEAST_ONE,
+        "consecutive_failures": Limit(int, minimum=0, note="0 disables the consecutive rule"),
+        "window": _DURATION,
+        "buckets": _AT_LEAST_ONE,
+        "open_duration": _DURATION,
+        "max_open_duration": _DURATION,
+        "open_jitter": Limit(float, minimum=0.0, maximum=1.0),
+        "half_open_probes": _AT_LEAST_ONE,
+        "probe_successes_to_close": _AT_LEAST_ONE,
+        "probe_timeout": _DURATION,
+    }
+)
+"""What every circuit-breaker setting accepts: the breaker and the ``breaker.*`` keys both
+check with these, so a value passes configuration exactly when a breaker accepts it."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """The settings of a circuit breaker, checked against :data:`BREAKER_LIMITS` when built.
+
+    ``configure()`` installs one as the defaults (``breaker.*`` keys); each
+    ``CircuitBreaker`` resolves its own from those defaults and its explicit arguments.
+    ``open_duration`` backs off (doubling per re-open, jittered downwards by up to
+    ``open_jitter``) up to ``max_open_duration``; a maximum below the base means no backoff.
+
+    Raises:
+        LimitError (a ValueError): a field outside its limit; the message says what is
+            allowed.
+    """
 
     failure_rate_threshold: float = 0.5
     slow_call_rate_threshold: float = 1.0
@@ -43,11 +83,32 @@ class BreakerDefaults:
     minimum_calls: int = 20
     consecutive_failures: int = 5
     window: float = 60.0
+    buckets: int = 12
     open_duration: float = 30.0
     max_open_duration: float = 300.0
+    open_jitter: float = 0.2
     half_open_probes: int = 1
     probe_successes_to_close: int = 2
     probe_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name, value in check_all(BREAKER_LIMITS, _fields_of(self)).items():
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes: Any) -> BreakerConfig:
+        """A copy with ``changes`` applied (checked like any BreakerConfig)."""
+        unknown = set(changes) - set(BREAKER_LIMITS)
+        if unknown:
+            raise TypeError(f"unknown breaker settings: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+
+BreakerDefaults = BreakerConfig
+"""The configured defaults of every breaker are a :class:`BreakerConfig`."""
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -87,10 +148,16 @@ def set_content_policy(policy: ContentPolicy) -> None:
     _content = policy
 
 
+# Bumped by every set_resilience_defaults(): components that resolved settings from the
+# defaults compare it with the one they saw, one integer compare, and re-resolve when it moved.
+generation = 0
+
+
 def get_resilience_defaults() -> ResilienceDefaults:
     return _resilience
 
 
 def set_resilience_defaults(defaults: ResilienceDefaults) -> None:
-    global _resilience
+    global _resilience, generation
     _resilience = defaults
+    generation += 1

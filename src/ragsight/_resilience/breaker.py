@@ -43,6 +43,7 @@ from ragsight._core.callables import (
     call_through,
     decorate,
 )
+from ragsight._core.policy import BreakerConfig
 from ragsight._resilience import backoff as _backoff
 from ragsight._resilience import classify as _classify
 from ragsight._resilience import clock as _clock
@@ -174,8 +175,32 @@ def retired_counts() -> dict[str, dict[str, int]]:
         return {name: dict(counts) for name, counts in _retired.items()}
 
 
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
+class LateBoundConfig:
+    """A breaker's settings: those given explicitly stay fixed, the rest follow the
+    configured defaults (``configure()``), however early the breaker was created.
+
+    ``generation`` is the defaults' generation ``config`` was resolved from; the call path
+    compares it with ``_policy.generation`` (one integer compare) and re-resolves on change.
+    """
+
+    __slots__ = ("config", "explicit", "generation")
+
+    def __init__(self, explicit: dict[str, Any]) -> None:
+        self.explicit = explicit
+        self.generation = _policy.generation
+        # checks the explicit values now: CircuitBreaker(window=0) fails where it is written
+        self.config = _policy.get_resilience_defaults().breaker.replace(**explicit)
+
+    def refresh(self) -> bool:
+        """Re-resolve from the current defaults; True when the resolved config changed."""
+        generation = _policy.generation
+        if generation == self.generation:
+            return False
+        config = _policy.get_resilience_defaults().breaker.replace(**self.explicit)
+        self.generation = generation
+        changed = config != self.config
+        self.config = config
+        return changed
 
 
 class Permit:
@@ -228,10 +253,18 @@ class CircuitBreaker:
 
     Use it as ``@breaker`` on def / async def / generator / async generator functions,
     ``breaker.call(fn, ...)``, ``await breaker.acall(fn, ...)``, ``with breaker:``,
-    ``async with breaker:``, or the permit API. Unset options come from
-    ``ragsight._core.policy.BreakerDefaults`` (which ``configure()`` may change) at creation.
+    ``async with breaker:``, or the permit API.
+
+    Settings (checked by :class:`BreakerConfig`, the same limits the ``breaker.*``
+    configuration keys use) bind late: an argument given here stays fixed; every one left
+    ``None`` follows the configured defaults, including a later ``configure()``, however
+    early the breaker was created. :attr:`config` shows the settings in force.
     ``fallback`` (called with the call's arguments) answers rejected calls of the decorator
     and ``call``/``acall`` forms instead of raising :class:`CircuitOpenError`.
+
+    Raises:
+        ValueError: an unknown ``profile`` or initial ``state``; ``LimitError`` (a
+            ValueError) for a setting outside its limit.
     """
 
     __slots__ = (
@@ -277,6 +310,7 @@ class CircuitBreaker:
         "_rejected_this_period",
         "_reopens",
         "_rng",
+        "_settings",
         "_slow_duration",
         "_slow_threshold",
         "_slows",
@@ -298,10 +332,10 @@ class CircuitBreaker:
         minimum_calls: int | None = None,
         consecutive_failures: int | None = None,
         window: float | None = None,
-        buckets: int = 12,
+        buckets: int | None = None,
         open_duration: float | None = None,
         max_open_duration: float | None = None,
-        open_jitter: float = 0.2,
+        open_jitter: float | None = None,
         half_open_probes: int | None = None,
         probe_successes_to_close: int | None = None,
         probe_timeout: float | None = None,
@@ -317,34 +351,31 @@ class CircuitBreaker:
         listeners: tuple[Callable[[StateChange], None], ...] = (),
         fallback: Callable[..., Any] | None = None,
     ) -> None:
-        d = _policy.get_resilience_defaults().breaker
         if profile is not None and profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+        given = {
+            "failure_rate_threshold": failure_rate_threshold,
+            "slow_call_rate_threshold": slow_call_rate_threshold,
+            "slow_call_duration": slow_call_duration,
+            "minimum_calls": minimum_calls,
+            "consecutive_failures": consecutive_failures,
+            "window": window,
+            "buckets": buckets,
+            "open_duration": open_duration,
+            "max_open_duration": max_open_duration,
+            "open_jitter": open_jitter,
+            "half_open_probes": half_open_probes,
+            "probe_successes_to_close": probe_successes_to_close,
+            "probe_timeout": probe_timeout,
+        }
+        if profile is not None and slow_call_duration is None:
+            given["slow_call_duration"] = PROFILES[profile]
         self.name = name
-        self._fr_threshold = float(_pick(failure_rate_threshold, d.failure_rate_threshold))
-        self._slow_threshold = float(_pick(slow_call_rate_threshold, d.slow_call_rate_threshold))
-        slow_default = PROFILES[profile] if profile is not None else d.slow_call_duration
-        self._slow_duration = float(_pick(slow_call_duration, slow_default))
-        self._min_calls = int(_pick(minimum_calls, d.minimum_calls))
-        self._consec_max = int(_pick(consecutive_failures, d.consecutive_failures))
-        window_s = float(_pick(window, d.window))
-        if buckets < 1 or window_s <= 0:
-            raise ValueError("window and buckets must be positive")
-        self._n_buckets = buckets
-        self._width = window_s / buckets
-        self._open_base = float(_pick(open_duration, d.open_duration))
-        self._open_max = max(self._open_base, float(_pick(max_open_duration, d.max_open_duration)))
-        if not 0.0 <= open_jitter < 1.0:
-            raise ValueError("open_jitter must be in [0, 1)")
-        self._open_jitter = open_jitter
-        self._probes_max = max(1, int(_pick(half_open_probes, d.half_open_probes)))
-        succ = _pick(probe_successes_to_close, d.probe_successes_to_close)
-        self._succ_to_close = max(1, int(succ))
-        self._probe_timeout = float(_pick(probe_timeout, d.probe_timeout))
-        if not 0.0 < self._fr_threshold <= 1.0 or not 0.0 < self._slow_threshold <= 1.0:
-            raise ValueError("rate thresholds must be in (0, 1]")
-        if self._min_calls < 1 or self._consec_max < 1:
-            raise ValueError("minimum_calls and consecutive_failures must be >= 1")
+        self._lock = threading.Lock()
+        self._settings = LateBoundConfig({k: v for k, v in given.items() if v is not None})
+        self._n_buckets = 0
+        self._width = 0.0
+        self._apply(self._settings.config)
         self._record = _classify.matcher(record_exceptions)
         self._ignore = _classify.matcher(ignore_exceptions)
         self._record_result = record_result
@@ -358,17 +389,7 @@ class CircuitBreaker:
         self._cm_stack: contextvars.ContextVar[tuple[Permit, ...]] = contextvars.ContextVar(
             f"ragsight_breaker_{name}", default=()
         )
-        self._lock = threading.Lock()
         self.counts = dict.fromkeys(n.CB_OUTCOMES, 0)
-        self._calls = [0] * buckets
-        self._fails = [0] * buckets
-        self._slows = [0] * buckets
-        # The window: completed buckets live in the rings and are summed in ``_prev_*``;
-        # the current bucket is plain scalars, so the success path touches no list.
-        self._head = -1
-        self._bucket_end = float("-inf")  # forces the first call through _roll
-        self._cur_calls = self._cur_fails = self._cur_slow = 0
-        self._prev_calls = self._prev_fails = self._prev_slow = 0
         self._consec = 0
         self._n_success = 0
         self._epoch = 0
@@ -400,6 +421,41 @@ class CircuitBreaker:
             pass
 
     # ---------------------------------------------------------------- time and config --
+    def _apply(self, cfg: BreakerConfig) -> None:
+        """Take the values of ``cfg`` (in __init__, or with the lock held)."""
+        self._fr_threshold = cfg.failure_rate_threshold
+        self._slow_threshold = cfg.slow_call_rate_threshold
+        self._slow_duration = cfg.slow_call_duration
+        self._min_calls = cfg.minimum_calls
+        self._consec_max = cfg.consecutive_failures
+        self._open_base = cfg.open_duration
+        self._open_max = max(cfg.open_duration, cfg.max_open_duration)
+        self._open_jitter = cfg.open_jitter
+        self._probes_max = cfg.half_open_probes
+        self._succ_to_close = cfg.probe_successes_to_close
+        self._probe_timeout = cfg.probe_timeout
+        width = cfg.window / cfg.buckets
+        if cfg.buckets == self._n_buckets and width == self._width:
+            return
+        # A new window shape: start counting afresh (the old buckets do not map onto it).
+        self._n_buckets = cfg.buckets
+        self._width = width
+        self._calls = [0] * cfg.buckets
+        self._fails = [0] * cfg.buckets
+        self._slows = [0] * cfg.buckets
+        # Completed buckets live in the rings and are summed in ``_prev_*``; the current
+        # bucket is plain scalars, so the success path touches no list.
+        self._head = -1
+        self._bucket_end = float("-inf")  # forces the next call through _roll
+        self._cur_calls = self._cur_fails = self._cur_slow = 0
+        self._prev_calls = self._prev_fails = self._prev_slow = 0
+
+    def _follow_defaults(self) -> None:
+        """The configured defaults changed since this breaker resolved its settings."""
+        with self._lock:
+            if self._settings.refresh():
+                self._apply(self._settings.config)
+
     def _time(self) -> float:
         f = self._nowf
         return f() if f is not None else _clock.now()
@@ -407,6 +463,14 @@ class CircuitBreaker:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def config(self) -> BreakerConfig:
+        """The settings this breaker runs with now: its explicit arguments over the
+        configured defaults (which it follows when ``configure()`` changes them)."""
+        if self._settings.generation != _policy.generation:
+            self._follow_defaults()
+        return self._settings.config
 
     def add_listener(self, listener: Callable[[StateChange], None]) -> None:
         self._listeners.append(listener)
@@ -489,7 +553,7 @@ class CircuitBreaker:
             if slow / calls >= self._slow_threshold:
                 return "slow_call_rate"
             return None
-        if self._consec >= self._consec_max:
+        if self._consec_max and self._consec >= self._consec_max:  # 0 disables the rule
             return "consecutive_failures"
         return None
 
@@ -643,6 +707,8 @@ class CircuitBreaker:
 
     def acquire(self) -> Permit:
         """A permit, or :class:`CircuitOpenError` when the breaker refuses the call."""
+        if self._settings.generation != _policy.generation:
+            self._follow_defaults()
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         return Permit(self, ticket, self._time())
@@ -764,6 +830,8 @@ class CircuitBreaker:
 
     # ---------------------------------------------------------------- snapshot --
     def snapshot(self) -> BreakerSnapshot:
+        if self._settings.generation != _policy.generation:
+            self._follow_defaults()
         now = self._time()
         with self._lock:
             if now >= self._bucket_end:
@@ -816,6 +884,8 @@ class CircuitBreaker:
         coroutine = types.CoroutineType
 
         def guarded(*args: Any, **kw: Any) -> Any:
+            if b._settings.generation != _policy.generation:
+                b._follow_defaults()
             t = b._ticket
             ticket: Ticket = t
             if t < 0:
@@ -864,6 +934,8 @@ class CircuitBreaker:
         lock = self._lock
 
         async def guarded(*args: Any, **kw: Any) -> Any:
+            if b._settings.generation != _policy.generation:
+                b._follow_defaults()
             t = b._ticket
             ticket: Ticket = t
             if t < 0:
@@ -898,6 +970,8 @@ class CircuitBreaker:
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
     ) -> Opened | Ended:
         """Admission at the first ``next()``; slowness is time to first item."""
+        if self._settings.generation != _policy.generation:
+            self._follow_defaults()
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         now = self._nowf or _clock.now
@@ -916,6 +990,8 @@ class CircuitBreaker:
     async def _open_astream(
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
     ) -> Opened | Ended:
+        if self._settings.generation != _policy.generation:
+            self._follow_defaults()
         t = self._ticket
         ticket: Ticket = t if t >= 0 else self._admit()
         now = self._nowf or _clock.now

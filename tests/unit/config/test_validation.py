@@ -160,7 +160,6 @@ def test_top_level_must_be_a_table(tmp_path: Path) -> None:
             "batch.max_export_batch_size",
         ),
         ({"retry_base_delay": 5.0, "retry_max_delay": 1.0}, "retry.base_delay"),
-        ({"breaker_open_duration": 500.0}, "breaker.open_duration"),
         ({"exporter": "otlp"}, "exporter"),
     ],
 )
