@@ -31,10 +31,11 @@ def make_sync(b: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
     window = machine.window
     lock = machine.lock
     judge = b._judge
+    settings = b._settings  # refreshed in place when the defaults change
     coroutine = types.CoroutineType
 
     def guarded(*args: Any, **kw: Any) -> Any:
-        if b._settings.generation != _policy.generation:
+        if settings.generation != _policy.generation:
             b._follow_defaults()
         t = machine.ticket
         ticket: Ticket = t
@@ -87,9 +88,10 @@ def make_async(b: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
     window = machine.window
     lock = machine.lock
     judge = b._judge
+    settings = b._settings  # refreshed in place when the defaults change
 
     async def guarded(*args: Any, **kw: Any) -> Any:
-        if b._settings.generation != _policy.generation:
+        if settings.generation != _policy.generation:
             b._follow_defaults()
         t = machine.ticket
         ticket: Ticket = t
