@@ -27,7 +27,8 @@ from ragsight._core.stages import (
 # --- end core --------------------------------------------------------------------------
 
 # --- resilience (circuit breaker, retry, batch processing) -----------------------------
-from ragsight._resilience import telemetry as _resilience_telemetry  # noqa: F401 - attaches the OTel hooks
+from ragsight import instrumentation
+from ragsight._resilience import telemetry as _resilience_telemetry
 from ragsight._resilience.batch import (
     BatchResult,
     FailedDocument,
@@ -54,6 +55,10 @@ from ragsight._export.health import dropped_counts
 from ragsight._config.settings import ConfigError, Settings
 from ragsight._export.setup import configure, shutdown
 # --- end setup -------------------------------------------------------------------------
+
+# The OpenTelemetry hooks of breakers and retries, installed on purpose (importing the
+# telemetry module attaches nothing); ragsight.instrumentation replaces them.
+_resilience_telemetry.install()
 
 __all__ = [
     "__version__",
@@ -90,6 +95,7 @@ __all__ = [
     "aprocess_documents",
     "deadline",
     "get_breaker",
+    "instrumentation",
     "process_documents",
     "retry",
     # end resilience

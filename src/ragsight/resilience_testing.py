@@ -74,13 +74,12 @@ def no_wait(attempts: int | None = None) -> Iterator[None]:
     if attempts is not None and attempts < 1:
         raise ValueError("attempts must be >= 1")
     previous = _clock.set_no_wait(True)
-    previous_attempts = _retry.testing_attempts
-    _retry.testing_attempts = attempts
+    previous_attempts = _retry.set_testing_attempts(attempts)
     try:
         yield
     finally:
         _clock.set_no_wait(previous)
-        _retry.testing_attempts = previous_attempts
+        _retry.set_testing_attempts(previous_attempts)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 from ragsight import names
 from ragsight._config.settings import Key, Parser, Secret
 from ragsight._core.limits import Limit, LimitError
-from ragsight._core.policy import BREAKER_LIMITS, BreakerConfig, RetryDefaults
+from ragsight._core.policy import BREAKER_LIMITS, RETRY_LIMITS, BreakerConfig, RetryConfig
 
 
 class Invalid(ValueError):
@@ -117,7 +117,9 @@ def limited(limit: Limit) -> Parser:
             except ValueError:
                 raise Invalid(f"not {noun}") from None
         if limit.type is not str and (
-            isinstance(value, bool) or not isinstance(value, (int, float))
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (limit.type is int and isinstance(value, float) and not value.is_integer())
         ):
             raise Invalid(f"not {noun}")
         try:
@@ -232,7 +234,6 @@ COMPRESSIONS = ("none", "gzip", "deflate")
 EXPORTERS = ("auto", "otlp", "file", "none")
 LOG_FORMATS = ("none", "text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-JITTERS = ("full", "equal", "decorrelated", "none")
 
 _POS = "a number > 0 (seconds)"
 _RATIO = "a number from 0 to 1"
@@ -252,22 +253,12 @@ def _own(name: str, parse: Parser, allowed: str, *extra_env: str, **kw: Any) -> 
 
 
 _positive = _number(float, minimum=0.0, exclusive_min=True)
-_non_negative = _number(float, minimum=0.0)
 _ratio = _number(float, minimum=0.0, maximum=1.0)
 _count = _number(int, minimum=1)
 _count0 = _number(int, minimum=0)
 
 _BREAKER_PARSERS = _limited_section(BREAKER_LIMITS)
-_RETRY_PARSERS: dict[str, tuple[Parser, str]] = {
-    "attempts": (_count, "an integer >= 1"),
-    "deadline": (_positive, _POS),
-    "base_delay": (_non_negative, "a number >= 0 (seconds)"),
-    "max_delay": (_non_negative, "a number >= 0 (seconds)"),
-    "jitter": (_choice(*JITTERS), "one of " + ", ".join(JITTERS)),
-    "budget_ratio": (_non_negative, "a number >= 0"),
-    "budget_min_per_second": (_non_negative, "a number >= 0"),
-    "max_retry_after": (_non_negative, "a number >= 0 (seconds)"),
-}
+_RETRY_PARSERS = _limited_section(RETRY_LIMITS)
 
 
 def _section(prefix: str, cls: type, parsers: dict[str, tuple[Parser, str]]) -> list[Key]:
@@ -414,7 +405,7 @@ KEYS: tuple[Key, ...] = (
     _own("file_sink.max_bytes", _number(int, minimum=1024), "an integer >= 1024 (bytes)"),
     _own("file_sink.backups", _count, "an integer >= 1"),
     *_section("breaker", BreakerConfig, _BREAKER_PARSERS),
-    *_section("retry", RetryDefaults, _RETRY_PARSERS),
+    *_section("retry", RetryConfig, _RETRY_PARSERS),
 )
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}

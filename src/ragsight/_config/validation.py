@@ -75,8 +75,7 @@ def _cross_checks(values: dict[str, Any], sources: dict[str, str]) -> list[Probl
             "batch.max_export_batch_size",
             f"must be <= batch.max_queue_size ({get('batch.max_queue_size')})",
         )
-    if get("retry.base_delay") > get("retry.max_delay"):
-        add("retry.base_delay", f"must be <= retry.max_delay ({get('retry.max_delay')})")
+    # retry.base_delay above retry.max_delay is valid: every delay is max_delay (RetryConfig)
     # breaker.open_duration above breaker.max_open_duration is valid: no backoff (BreakerConfig)
     if get("exporter") == "otlp" and not any(
         get(k)

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from ragsight._core.limits import Limit, check_all
 
@@ -111,18 +111,67 @@ def _fields_of(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-@dataclass(frozen=True)
-class RetryDefaults:
-    """Defaults for every retry policy created without explicit values (research 7.2)."""
+JitterKind = Literal["full", "equal", "decorrelated", "constant", "exponential"]
+"""The backoff schedules (``ragsight._resilience.backoff.Backoff`` documents each one)."""
+JITTER_KINDS: Final[tuple[str, ...]] = get_args(JitterKind)
+
+_NON_NEGATIVE = Limit(float, minimum=0.0)
+_DELAY = Limit(float, minimum=0.0, unit=_SECONDS)
+
+RETRY_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
+    {
+        "attempts": Limit(int, minimum=1, note="the first call included"),
+        "deadline": _DURATION,
+        "base_delay": _DELAY,
+        "max_delay": Limit(float, minimum=0.0, unit=_SECONDS, note="caps every delay"),
+        "jitter": Limit(str, choices=JITTER_KINDS),
+        "budget_ratio": _NON_NEGATIVE,
+        "budget_min_per_second": _NON_NEGATIVE,
+        "max_retry_after": _DELAY,
+    }
+)
+"""What every retry setting accepts: ``RetryPolicy``/``retry()``/``RetryBudget`` and the
+``retry.*`` keys all check with these, so a value passes configuration exactly when a retry
+accepts it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """The settings of a retry policy and its budget, checked against :data:`RETRY_LIMITS`.
+
+    ``configure()`` installs one as the defaults (``retry.*`` keys); each ``RetryPolicy``
+    and ``RetryBudget`` resolves its own from those defaults and its explicit arguments.
+    ``max_delay`` caps every delay, so a ``base_delay`` above it means every wait is
+    ``max_delay``.
+
+    Raises:
+        LimitError (a ValueError): a field outside its limit; the message says what is
+            allowed.
+    """
 
     attempts: int = 3
     deadline: float = 60.0
     base_delay: float = 0.5
     max_delay: float = 20.0
-    jitter: str = "full"
+    jitter: JitterKind = "full"
     budget_ratio: float = 0.1
     budget_min_per_second: float = 1.0
     max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name, value in check_all(RETRY_LIMITS, _fields_of(self)).items():
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes: Any) -> RetryConfig:
+        """A copy with ``changes`` applied (checked like any RetryConfig)."""
+        unknown = set(changes) - set(RETRY_LIMITS)
+        if unknown:
+            raise TypeError(f"unknown retry settings: {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+
+RetryDefaults = RetryConfig
+"""The configured defaults of every retry policy are a :class:`RetryConfig`."""
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,15 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final
 
-JitterKind = Literal["full", "equal", "decorrelated", "constant", "exponential"]
-JITTER_KINDS: tuple[str, ...] = ("full", "equal", "decorrelated", "constant", "exponential")
+from ragsight._core.limits import Limit
+from ragsight._core.policy import JITTER_KINDS, RETRY_LIMITS, JitterKind
+
+__all__ = ["EXPONENTIAL_FACTOR", "JITTER_KINDS", "Backoff", "JitterKind", "jittered_duration"]
+
+EXPONENTIAL_FACTOR: Final = Limit(float, minimum=1.0)
+"""What ``Backoff.factor`` (``retry(exponential_factor=...)``) accepts."""
 
 _rng = random.Random()
 
@@ -37,7 +42,13 @@ class Backoff:
 
     ``full`` (default; least total work in AWS's study): ``U(0, min(cap, base*factor^(n-1)))``.
     ``equal``: half fixed, half random. ``decorrelated`` (AWS): ``U(base, min(cap, 3*prev))``.
-    ``constant``: always ``base``. ``exponential``: no jitter, ``min(cap, base*factor^(n-1))``.
+    ``constant``: always ``min(base, cap)``. ``exponential``: no jitter,
+    ``min(cap, base*factor^(n-1))``. ``cap`` bounds every schedule, so a ``base`` above it
+    means every delay is ``cap``.
+
+    Raises:
+        LimitError (a ValueError): ``kind``, ``base`` or ``cap`` outside the limits of the
+            ``retry.jitter``/``retry.base_delay``/``retry.max_delay`` keys, or ``factor`` < 1.
     """
 
     kind: JitterKind = "full"
@@ -46,12 +57,11 @@ class Backoff:
     factor: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.kind not in JITTER_KINDS:
-            raise ValueError(f"jitter must be one of {JITTER_KINDS}, got {self.kind!r}")
-        if self.base < 0 or self.cap < 0:
-            raise ValueError("base and cap must be >= 0")
-        if self.factor < 1:
-            raise ValueError("factor must be >= 1")
+        set_ = object.__setattr__
+        set_(self, "kind", RETRY_LIMITS["jitter"].check(self.kind, "jitter"))
+        set_(self, "base", RETRY_LIMITS["base_delay"].check(self.base, "base_delay"))
+        set_(self, "cap", RETRY_LIMITS["max_delay"].check(self.cap, "max_delay"))
+        set_(self, "factor", EXPONENTIAL_FACTOR.check(self.factor, "exponential_factor"))
 
     def ceiling(self, retry_number: int) -> float:
         """The capped exponential for the ``retry_number``-th retry (1-based)."""
@@ -69,7 +79,7 @@ class Backoff:
     def delay(self, retry_number: int, previous: float, rng: random.Random) -> float:
         kind = self.kind
         if kind == "constant":
-            return self.base
+            return min(self.base, self.cap)
         if kind == "decorrelated":
             low = min(self.base, self.cap)
             high = min(self.cap, max(low, 3.0 * (previous or self.base)))

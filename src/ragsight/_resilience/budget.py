@@ -15,14 +15,28 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from typing import Final
 
 from ragsight import names as n
 from ragsight._core import policy as _policy
+from ragsight._core.limits import Limit
 from ragsight._resilience import clock as _clock
+
+TTL: Final = Limit(float, minimum=0.0, exclusive_min=True, unit="seconds")
+BUCKETS: Final = Limit(int, minimum=1)
 
 
 class RetryBudget:
-    """Calls and retries of one dependency over a time-bucketed TTL window."""
+    """Calls and retries of one dependency over a time-bucketed TTL window.
+
+    ``ratio`` and ``min_per_second`` default to the configured ``retry.budget_ratio`` and
+    ``retry.budget_min_per_second`` and follow every later ``configure()``; values given
+    here stay fixed. ``ttl`` (seconds) is split into ``buckets``.
+
+    Raises:
+        LimitError (a ValueError): a setting outside the limits of its ``retry.*`` key
+            (``ttl`` must be > 0, ``buckets`` >= 1).
+    """
 
     __slots__ = (
         "__weakref__",
@@ -31,19 +45,22 @@ class RetryBudget:
         "_clock",
         "_cur_calls",
         "_cur_retries",
+        "_explicit_min",
+        "_explicit_ratio",
+        "_generation",
         "_head",
         "_lock",
+        "_min_per_second",
         "_n",
         "_n_first",
         "_prev_calls",
         "_prev_retries",
+        "_ratio",
         "_retries",
         "_width",
         "exhausted",
-        "min_per_second",
         "name",
         "outcomes",
-        "ratio",
         "ttl",
     )
 
@@ -57,13 +74,20 @@ class RetryBudget:
         buckets: int = 10,
         clock: _clock.Clock | None = None,
     ) -> None:
-        d = _policy.get_resilience_defaults().retry
+        limits = _policy.RETRY_LIMITS
         self.name = name
-        self.ratio = float(d.budget_ratio if ratio is None else ratio)
-        floor = d.budget_min_per_second if min_per_second is None else min_per_second
-        self.min_per_second = float(floor)
-        if self.ratio < 0 or self.min_per_second < 0 or ttl <= 0 or buckets < 1:
-            raise ValueError("budget ratio/min_per_second must be >= 0 and ttl/buckets > 0")
+        self._explicit_ratio = (
+            None if ratio is None else limits["budget_ratio"].check(ratio, "ratio")
+        )
+        self._explicit_min = (
+            None
+            if min_per_second is None
+            else limits["budget_min_per_second"].check(min_per_second, "min_per_second")
+        )
+        self._generation = -1  # resolved on first use
+        self._ratio = self._min_per_second = 0.0
+        ttl = TTL.check(ttl, "ttl")
+        buckets = BUCKETS.check(buckets, "buckets")
         self.ttl = ttl
         self._n = buckets
         self._width = ttl / buckets
@@ -117,9 +141,35 @@ class RetryBudget:
             else:
                 self.outcomes[outcome] += 1
 
+    def _resolve(self) -> None:
+        """Bind ``ratio``/``min_per_second`` to the defaults in force (one integer compare
+        when they have not changed since the last call)."""
+        generation = _policy.generation
+        if generation == self._generation:
+            return
+        d = _policy.get_resilience_defaults().retry
+        explicit_ratio, explicit_min = self._explicit_ratio, self._explicit_min
+        self._ratio = d.budget_ratio if explicit_ratio is None else explicit_ratio
+        self._min_per_second = d.budget_min_per_second if explicit_min is None else explicit_min
+        self._generation = generation
+
+    @property
+    def ratio(self) -> float:
+        """Retries allowed per call in the window (configured default unless given)."""
+        self._resolve()
+        return self._ratio
+
+    @property
+    def min_per_second(self) -> float:
+        """Retries per second always allowed, whatever the traffic (configured default
+        unless given)."""
+        self._resolve()
+        return self._min_per_second
+
     def _allowance(self) -> float:
+        self._resolve()
         calls = self._prev_calls + self._cur_calls
-        return self.ratio * calls + self.min_per_second * self.ttl
+        return self._ratio * calls + self._min_per_second * self.ttl
 
     def try_spend(self, now: float | None = None, cost: float = 1.0) -> bool:
         """Take ``cost`` retries from the budget; False (and counted) when it is exhausted."""

@@ -11,6 +11,10 @@ when the decision is taken (with stage decorators, the stage's span), and as log
 ``ragsight.resilience`` for transitions, give-ups and the first rejection of each open
 period (later rejections add span events only, so an open circuit cannot flood the logs).
 
+These functions are the package's default hooks (``ragsight._resilience.hooks``), put in
+place by :func:`install`, which ``ragsight/__init__.py`` calls on purpose; importing this
+module attaches nothing. ``ragsight.instrumentation`` replaces or restores them.
+
 The default telemetry binds to the *global* providers through the API's proxies, so a
 breaker created at import time starts exporting as soon as the user configures an SDK.
 Tests (and applications that keep private providers) use :func:`use_providers`.
@@ -34,7 +38,7 @@ from ragsight._core import safety as _safety
 from ragsight._core.instruments import create_instrument
 from ragsight._resilience import breaker as _breaker
 from ragsight._resilience import budget as _budget
-from ragsight._resilience import retry as _retry
+from ragsight._resilience import hooks as _hooks
 from ragsight._version import __version__
 
 logger = logging.getLogger("ragsight.resilience")
@@ -209,9 +213,6 @@ def _on_override() -> None:
     on_created(None)
 
 
-_runtime.on_override(_on_override)
-
-
 def _span() -> trace.Span | None:
     span = trace.get_current_span()
     return span if span.is_recording() else None
@@ -297,7 +298,7 @@ def on_breaker_probe(breaker: _breaker.CircuitBreaker) -> None:
 
 
 # ------------------------------------------------------------------------------ retry --
-def on_retry_scheduled(event: _retry.RetryScheduled) -> None:
+def on_retry_scheduled(event: _hooks.RetryScheduled) -> None:
     t = active()
     t.retry_attempts.add(
         1,
@@ -331,7 +332,7 @@ def on_retry_scheduled(event: _retry.RetryScheduled) -> None:
         )
 
 
-def on_retry_gave_up(event: _retry.GaveUp) -> None:
+def on_retry_gave_up(event: _hooks.RetryGaveUp) -> None:
     t = active()
     t.give_ups.add(
         1,
@@ -343,8 +344,6 @@ def on_retry_gave_up(event: _retry.GaveUp) -> None:
             }
         ),
     )
-    if event.stop_reason == "budget_exhausted":
-        t.budget_exhausted.add(1, {n.RESILIENCE_NAME: event.name})
     attrs = _clean(
         {
             n.RESILIENCE_NAME: event.name,
@@ -368,16 +367,20 @@ def on_retry_gave_up(event: _retry.GaveUp) -> None:
     )
 
 
-def on_retry_succeeded(name: str, attempts: int) -> None:
+def on_retry_succeeded(event: _hooks.RetrySucceeded) -> None:
     span = _span()
     if span is not None:
-        span.set_attribute(n.RETRY_ATTEMPT, attempts)
+        span.set_attribute(n.RETRY_ATTEMPT, event.attempts)
 
 
-def on_retry_nested(name: str) -> None:
+def on_retry_nested(event: _hooks.RetryNested) -> None:
     span = _span()
     if span is not None:
-        span.add_event(n.EVENT_RETRY_NESTED, {n.RESILIENCE_NAME: name})
+        span.add_event(n.EVENT_RETRY_NESTED, {n.RESILIENCE_NAME: event.name})
+
+
+def on_budget_exhausted(event: _hooks.BudgetExhausted) -> None:
+    active().budget_exhausted.add(1, {n.RESILIENCE_NAME: event.name})
 
 
 def record_batch(name: str, succeeded: int, failed: int, skipped: int) -> None:
@@ -387,22 +390,25 @@ def record_batch(name: str, succeeded: int, failed: int, skipped: int) -> None:
             counter.add(count, {n.RESILIENCE_NAME: name, n.BATCH_OUTCOME: outcome})
 
 
+_installed = False
+
+
 def install() -> None:
-    """Attach the hooks (idempotent); the default instruments are created lazily."""
-    pairs: list[tuple[list[Any], Any]] = [
-        (_breaker.change_hooks, on_breaker_change),
-        (_breaker.reject_hooks, on_breaker_reject),
-        (_breaker.probe_hooks, on_breaker_probe),
-        (_breaker.created_hooks, on_created),
-        (_retry.scheduled_hooks, on_retry_scheduled),
-        (_retry.gave_up_hooks, on_retry_gave_up),
-        (_retry.succeeded_hooks, on_retry_succeeded),
-        (_retry.nested_hooks, on_retry_nested),
-    ]
-    for hooks, hook in pairs:
-        if hook not in hooks:
-            hooks.append(hook)
+    """Make the OpenTelemetry hooks above the defaults of every hook list and put them in
+    force (idempotent; ``ragsight/__init__.py`` calls it once). Users replace them through
+    ``ragsight.instrumentation``; ``set_on_*_hooks(None)`` comes back to these."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _hooks.breaker_transition.install_defaults((on_breaker_change,))
+    _hooks.breaker_rejection.install_defaults((on_breaker_reject,))
+    _hooks.breaker_probe.install_defaults((on_breaker_probe,))
+    _hooks.breaker_created.install_defaults((on_created,))
+    _hooks.retry_scheduled.install_defaults((on_retry_scheduled,))
+    _hooks.retry_gave_up.install_defaults((on_retry_gave_up,))
+    _hooks.retry_succeeded.install_defaults((on_retry_succeeded,))
+    _hooks.retry_nested.install_defaults((on_retry_nested,))
+    _hooks.budget_exhausted.install_defaults((on_budget_exhausted,))
+    _runtime.on_override(_on_override)
     active()
-
-
-install()

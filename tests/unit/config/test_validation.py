@@ -159,7 +159,6 @@ def test_top_level_must_be_a_table(tmp_path: Path) -> None:
             {"batch_max_queue_size": 10, "batch_max_export_batch_size": 20},
             "batch.max_export_batch_size",
         ),
-        ({"retry_base_delay": 5.0, "retry_max_delay": 1.0}, "retry.base_delay"),
         ({"exporter": "otlp"}, "exporter"),
     ],
 )

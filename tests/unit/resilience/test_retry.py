@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from ragsight import instrumentation
 from ragsight._resilience import retry as _retry
 from ragsight._resilience.breaker import CircuitBreaker
 from ragsight._resilience.budget import RetryBudget
 from ragsight._resilience.errors import CircuitOpenError, RetryError
-from ragsight._resilience.retry import GaveUp, RetryPolicy, RetryScheduled, retry
+from ragsight._resilience.retry import RetryPolicy, retry
+from ragsight.instrumentation import RetryGaveUp, RetryScheduled
 from ragsight.resilience_testing import FakeClock
 
 
@@ -35,17 +37,17 @@ class HTTPError(Exception):
 
 @pytest.fixture
 def events() -> Iterator[dict[str, list[Any]]]:
+    from ragsight._resilience import hooks as _hooks
+
     seen: dict[str, list[Any]] = {"scheduled": [], "gave_up": [], "nested": []}
-    hooks = [
-        (_retry.scheduled_hooks, seen["scheduled"].append),
-        (_retry.gave_up_hooks, seen["gave_up"].append),
-        (_retry.nested_hooks, seen["nested"].append),
-    ]
-    for registry, hook in hooks:
-        registry.append(hook)
+    instrumentation.set_on_retry_scheduled_hooks([seen["scheduled"].append])
+    instrumentation.set_on_retry_gave_up_hooks([seen["gave_up"].append])
+    # nested runs are not a public hook: they are a span event of the outer scope
+    _hooks.retry_nested.set([lambda event: seen["nested"].append(event.name)])
     yield seen
-    for registry, hook in hooks:
-        registry.remove(hook)
+    instrumentation.set_on_retry_scheduled_hooks(None)
+    instrumentation.set_on_retry_gave_up_hooks(None)
+    _hooks.retry_nested.set(None)
 
 
 def flaky(failures: list[BaseException], result: Any = "ok") -> tuple[Any, list[int]]:
@@ -91,7 +93,7 @@ def test_exhausted_attempts_reraise_the_last_exception_unchanged(
     with pytest.raises(Transient) as info:
         policy(FakeClock(), attempts=3).call(fn)
     assert info.value is last
-    gave_up: GaveUp = events["gave_up"][0]
+    gave_up: RetryGaveUp = events["gave_up"][0]
     assert (gave_up.stop_reason, gave_up.attempts) == ("attempts_exhausted", 3)
 
 
@@ -492,19 +494,20 @@ def test_attempts_and_max_retries_are_exclusive() -> None:
         retry(attempts=3, max_retries=2)
 
 
-def test_defaults_come_from_the_resilience_policy() -> None:
+def test_unset_settings_follow_the_defaults_in_force() -> None:
     from ragsight._core import policy as _policy
 
     before = _policy.get_resilience_defaults()
+    p = RetryPolicy()
     _policy.set_resilience_defaults(
         _policy.ResilienceDefaults(retry=_policy.RetryDefaults(attempts=5, deadline=9.0))
     )
     try:
-        p = RetryPolicy()
+        assert (p.attempts, p.deadline) == (5, 9.0)
+        assert p.describe()["attempts"] == 5
     finally:
         _policy.set_resilience_defaults(before)
-    assert (p.attempts, p.deadline) == (5, 9.0)
-    assert p.describe()["attempts"] == 5
+    assert (p.attempts, p.deadline) == (before.retry.attempts, before.retry.deadline)
 
 
 def test_policies_are_immutable() -> None:
@@ -621,10 +624,10 @@ def test_default_name_of_partials_and_callable_objects_is_bounded() -> None:
         return doc_id
 
     policy = RetryPolicy(clock=FakeClock())
-    names = {_retry._qualname(functools.partial(fetch, i)) for i in range(3)}
-    names |= {_retry._qualname(functools.partial(functools.partial(fetch), 1))}
+    names = {_retry.dependency_name(functools.partial(fetch, i)) for i in range(3)}
+    names |= {_retry.dependency_name(functools.partial(functools.partial(fetch), 1))}
     assert names == {fetch.__qualname__}  # one budget and one metric series, not one per call
-    assert _retry._qualname(Client()) == Client.__qualname__
+    assert _retry.dependency_name(Client()) == Client.__qualname__
     assert policy.call(functools.partial(fetch, 7)) == 7
 
 

@@ -1,0 +1,214 @@
+"""The decorator's wrappers of a retry policy, one per execution model.
+
+Sync and async wrappers inline the first-attempt success (the scope flag, one clock read,
+one short lock on the dependency's counters); everything after a failure goes through the
+schedule. Generators are retried only until their first item: items a caller has seen are
+never replayed, so past it the stream is relayed as it is and its end is reported once.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ragsight._core.callables import Ended, Opened, QuietStream
+from ragsight._resilience import clock as _clock
+from ragsight._resilience.retry import scope as _scope
+from ragsight._resilience.retry.schedule import (
+    FIRST,
+    AttemptRun,
+    BoundPolicy,
+    retry_async,
+    retry_sync,
+)
+
+
+class RetryWrappers:
+    """What ``_core.callables.decorate`` needs of a policy bound to a dependency."""
+
+    __slots__ = ("bound",)
+
+    def __init__(self, bound: BoundPolicy) -> None:
+        self.bound = bound
+
+    def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        bound = self.bound
+        budget = bound.budget
+        lock = budget._lock
+        single = bound.policy.nested == "single"
+        has_result_check = bound.policy.retry_on_result is not None
+        in_retry = _scope.in_retry
+        coroutine = types.CoroutineType
+
+        def guarded(*args: Any, **kw: Any) -> Any:
+            if single and in_retry.get():
+                _scope.warn_nested(bound.name)
+                return fn(*args, **kw)
+            token = in_retry.set(True)
+            try:
+                start = (bound.monotonic or _clock.now)()
+                try:
+                    result = fn(*args, **kw)
+                except Exception as exc:
+                    return _retry_sync(bound, fn, args, kw, start, exc, None)
+                if type(result) is coroutine:  # a plain def returning a coroutine
+                    return _await_first(bound, fn, args, kw, start, result)
+                if has_result_check and bound.bad_result(result):
+                    return _retry_sync(bound, fn, args, kw, start, None, result)
+                with lock:
+                    if start < budget._bucket_end:
+                        budget._cur_calls += 1
+                        budget._n_first += 1
+                        return result
+                budget.record(start, FIRST)
+                return result
+            finally:
+                in_retry.reset(token)
+
+        return guarded
+
+    def _make_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        bound = self.bound
+        budget = bound.budget
+        lock = budget._lock
+        single = bound.policy.nested == "single"
+        has_result_check = bound.policy.retry_on_result is not None
+        in_retry = _scope.in_retry
+
+        async def guarded(*args: Any, **kw: Any) -> Any:
+            if single and in_retry.get():
+                _scope.warn_nested(bound.name)
+                return await fn(*args, **kw)
+            token = in_retry.set(True)
+            try:
+                start = (bound.monotonic or _clock.now)()
+                try:
+                    result = await fn(*args, **kw)
+                except Exception as exc:
+                    return await _retry_async(bound, fn, args, kw, start, exc, None)
+                if has_result_check and bound.bad_result(result):
+                    return await _retry_async(bound, fn, args, kw, start, None, result)
+                with lock:
+                    if start < budget._bucket_end:
+                        budget._cur_calls += 1
+                        budget._n_first += 1
+                        return result
+                budget.record(start, FIRST)
+                return result
+            finally:
+                in_retry.reset(token)
+
+        return guarded
+
+    def _open_stream(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
+        """Open the stream and get its first item, retrying."""
+        bound = self.bound
+        run = AttemptRun(bound, bound.now())
+        nested = bound.nested()
+        while True:
+            # The scope flag is set only while *we* run the producer: a generator shares its
+            # consumer's context, so a flag left set across ``yield`` would leak into it.
+            token = _scope.in_retry.set(True)
+            try:
+                it = fn(*args, **kw)
+                try:
+                    return it, next(it), _RetriedStream(run)
+                except StopIteration as stop:
+                    run.finished()
+                    return Ended(stop.value)
+            except Exception as exc:
+                delay = None if nested else run.next_delay(exc)
+                if delay is None:
+                    raise
+            finally:
+                _scope.in_retry.reset(token)
+            _clock.sleep(bound.policy.clock, delay)
+
+    async def _open_astream(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Opened | Ended:
+        bound = self.bound
+        run = AttemptRun(bound, bound.now())
+        nested = bound.nested()
+        while True:
+            token = _scope.in_retry.set(True)
+            try:
+                it = fn(*args, **kw)
+                try:
+                    return it, await it.__anext__(), _RetriedStream(run)
+                except StopAsyncIteration:
+                    run.finished()
+                    return Ended()
+            except Exception as exc:
+                delay = None if nested else run.next_delay(exc)
+                if delay is None:
+                    raise
+            finally:
+                _scope.in_retry.reset(token)
+            await _clock.asleep(bound.policy.clock, delay)
+
+
+class _RetriedStream(QuietStream):
+    """A stream past its first item: no more retries; its end is reported once."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: AttemptRun) -> None:
+        self._run = run
+
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        if error is None or isinstance(error, Exception):
+            self._run.finished(error)
+
+
+def _retry_sync(
+    bound: BoundPolicy,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    start: float,
+    exc: BaseException | None,
+    result: Any,
+) -> Any:
+    run = AttemptRun(bound, start)
+    return retry_sync(run, fn, args, kw, run.retry_or_raise(exc, result))
+
+
+async def _retry_async(
+    bound: BoundPolicy,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    start: float,
+    exc: BaseException | None,
+    result: Any,
+) -> Any:
+    run = AttemptRun(bound, start)
+    return await retry_async(run, fn, args, kw, run.retry_or_raise(exc, result))
+
+
+async def _await_first(
+    bound: BoundPolicy,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    start: float,
+    first: Any,
+) -> Any:
+    """A sync callable returned a coroutine: its failures surface only when awaited, so the
+    retries happen here (each new attempt calls ``fn`` again for a fresh one)."""
+    token = _scope.in_retry.set(True)
+    try:
+        try:
+            result = await first
+        except Exception as exc:
+            return await _retry_async(bound, fn, args, kw, start, exc, None)
+        if bound.bad_result(result):
+            return await _retry_async(bound, fn, args, kw, start, None, result)
+        bound.budget.record(start, FIRST)
+        return result
+    finally:
+        _scope.in_retry.reset(token)

@@ -1,0 +1,40 @@
+"""Values on and just outside a ``ragsight._core.limits.Limit``, for the tests that walk
+every configuration key of a component (a value passes validation exactly when the
+component accepts it)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ragsight._core.limits import Limit
+
+
+def accepted(limit: Limit) -> list[Any]:
+    """Values on and just inside the limit's boundaries (every choice of a text setting)."""
+    if limit.type is str:
+        return [*limit.choices, limit.choices[0].upper()]
+    low, high = limit.minimum, limit.maximum
+    step = 1 if limit.type is int else 1e-9
+    values: list[Any] = []
+    if low is not None:
+        values.append(low + step if limit.exclusive_min else low)
+    values.append(high if high is not None else (10**6 if limit.type is int else 1e6))
+    return [limit.type(v) for v in values]
+
+
+def refused(limit: Limit) -> list[Any]:
+    """Values just outside the limit, the non-finite numbers and the wrong types."""
+    if limit.type is str:
+        return ["none", "", limit.choices[0][:-1], 1]
+    low, high = limit.minimum, limit.maximum
+    step = 1 if limit.type is int else 1e-9
+    values: list[Any] = []
+    if low is not None:
+        values.append(limit.type(low) if limit.exclusive_min else limit.type(low - step))
+    if high is not None:
+        values.append(limit.type(high + step))
+    values += [math.nan, math.inf, -math.inf, True]
+    if limit.type is int:
+        values.append(1.5)
+    return values
