@@ -1,10 +1,20 @@
-"""``ragsight demo``: an instrumented example RAG pipeline, run against the embedded default.
+"""``ragsight demo``: an instrumented example RAG pipeline that lives through an outage.
 
-Embed, cache lookup, retrieve (from a flaky vector store behind a circuit breaker and a
-retry), rerank, generate, evaluate: every stage is a
-ragsight decorator or context manager, so the demo is also the shortest complete example
-of the API. It counts what it did itself, at the call sites, so ``ragsight summary`` can
-be checked against an independent tally (a test does exactly that).
+Embed, cache lookup, retrieve (from a vector store behind a circuit breaker and a retry),
+rerank, generate, evaluate: every stage is a ragsight decorator or context manager, so
+the demo is also the shortest complete example of the API.
+
+The story, in question order: the vector store works (an occasional timeout is retried
+with backoff); then it goes down for a stretch, answering ``503`` with a ``Retry-After``
+that the retry honours; the breaker opens, rejects calls while open, probes, re-opens
+while the outage lasts, and closes once probes succeed again. Meanwhile answers degrade
+to "no documents" and their evaluation scores dip, then recover; the answer cache warms
+over the run. The demo counts what it did itself, at the call sites, so ``ragsight
+summary`` can be checked against an independent tally (a test does exactly that).
+
+Time is paced: question ``i`` starts at ``i * pace`` seconds, and every breaker and retry
+duration is a multiple of the pace, so the story is the same at full speed (``pace``
+0.1 s) and in ``--fast`` mode.
 """
 
 from __future__ import annotations
@@ -33,11 +43,28 @@ QUESTIONS = (
     "How do I delete my account?",
     "What regions are supported?",
 )
+POPULARITY = (8, 6, 5, 4, 3, 2, 2, 1)  # some questions are asked far more than others
+VARIANTS = 3  # wordings per question: the first repeat of each wording misses the cache
 KB = tuple(f"doc-{i}: answer snippet number {i}" for i in range(40))
+OUTAGE = (0.3, 0.55)  # the vector store is down for this share of the questions
+TIMEOUT_RATE = 0.08  # outside the outage: an occasional timeout, retried with backoff
+PACE = 0.1  # seconds per question at full speed
+FAST_PACE = 0.01  # and with --fast
 
 
 class VectorStoreTimeout(TimeoutError):
-    """The demo's flaky dependency."""
+    """The vector store did not answer in time (transient: retried with backoff)."""
+
+
+class VectorStoreUnavailable(Exception):
+    """A ``503 Service Unavailable`` with a ``Retry-After``, shaped like an HTTP client's
+    error (``status_code``, ``headers``) so ragsight classifies it as a real one."""
+
+    status_code = 503
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("vector store unavailable (HTTP 503)")
+        self.headers = {"Retry-After-Ms": str(round(retry_after * 1000))}
 
 
 @dataclass
@@ -48,6 +75,11 @@ class DemoTally:
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)
     cache: Counter[str] = field(default_factory=Counter)
     evaluations: Counter[str] = field(default_factory=Counter)
+    store_calls: int = 0  # attempts that reached the vector store
+    store_failures: int = 0
+    degraded: Counter[str] = field(default_factory=Counter)  # why an answer had no documents
+    questions: int = 0
+    last_score: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +87,10 @@ class DemoTally:
             "errors": {f"{s}/{o}": n for (s, o), n in sorted(self.errors.items())},
             "cache": dict(self.cache),
             "evaluations": dict(self.evaluations),
+            "store_calls": self.store_calls,
+            "store_failures": self.store_failures,
+            "degraded": dict(self.degraded),
+            "questions": self.questions,
         }
 
 
@@ -66,10 +102,37 @@ PIPELINE = (names.STAGE_PIPELINE, "answer_question")
 CACHE = (names.STAGE_CACHE, "answers")
 
 
-def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, seed: int) -> Any:
+@dataclass(frozen=True)
+class Outage:
+    """The question indexes during which the vector store answers 503."""
+
+    first: int
+    last: int  # exclusive
+
+    @classmethod
+    def for_questions(cls, questions: int) -> Outage:
+        return cls(round(OUTAGE[0] * questions), round(OUTAGE[1] * questions))
+
+    def __contains__(self, question: int) -> bool:
+        return self.first <= question < self.last
+
+
+@dataclass
+class Pipeline:
+    """The instrumented pipeline and the resilience objects a dashboard may read."""
+
+    ask: Callable[[str], str | None]
+    breaker: ragsight.CircuitBreaker
+    current_question: list[int]  # one cell: the question now asked (the outage reads it)
+
+
+def build_pipeline(
+    tally: DemoTally, *, latency: float, pace: float, outage: Outage, seed: int
+) -> Pipeline:
     """The instrumented pipeline; ``latency`` scales the simulated work (0: no sleeping)."""
     rng = random.Random(seed)
     answers: dict[str, str] = {}
+    now_asked = [0]
 
     def work(seconds: float) -> None:
         if latency:
@@ -81,24 +144,50 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
         digest = hashlib.sha256(text.encode()).digest()
         return [b / 255 for b in digest[:8]]
 
-    # A flaky dependency behind a breaker and a retry: their events land on the retrieval
-    # span (the current span when they run) and their metrics on resilience.* instruments.
+    # A dependency behind a breaker and a retry: their events land on the retrieval span
+    # (the current span when they run) and their metrics on resilience.* instruments.
+    # Every duration is a multiple of the pace, so the story is the same at any speed.
     breaker = ragsight.CircuitBreaker(
-        "vector-store", minimum_calls=10, failure_rate_threshold=0.5, open_duration=0.2
+        "vector-store",
+        minimum_calls=4,
+        failure_rate_threshold=0.5,
+        consecutive_failures=3,
+        window=8 * pace,
+        buckets=4,
+        open_duration=3 * pace,
+        max_open_duration=6 * pace,
+        open_jitter=0.0,
+        probe_successes_to_close=2,
+        probe_timeout=20 * pace,
     )
 
     def raw_query(vector: list[float]) -> list[dict[str, Any]]:
+        tally.store_calls += 1
         work(0.010)
-        if rng.random() < failure_rate:
+        if now_asked[0] in outage:
+            tally.store_failures += 1
+            raise VectorStoreUnavailable(retry_after=pace / 2)
+        if rng.random() < TIMEOUT_RATE:
+            tally.store_failures += 1
             raise VectorStoreTimeout("vector store did not answer in time")
         start = int(vector[0] * 30)
         return [
-            {"id": f"doc-{start + i}", "text": KB[(start + i) % len(KB)], "score": 0.95 - 0.1 * i}
+            {
+                "id": f"doc-{start + i}",
+                "text": KB[(start + i) % len(KB)],
+                "score": round(0.95 - 0.1 * i - rng.uniform(0, 0.08), 3),
+            }
             for i in range(5)
         ]
 
     query_vector_store: Callable[[list[float]], list[dict[str, Any]]] = ragsight.retry(
-        name="vector-store", attempts=2, base_delay=0.001, max_delay=0.005, on=VectorStoreTimeout
+        name="vector-store",
+        attempts=3,
+        deadline=2 * pace,
+        base_delay=pace / 20,
+        max_delay=pace / 4,
+        on=(VectorStoreTimeout, VectorStoreUnavailable),
+        budget=ragsight.RetryBudget("vector-store", ratio=0.5, min_per_second=1 / pace),
     )(breaker(raw_query))
 
     @ragsight.retrieval("search_kb", data_source="kb-demo", top_k=5)
@@ -113,7 +202,11 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
     @ragsight.generation("answer", provider="demo", model="echo-1")
     def generate(question: str, docs: list[dict[str, Any]]) -> str:
         work(0.030)
-        ragsight.current_stage().set_usage(input_tokens=40 + 12 * len(docs), output_tokens=24)
+        ragsight.current_stage().set_usage(
+            input_tokens=40 + 12 * len(docs), output_tokens=24 if docs else 12
+        )
+        if not docs:
+            return "I could not look that up right now; please try again shortly."
         return f"Based on {docs[0]['id']}: {docs[0]['text']}"
 
     def counted(key: tuple[str, str], fn: Any, *args: Any) -> Any:
@@ -123,6 +216,11 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
         except Exception:
             tally.errors[key] += 1
             raise
+
+    def evaluate(score: float, passed: bool) -> None:
+        ragsight.record_evaluation("answer_relevance", score, label="pass" if passed else "fail")
+        tally.evaluations["answer_relevance"] += 1
+        tally.last_score = score
 
     @ragsight.pipeline("answer_question")
     def answer(question: str) -> str | None:
@@ -138,42 +236,71 @@ def build_pipeline(tally: DemoTally, *, latency: float, failure_rate: float, see
         vector = counted(EMBED, embed, question)
         try:
             docs = counted(RETRIEVE, retrieve, vector)
-        except (VectorStoreTimeout, ragsight.ResilienceError):
-            # the query is redacted (e-mail) and truncated in exported logs, like on spans
-            log.warning("no documents for %r: vector store timed out", question)
-            return None  # degrade: no answer rather than a crash
+        except ragsight.CircuitOpenError:
+            tally.degraded["breaker open"] += 1
+            docs = []
+        except (VectorStoreTimeout, VectorStoreUnavailable, ragsight.ResilienceError) as exc:
+            tally.degraded[type(exc).__name__] += 1
+            docs = []
+        if not docs:
+            # degrade: answer without documents (not cached), and the evaluation says so
+            # (the query is redacted (e-mail) and truncated in exported logs, like on spans)
+            log.warning("no documents for %r: answering without them", question)
+            text: str = counted(GENERATE, generate, question, [])
+            evaluate(round(rng.uniform(0.15, 0.35), 2), passed=False)
+            return text
         top = counted(RERANK, rerank, question, docs)
-        text: str = counted(GENERATE, generate, question, top)
+        text = counted(GENERATE, generate, question, top)
         answers[question] = text
-        relevance = round(top[0]["score"], 2)
-        ragsight.record_evaluation("answer_relevance", relevance, label="pass")
-        tally.evaluations["answer_relevance"] += 1
+        evaluate(round(top[0]["score"], 2), passed=True)
         log.info("answered %r from %d documents", question, len(top))
         return text
 
-    def run_one(question: str) -> str | None:
+    def ask(question: str) -> str | None:
         result: str | None = counted(PIPELINE, answer, question)
         return result
 
-    return run_one
+    return Pipeline(ask, breaker, now_asked)
+
+
+@dataclass
+class DemoRun:
+    """A finished demo: its tally, and the pipeline (keep it until shutdown() so the
+    breaker's state gauge is still observed at the last export)."""
+
+    tally: DemoTally
+    pipeline: Pipeline
 
 
 def run_demo(
     *,
     questions: int = 40,
     latency: float = 1.0,
-    failure_rate: float = 0.25,
+    pace: float = PACE,
     seed: int = 7,
-) -> DemoTally:
-    """Run the pipeline ``questions`` times over a small question set (repeats hit the cache)."""
+    on_question: Callable[[DemoTally, Pipeline, int], None] | None = None,
+) -> DemoRun:
+    """Ask ``questions`` questions, one every ``pace`` seconds, through an outage.
+
+    ``on_question(tally, pipeline, total)`` runs after each question (the live dashboard).
+    """
     tally = DemoTally()
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)
-    run_one = build_pipeline(tally, latency=latency, failure_rate=failure_rate, seed=seed)
+    outage = Outage.for_questions(questions)
+    pipeline = build_pipeline(tally, latency=latency, pace=pace, outage=outage, seed=seed)
     rng = random.Random(seed + 1)
-    for _ in range(questions):
-        # repeats of the same wording hit the answer cache; variants miss it
-        question = rng.choice(QUESTIONS)
-        variant = rng.randrange(4)
-        run_one(question if variant == 0 else f"{question} (variant {variant})")
-    return tally
+    started = time.monotonic()
+    for index in range(questions):
+        delay = started + index * pace - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        pipeline.current_question[0] = index
+        # repeats of a wording hit the answer cache; popular questions repeat most
+        question = rng.choices(QUESTIONS, weights=POPULARITY)[0]
+        variant = rng.randrange(VARIANTS)
+        pipeline.ask(question if variant == 0 else f"{question} (variant {variant})")
+        tally.questions += 1
+        if on_question is not None:
+            on_question(tally, pipeline, questions)
+    return DemoRun(tally, pipeline)

@@ -42,6 +42,8 @@ EXCEPTION_TYPE: Final = "exception.type"
 RAGSIGHT_SIGNAL: Final = "ragsight.signal"  # attribute of ragsight.export.dropped
 SERVICE_NAME: Final = "service.name"
 SERVICE_VERSION: Final = "service.version"
+# One value per process start (a "run"): summary, view and report tell runs apart by it.
+SERVICE_INSTANCE_ID: Final = "service.instance.id"
 DEPLOYMENT_ENVIRONMENT: Final = "deployment.environment.name"
 
 # --------------------------------------------------------------------------------------

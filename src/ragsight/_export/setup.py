@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,26 @@ def _resource(settings: Settings) -> Any:
         attributes[names.SERVICE_VERSION] = settings.service_version
     if settings.environment:
         attributes[names.DEPLOYMENT_ENVIRONMENT] = settings.environment
-    return Resource.create(attributes)
+    resource = Resource.create(attributes)
+    if names.SERVICE_INSTANCE_ID in resource.attributes:
+        return resource  # the user's, or the per-process UUID recent SDKs detect
+    return resource.merge(Resource({names.SERVICE_INSTANCE_ID: run_id()}))
+
+
+_run_id: tuple[int, str] | None = None
+
+
+def run_id() -> str:
+    """This process start's ``service.instance.id``: a UUID v4, new after a fork.
+
+    The semantic conventions recommend a random UUID per instance; ``ragsight summary``,
+    ``view`` and ``report`` tell runs apart by it. Used only where the SDK did not set one.
+    """
+    global _run_id
+    pid = os.getpid()
+    if _run_id is None or _run_id[0] != pid:
+        _run_id = (pid, str(uuid.uuid4()))
+    return _run_id[1]
 
 
 def _sampler(settings: Settings) -> Any:

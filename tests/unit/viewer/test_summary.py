@@ -1,0 +1,221 @@
+"""ragsight summary: counts from metrics, percentiles that stay inside what was observed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from otlp_files import (
+    T0,
+    counter,
+    gauge,
+    histogram,
+    histogram_point,
+    metrics_line,
+    spans_line,
+    stage_durations,
+    stage_span,
+    sum_point,
+    write_lines,
+)
+
+from ragsight import names
+from ragsight._viewer.console import to_text
+from ragsight._viewer.stats import Figure, Stats
+from ragsight._viewer.summary import render, summarize
+
+RUN = "run-a"
+BOUNDS = [0.1, 1.0]
+
+
+def _cumulative(service: str, start: int, time: int, count: int, errors: int = 0) -> str:
+    attrs = {names.RAG_STAGE: "retrieval", names.RAG_OPERATION_NAME: "search"}
+    points = [
+        histogram_point([0.05] * (count - errors), BOUNDS, attrs, start=start, time=time),
+    ]
+    if errors:
+        points.append(
+            histogram_point(
+                [0.05] * errors,
+                BOUNDS,
+                {**attrs, names.ERROR_TYPE: "Timeout"},
+                start=start,
+                time=time,
+            )
+        )
+    return metrics_line(RUN, [histogram(names.RAG_OPERATION_DURATION.name, *points)], service)
+
+
+def test_repeated_cumulative_exports_count_once(tmp_path: Path) -> None:
+    write_lines(tmp_path / "metrics.jsonl", *(_cumulative("a", 1, t, t * 10) for t in (1, 2, 3)))
+    row = summarize(tmp_path).stage("retrieval", "search")
+    assert row is not None
+    assert row.calls == 30
+
+
+def test_two_processes_of_one_run_and_rotated_files_add_up(tmp_path: Path) -> None:
+    write_lines(tmp_path / "metrics.1.jsonl", _cumulative("a", 1, 5, count=4, errors=1))
+    write_lines(
+        tmp_path / "metrics.jsonl",
+        _cumulative("a", 1, 9, count=6, errors=2),
+        _cumulative("b", 7, 8, count=10),
+    )
+    row = summarize(tmp_path).stage("retrieval", "search")
+    assert row is not None
+    assert (row.calls, row.errors) == (16, 2)
+    assert row.error_rate == pytest.approx(2 / 16)
+
+
+def _metric_only(tmp_path: Path, values: list[float], *, min_max: bool = True) -> Stats:
+    spec = names.RAG_OPERATION_DURATION
+    point = histogram_point(
+        values,
+        spec.buckets or (),
+        {names.RAG_STAGE: "generation", names.RAG_OPERATION_NAME: "llm"},
+        min_max=min_max,
+    )
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [histogram(spec.name, point)]))
+    row = summarize(tmp_path).stage("generation", "llm")
+    assert row is not None
+    return row.latency
+
+
+def _value(figure: Figure | None) -> float:
+    assert figure is not None
+    return figure.value
+
+
+def test_identical_values_give_exactly_that_value(tmp_path: Path) -> None:
+    latency = _metric_only(tmp_path, [0.3] * 50)
+    assert _value(latency.p50) == 0.3
+    assert _value(latency.p95) == 0.3
+
+
+def test_p95_never_exceeds_the_largest_observation(tmp_path: Path) -> None:
+    # 10.7 s sits in the (10, 30] bucket: interpolating to the bucket's edge said 21.7 s
+    latency = _metric_only(tmp_path, [0.2] * 15 + [10.7] * 5)
+    assert _value(latency.p95) <= 10.7
+    assert _value(latency.p50) >= 0.2
+
+
+def test_a_value_past_the_last_bucket_is_not_printed_as_the_bound(tmp_path: Path) -> None:
+    latency = _metric_only(tmp_path, [228.0] * 3)
+    assert _value(latency.p50) == 228.0
+    spread = _metric_only(tmp_path / "spread", [70.0, 150.0, 228.0])
+    assert 60.0 < _value(spread.p50) <= 228.0
+
+
+def test_past_the_last_bucket_without_a_maximum_is_shown_as_a_lower_bound(
+    tmp_path: Path,
+) -> None:
+    _metric_only(tmp_path, [228.0] * 3, min_max=False)
+    text = to_text(render(summarize(tmp_path)))
+    assert ">60000.0" in text
+
+
+def test_percentiles_are_exact_from_the_spans_when_every_call_has_one(tmp_path: Path) -> None:
+    durations = [0.011, 0.012, 0.013, 0.014, 0.9]
+    spans = [
+        stage_span(f"t{i}", f"s{i}", "retrieval", "search", T0 + i * 10**9, d)
+        for i, d in enumerate(durations)
+    ]
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    write_lines(
+        tmp_path / "metrics.jsonl",
+        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
+    )
+    row = summarize(tmp_path).stage("retrieval", "search")
+    assert row is not None
+    assert row.latency.exact
+    assert row.latency.p50 is not None
+    assert row.latency.p50.value == pytest.approx(0.013)
+    assert row.latency.maximum is not None
+    assert row.latency.maximum.value == pytest.approx(0.9)
+
+
+def test_sampled_spans_fall_back_to_the_histogram_and_say_so(tmp_path: Path) -> None:
+    durations = [0.011] * 8 + [0.2, 0.3]
+    sampled = [stage_span("t0", "s0", "retrieval", "search", T0, 0.011)]
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, sampled))
+    write_lines(
+        tmp_path / "metrics.jsonl",
+        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
+    )
+    summary = summarize(tmp_path)
+    row = summary.stage("retrieval", "search")
+    assert row is not None
+    assert row.calls == 10
+    assert not row.latency.exact
+    assert "~" in to_text(render(summary))
+
+
+def test_tokens_in_and_out_per_model(tmp_path: Path) -> None:
+    spec = names.GEN_AI_CLIENT_TOKEN_USAGE
+    model = {names.GEN_AI_REQUEST_MODEL: "gpt-x", names.GEN_AI_OPERATION_NAME: "chat"}
+    metric = histogram(
+        spec.name,
+        histogram_point(
+            [100, 120], spec.buckets or (), {**model, names.GEN_AI_TOKEN_TYPE: "input"}
+        ),
+        histogram_point([7, 9], spec.buckets or (), {**model, names.GEN_AI_TOKEN_TYPE: "output"}),
+    )
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    (row,) = summarize(tmp_path).tokens
+    assert (row.model, row.calls, row.input, row.output) == ("gpt-x", 2, 220, 16)
+
+
+def test_retrieval_scores_and_time_to_first_chunk_statistics(tmp_path: Path) -> None:
+    spans = [
+        stage_span("t1", "a", "retrieval", "search", T0, 0.01,
+                   attrs={names.RAG_RETRIEVAL_TOP_SCORE: 0.9}),
+        stage_span("t2", "b", "retrieval", "search", T0, 0.01,
+                   attrs={names.RAG_RETRIEVAL_TOP_SCORE: 0.5}),
+        stage_span("t3", "c", "generation", "llm", T0, 0.5,
+                   attrs={names.GEN_AI_REQUEST_MODEL: "m",
+                          names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.25}),
+    ]  # fmt: skip
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    summary = summarize(tmp_path)
+    scores = summary.scores["retrieval/search"]
+    assert scores.count == 2
+    assert scores.minimum is not None
+    assert scores.minimum.value == 0.5
+    assert scores.p50 is not None
+    assert scores.p50.value == pytest.approx(0.7)
+    ttfc = summary.time_to_first_chunk["m"]
+    assert ttfc.p50 is not None
+    assert ttfc.p50.value == 0.25
+
+
+def test_breaker_state_rejections_and_retry_counts(tmp_path: Path) -> None:
+    name = {names.RESILIENCE_NAME: "store"}
+    metrics = [
+        gauge(names.CB_STATE_METRIC.name,
+              sum_point(0, {**name, names.CB_STATE: "closed"}),
+              sum_point(1, {**name, names.CB_STATE: "open"})),
+        counter(names.CB_TRANSITIONS.name,
+                sum_point(1, {**name, names.CB_FROM_STATE: "closed", names.CB_TO_STATE: "open"})),
+        counter(names.CB_CALLS.name,
+                sum_point(4, {**name, names.CB_OUTCOME: "rejected"}),
+                sum_point(9, {**name, names.CB_OUTCOME: "success"})),
+        counter(names.RETRY_ATTEMPTS.name, sum_point(3, {**name, names.RETRY_ATTEMPT: 1})),
+        counter(names.RETRY_GIVE_UPS.name,
+                sum_point(2, {**name, names.RETRY_STOP_REASON: "circuit_open"})),
+    ]  # fmt: skip
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, metrics))
+    summary = summarize(tmp_path)
+    (breaker,) = summary.breakers
+    assert (breaker.state, breaker.rejected) == ("open", 4)
+    assert breaker.transitions == {"closed -> open": 1}
+    (retry,) = summary.retries
+    assert (retry.retries, retry.give_ups) == (3, {"circuit_open": 2})
+
+
+def test_a_truncated_last_line_is_skipped_and_reported(tmp_path: Path) -> None:
+    good = _cumulative("a", 1, 2, count=3)
+    (tmp_path / "metrics.jsonl").write_text(good + "\n" + good[: len(good) // 2])
+    summary = summarize(tmp_path)
+    row = summary.stage("retrieval", "search")
+    assert row is not None
+    assert row.calls == 3
+    assert "skipped 1 unreadable line" in to_text(render(summary))
