@@ -89,7 +89,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
             )
         return 0
     try:
-        selection = select(recording, args.run, all_runs=args.all)
+        selection = select(recording, args.run_id, all_runs=args.all)
     except RunError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -106,7 +106,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
     if directory is None:
         return 1
     options = ViewOptions(
-        run=args.run,
+        run=args.run_id,
         all_runs=args.all,
         trace_id=args.trace,
         stage=args.stage,
@@ -130,7 +130,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if directory is None:
         return 1
     try:
-        written = write_report(directory, args.output, args.run, all_runs=args.all)
+        written = write_report(directory, args.output, args.run_id, all_runs=args.all)
     except RunError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -248,7 +248,10 @@ def _add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default="ragsight-telemetry", metavar="DIR")
     runs = parser.add_mutually_exclusive_group()
     runs.add_argument(
-        "--run", metavar="ID", help="a run id prefix, or -N for the N-th latest (default: -1)"
+        "--run",
+        dest="run_id",
+        metavar="ID",
+        help="a run id prefix, or -N for the N-th latest (default: -1, the latest)",
     )
     runs.add_argument("--all", action="store_true", help="every run in DIR together")
 

@@ -189,8 +189,10 @@ def _breakers(spans: list[Span], bins: Bins, end: int) -> dict[str, Any]:
     states: dict[str, list[list[Any]]] = {}
     for name, moves in sorted(changes.items()):
         moves.sort()
+        # explicit corners (the old state, then the new one, at each transition's time)
         steps: list[list[Any]] = [[_ms(bins.start), moves[0][1]]]
-        steps.extend([_ms(t), to] for t, _from, to in moves)
+        for t, old, new in moves:
+            steps.extend(([_ms(t), old], [_ms(t), new]))
         steps.append([_ms(end), moves[-1][2]])
         states[name] = steps
     seen = {s for steps in states.values() for _t, s in steps}

@@ -194,8 +194,8 @@
       }
       var series = [];
       names.forEach(function (name) {
-        series.push({ name: name + " state", type: "line", step: "end", yAxisIndex: 0,
-          data: b.states[name], symbolSize: 7, lineStyle: { width: 3 } });
+        series.push({ name: name + " state", type: "line", yAxisIndex: 0,
+          data: b.states[name], showSymbol: false, lineStyle: { width: 3 } });
       });
       rejected.forEach(function (name) {
         series.push({ name: name + " rejected", type: "bar", stack: "events", yAxisIndex: 1,

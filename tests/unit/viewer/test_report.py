@@ -1,0 +1,125 @@
+"""ragsight report: one self-contained HTML page whose data says what the charts draw."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from otlp_files import T0, event, spans_line, stage_span, write_lines
+
+from ragsight import names
+from ragsight._viewer.reader import read_directory
+from ragsight._viewer.report import CHARTS, render_html, report_data
+from ragsight._viewer.runs import select
+
+RUN = "run-a"
+S = 10**9
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+def _transition(at: int, old: str, new: str) -> dict[str, Any]:
+    attrs = {names.RESILIENCE_NAME: "store", names.CB_FROM_STATE: old, names.CB_TO_STATE: new}
+    return event(names.EVENT_CB_STATE_CHANGED, at, **attrs)
+
+
+def _directory(tmp_path: Path) -> Path:
+    spans = [
+        stage_span("t1", "a", "retrieval", HOSTILE, T0, 0.5, error=True,
+                   events=[_transition(T0 + S // 10, "closed", "open")],
+                   attrs={names.RAG_RETRIEVAL_TOP_SCORE: 0.42}),
+        stage_span("t2", "b", "retrieval", "search", T0 + 2 * S, 0.1,
+                   events=[_transition(T0 + 2 * S, "open", "half_open"),
+                           _transition(T0 + 2 * S + 5, "half_open", "closed")]),
+        stage_span("t3", "c", "cache", "answers", T0 + 3 * S, 0.001,
+                   attrs={names.RAG_CACHE_NAME: "answers", names.RAG_CACHE_RESULT: "hit"}),
+        stage_span("t4", "d", "generation", "llm", T0 + 4 * S, 2.0,
+                   attrs={names.GEN_AI_USAGE_INPUT_TOKENS: 50,
+                          names.GEN_AI_USAGE_OUTPUT_TOKENS: 5}),
+    ]  # fmt: skip
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    return tmp_path
+
+
+def _data(directory: Path) -> dict[str, Any]:
+    return report_data(select(read_directory(directory), None, all_runs=False))
+
+
+def _embedded(page: str) -> dict[str, Any]:
+    match = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S
+    )
+    assert match is not None
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def test_the_page_loads_nothing_from_anywhere(tmp_path: Path) -> None:
+    page = render_html(_data(_directory(tmp_path)))
+    markup = re.sub(r"(<script[^>]*>).*?(</script>)", r"\1\2", page, flags=re.S)  # tags only
+    assert markup.count("<script") == 3  # the data, ECharts and the page's code: all inline
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=", markup, re.I)
+    assert "default-src 'none'" in page  # and the browser is told so
+    assert "echarts" in page
+
+
+def test_span_names_cannot_break_out_of_the_data(tmp_path: Path) -> None:
+    page = render_html(_data(_directory(tmp_path)))
+    assert HOSTILE not in page
+    assert HOSTILE in json.dumps(_embedded(page))  # still there, as data
+
+
+def test_the_breaker_timeline_follows_its_transitions(tmp_path: Path) -> None:
+    steps = _data(_directory(tmp_path))["breaker"]["states"]["store"]
+    corners = [(round(t - T0 / 1e6), state) for t, state in steps]
+    assert corners == [
+        (0, "closed"),
+        (100, "closed"),
+        (100, "open"),
+        (2000, "open"),
+        (2000, "half_open"),
+        (2000, "half_open"),
+        (2000, "closed"),
+        (round(steps[-1][0] - T0 / 1e6), "closed"),
+    ]
+
+
+def test_charts_get_their_figures(tmp_path: Path) -> None:
+    data = _data(_directory(tmp_path))
+    assert [c["id"] for c in data["charts"]] == [cid for cid, _t in CHARTS]
+    assert sum(data["tokens"]["input"]) == 50
+    assert sum(data["scores"][f"retrieval/{HOSTILE}"]) == 1
+    assert data["cache"]["answers"][-1] == 1.0
+    latency = data["latency"]["generation/llm"]["p50"]
+    assert max(v for v in latency if v is not None) == 2000.0
+    assert any(rate == 1.0 for rate in data["errors"][f"retrieval/{HOSTILE}"])
+
+
+def test_waterfalls_of_the_slowest_and_the_failing_traces(tmp_path: Path) -> None:
+    falls = _data(_directory(tmp_path))["waterfalls"]
+    kinds = {(w["kind"], w["trace_id"][:2]) for w in falls}
+    assert ("slowest", "t4") in kinds
+    assert ("failing", "t1") in kinds or ("slowest", "t1") in kinds
+    failing = next(w for w in falls if w["trace_id"].startswith("t1"))
+    assert failing["failed"]
+    assert failing["rows"][0]["events"][0]["text"].startswith("breaker store: closed → open")
+
+
+def test_report_command_writes_the_file_and_says_where(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    out = tmp_path / "out" / "r.html"
+    out.parent.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "ragsight.cli", "report", str(_directory(tmp_path)), "-o", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(out.resolve()) in result.stdout
+    assert _embedded(out.read_text())["spans"] == 4
