@@ -21,25 +21,23 @@ class Node:
 
 @dataclass(eq=False)
 class Trace:
+    """The spans of one trace id; start, end and failure are computed once."""
+
     trace_id: str
     spans: list[Span]
+    start: int = field(init=False)
+    end: int = field(init=False)
+    failed: bool = field(init=False)
 
-    @property
-    def start(self) -> int:
-        return min(s.start for s in self.spans)
-
-    @property
-    def end(self) -> int:
-        return max(s.end for s in self.spans)
+    def __post_init__(self) -> None:
+        self.start = min(s.start for s in self.spans)
+        self.end = max(s.end for s in self.spans)
+        self.failed = any(is_failure(s) for s in self.spans)
 
     @property
     def duration(self) -> float:
         """Seconds from the first span's start to the last span's end."""
         return max(0, self.end - self.start) / 1e9
-
-    @property
-    def failed(self) -> bool:
-        return any(is_failure(s) for s in self.spans)
 
     @property
     def root(self) -> Span:
