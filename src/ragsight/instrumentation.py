@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ragsight._resilience import hooks as _hooks
+from ragsight._resilience import telemetry as _telemetry
 from ragsight._resilience.breaker import Rejection, StateChange
 from ragsight._resilience.hooks import (
     BreakerRejectionHook,
@@ -30,6 +31,9 @@ from ragsight._resilience.hooks import (
     RetrySucceeded,
     RetrySucceededHook,
 )
+
+# ragsight's own hooks are the defaults before any set_on_* call replaces them.
+_telemetry.install()
 
 __all__ = [
     "BreakerRejectionHook",

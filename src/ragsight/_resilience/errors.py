@@ -8,6 +8,8 @@ from typing import Any
 class ResilienceError(Exception):
     """Base of every error a breaker, retry policy or budget raises on its own account."""
 
+    __module__ = "ragsight"  # the public name, in reprs, pickles and error.type
+
 
 class CircuitOpenError(ResilienceError):
     """A breaker refused a call: the dependency is considered unhealthy.
@@ -16,6 +18,8 @@ class CircuitOpenError(ResilienceError):
     how many seconds until it admits a probe (None when forced open, i.e. unknown), and the
     error type that last counted as a failure.
     """
+
+    __module__ = "ragsight"  # the public name, in reprs, pickles and error.type
 
     def __init__(
         self,
@@ -47,6 +51,8 @@ class RetryError(ResilienceError):
     When attempts fail with exceptions the last exception is re-raised unchanged instead,
     so ``except SomeClientError`` keeps working around a retried call.
     """
+
+    __module__ = "ragsight"  # the public name, in reprs, pickles and error.type
 
     def __init__(self, name: str, attempts: int, stop_reason: str, last_result: Any) -> None:
         self.name = name
