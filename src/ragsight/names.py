@@ -149,7 +149,7 @@ CACHE_MISS: Final = "miss"
 CACHE_ERROR: Final = "error"
 
 # --------------------------------------------------------------------------------------
-# resilience.* attributes (research/resilience_anchors.md section 7.4)
+# resilience.* attributes (ragsight's own namespace: the conventions define none)
 # --------------------------------------------------------------------------------------
 RESILIENCE_NAME: Final = "resilience.name"
 RESILIENCE_STRATEGY: Final = "resilience.strategy"

@@ -1,7 +1,7 @@
 """The core's instruments, and the bookkeeping that keeps them off the caller's thread.
 
-A synchronous SDK histogram record costs about as much as the span itself (DESIGN.md
-section 4), so a stage call does not record: it appends one tuple to a deque (tens of
+A synchronous SDK histogram record costs about as much as the span itself (see
+``benchmarks/overhead.py``), so a stage call does not record: it appends one tuple to a deque (tens of
 nanoseconds, thread-safe) and the tuples are drained into the real SDK instruments at
 collection time, from an observable instrument's callback registered on the same meter.
 The SDK runs every asynchronous callback of a ``collect()`` before it reads the

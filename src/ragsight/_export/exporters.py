@@ -32,7 +32,7 @@ from ragsight._export.health import (
 _SUCCESS = {SpanExportResult.SUCCESS, MetricExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
 
 
-class Guard:
+class ExportCall:
     """Calls an exporter, turns exceptions into failures and reports to ExportHealth."""
 
     def __init__(self, signal: str, target: str, health: ExportHealth = HEALTH) -> None:
@@ -121,7 +121,7 @@ class FileMetricExporter(MetricExporter):
 # Guarded metric exporter (metrics go through the SDK's PeriodicExportingMetricReader)
 # --------------------------------------------------------------------------------------
 class GuardedMetricExporter(MetricExporter):
-    def __init__(self, inner: MetricExporter, guard: Guard) -> None:
+    def __init__(self, inner: MetricExporter, guard: ExportCall) -> None:
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
@@ -150,7 +150,7 @@ class GuardedMetricExporter(MetricExporter):
 # Bounded processors
 # --------------------------------------------------------------------------------------
 class BoundedSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, guard: Guard, settings: Settings) -> None:
+    def __init__(self, exporter: SpanExporter, guard: ExportCall, settings: Settings) -> None:
         self._exporter = exporter
         self._batch: BoundedBatchProcessor[ReadableSpan] = BoundedBatchProcessor(
             lambda batch: guard.run(exporter.export, batch),
@@ -178,7 +178,7 @@ class BoundedSpanProcessor(SpanProcessor):
 
 
 class BoundedLogProcessor(LogRecordProcessor):
-    def __init__(self, exporter: LogRecordExporter, guard: Guard, settings: Settings) -> None:
+    def __init__(self, exporter: LogRecordExporter, guard: ExportCall, settings: Settings) -> None:
         self._exporter = exporter
         self._batch: BoundedBatchProcessor[ReadableLogRecord] = BoundedBatchProcessor(
             lambda batch: guard.run(exporter.export, batch),

@@ -10,7 +10,7 @@ keys, because OpenTelemetry's global providers can be set once per process and s
 keeping the old ones would send telemetry somewhere the caller no longer expects.
 
 Providers the application installed itself are used, not replaced: ragsight then adds
-no exporters to them and says so once in a warning (and in ``Telemetry.notes``).
+no exporters to them and says so once in a warning (and in ``Providers.notes``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ LIVE_PREFIXES = ("content.", "breaker.", "retry.", "logs.format", "logs.level", 
 
 
 @dataclass
-class Telemetry:
+class Providers:
     """What one configure() built; ``None`` providers mean "not ours" or disabled."""
 
     settings: Settings
@@ -159,7 +159,7 @@ def _exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[An
     return file_exporter(settings, signal, health)
 
 
-def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Telemetry:
+def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Providers:
     """Providers with exporters for ``settings``, not installed globally (tests use this)."""
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.metrics import MeterProvider
@@ -169,11 +169,11 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
     from ragsight._export.exporters import (
         BoundedLogProcessor,
         BoundedSpanProcessor,
-        Guard,
+        ExportCall,
         GuardedMetricExporter,
     )
 
-    telemetry = Telemetry(settings, health=health)
+    telemetry = Providers(settings, health=health)
     if settings.disabled or settings.exporter == "none":
         return telemetry
     if settings.uses_otlp():
@@ -184,14 +184,14 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
     telemetry.targets[SIGNAL_TRACES] = target
     tracer_provider = TracerProvider(resource=resource, sampler=_sampler(settings))
     tracer_provider.add_span_processor(
-        BoundedSpanProcessor(span_exporter, Guard(SIGNAL_TRACES, target, health), settings)
+        BoundedSpanProcessor(span_exporter, ExportCall(SIGNAL_TRACES, target, health), settings)
     )
     telemetry.tracer_provider = tracer_provider
 
     metric_exporter, target = _exporter(settings, SIGNAL_METRICS, health)
     telemetry.targets[SIGNAL_METRICS] = target
     reader = PeriodicExportingMetricReader(
-        GuardedMetricExporter(metric_exporter, Guard(SIGNAL_METRICS, target, health)),
+        GuardedMetricExporter(metric_exporter, ExportCall(SIGNAL_METRICS, target, health)),
         export_interval_millis=settings.batch.metric_export_interval * 1000,
         export_timeout_millis=settings.otlp.for_signal(SIGNAL_METRICS).timeout * 1000 + 1000,
     )
@@ -206,7 +206,7 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Tel
         telemetry.targets[SIGNAL_LOGS] = target
         logger_provider = LoggerProvider(resource=resource)
         logger_provider.add_log_record_processor(
-            BoundedLogProcessor(log_exporter, Guard(SIGNAL_LOGS, target, health), settings)
+            BoundedLogProcessor(log_exporter, ExportCall(SIGNAL_LOGS, target, health), settings)
         )
         telemetry.logger_provider = logger_provider
     return telemetry
@@ -233,7 +233,7 @@ def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
 # Global installation
 # --------------------------------------------------------------------------------------
 _lock = threading.RLock()
-_active: Telemetry | None = None
+_active: Providers | None = None
 _atexit_registered = False
 
 
@@ -245,7 +245,7 @@ def _is_proxy(provider: Any) -> bool:
     }
 
 
-def _install(telemetry: Telemetry) -> None:
+def _install(telemetry: Providers) -> None:
     from opentelemetry import _logs, metrics, trace
 
     for signal, getter, setter, attr in (
@@ -347,7 +347,7 @@ def configure(
 
         _apply_policies(new, redact_hook)
         if new.disabled:
-            _active = Telemetry(new)
+            _active = Providers(new)
             return new
         telemetry = build_telemetry(new)
         _install(telemetry)
@@ -369,5 +369,5 @@ def shutdown(timeout: float | None = None) -> None:
     active.shutdown(timeout)
 
 
-def active_telemetry() -> Telemetry | None:
+def active_telemetry() -> Providers | None:
     return _active

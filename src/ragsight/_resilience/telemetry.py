@@ -60,7 +60,7 @@ def _attempt_bucket(attempt: int) -> str:
 
 
 class ResilienceTelemetry:
-    """The instruments of research section 7.4, created once per meter provider."""
+    """The resilience instruments (names.py), created once per meter provider."""
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         provider = meter_provider or metrics.get_meter_provider()
