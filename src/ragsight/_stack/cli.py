@@ -39,6 +39,7 @@ class Endpoint:
 ENDPOINTS = (
     Endpoint("Grafana", "RAGSIGHT_GRAFANA_PORT", 3000, note="dashboards: RAG overview, resilience"),
     Endpoint("Jaeger (traces)", "RAGSIGHT_JAEGER_PORT", 16686),
+    Endpoint("VictoriaLogs (logs)", "RAGSIGHT_VICTORIALOGS_PORT", 9428, note="LogsQL at /select"),
     Endpoint("Prometheus", "RAGSIGHT_PROMETHEUS_PORT", 9090, note="rules and alerts"),
     Endpoint("Alertmanager", "RAGSIGHT_ALERTMANAGER_PORT", 9093),
     Endpoint("OTLP gRPC", "RAGSIGHT_OTLP_GRPC_PORT", 4317, note="OTEL_EXPORTER_OTLP_PROTOCOL=grpc"),

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from ragsight import names as n
+from ragsight._config.settings import BatchSettings
 from ragsight.names import prometheus_attribute as label
 from ragsight.names import prometheus_name as series
 
@@ -36,8 +37,8 @@ PINNED_COLLECTOR_VERSION = "0.158.0"
 
 # The Collector's own telemetry (service.telemetry), scraped from its :8888 endpoint. These
 # are the Collector's names, not the SDK's; a stack test checks them on the real binary.
-# Only the span exporter can fail in this config (metrics are pulled, logs go to debug);
-# the stack tier makes it fail for real to prove the name.
+# The span exporter's failures are the ones the stack tier provokes for real to prove the
+# name (metrics are pulled; the log exporter's failures are counted as log records).
 OTELCOL_EXPORTER_SEND_FAILED = ("otelcol_exporter_send_failed_spans_total",)
 # Spans dropped because the sending queue is full (backend down, retries holding the queue):
 # counted at once, while send_failed only counts after retrying for minutes.
@@ -114,7 +115,12 @@ def _env(var: str, default: str) -> str:
 def collector_config() -> dict[str, Any]:
     """The Collector config; every endpoint is an env var with the compose default."""
     keep = _env("RAGSIGHT_COLLECTOR_KEEP_CONTENT", "false")
-    drop_content = [f'delete_key(attributes, "{attr}")' for attr in n.CONTENT_ATTRIBUTES]
+
+    def drop_content(context: str) -> list[str]:
+        # Paths carry their context prefix (span.attributes, ...): unprefixed paths are
+        # rewritten by the transform processor, which warns about it at every start.
+        return [f'delete_key({context}.attributes, "{attr}")' for attr in n.CONTENT_ATTRIBUTES]
+
     content_condition = [f'"{keep}" != "true"']
     span_dimensions = [
         n.RAG_STAGE,
@@ -159,16 +165,20 @@ def collector_config() -> dict[str, Any]:
                     {
                         "context": "span",
                         "conditions": content_condition,
-                        "statements": drop_content,
+                        "statements": drop_content("span"),
                     },
                     {
                         "context": "spanevent",
                         "conditions": content_condition,
-                        "statements": drop_content,
+                        "statements": drop_content("spanevent"),
                     },
                 ],
                 "log_statements": [
-                    {"context": "log", "conditions": content_condition, "statements": drop_content}
+                    {
+                        "context": "log",
+                        "conditions": content_condition,
+                        "statements": drop_content("log"),
+                    }
                 ],
             },
             "batch": {"send_batch_size": 8192, "timeout": "200ms"},
@@ -199,7 +209,13 @@ def collector_config() -> dict[str, Any]:
                 "enable_open_metrics": True,
                 "metric_expiration": _env("RAGSIGHT_OTELCOL_METRIC_EXPIRATION", "5m"),
             },
-            "debug": {"verbosity": "basic"},
+            # Logs go to VictoriaLogs' OTLP endpoint (compose's victorialogs service).
+            "otlp_http/logs": {
+                "logs_endpoint": _env(
+                    "RAGSIGHT_OTELCOL_LOGS_ENDPOINT",
+                    "http://victorialogs:9428/insert/opentelemetry/v1/logs",
+                ),
+            },
         },
         "service": {
             "extensions": ["health_check"],
@@ -240,7 +256,7 @@ def collector_config() -> dict[str, Any]:
                 signals[2]: {
                     "receivers": ["otlp", "otlp_json_file"],
                     "processors": processors,
-                    "exporters": ["debug"],
+                    "exporters": ["otlp_http/logs"],
                 },
             },
         },
@@ -798,6 +814,14 @@ def rule_tests() -> dict[str, Any]:
 # Grafana dashboards
 # --------------------------------------------------------------------------------------
 PROM_DS = {"type": "prometheus", "uid": "${datasource}"}
+# The VictoriaLogs datasource plugin and the uid it is provisioned with.
+LOGS_DS_TYPE = "victoriametrics-logs-datasource"
+LOGS_DS = {"type": LOGS_DS_TYPE, "uid": "victorialogs"}
+# Grafana's "scrape interval" of the Prometheus datasource: the resolution of the data, the
+# SDK's metric export interval (the Collector's exporter changes only when the SDK exports).
+# $__rate_interval is at least 4x this, so a window always spans a series' start-time zero
+# and its first exported value (see prometheus.yml: created-timestamp zero ingestion).
+DATA_RESOLUTION_SECONDS = int(BatchSettings().metric_export_interval)
 
 
 @dataclass(frozen=True)
@@ -809,30 +833,52 @@ class Panel:
     description: str = ""
 
 
+def has_exemplars(expr: str) -> bool:
+    """Whether the series ``expr`` plots can carry exemplars worth drawing on its axis.
+
+    Exemplars sit on histogram buckets (and counters); only a quantile of ``_bucket`` rates
+    has the exemplar's unit (a duration) on its y axis. On a ratio, a mean or a gauge panel
+    Grafana would draw them at meaningless heights, or find none at all.
+    """
+    return "histogram_quantile" in expr and "_bucket" in expr
+
+
+def _options(kind: str) -> dict[str, Any]:
+    if kind == "timeseries":
+        return {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
+    if kind == "logs":
+        return {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending"}
+    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+
+
+def _target(panel: Panel, i: int, expr: str, legend: str) -> dict[str, Any]:
+    if panel.kind == "logs":
+        return {"refId": chr(ord("A") + i), "datasource": LOGS_DS, "expr": expr}
+    return {
+        "refId": chr(ord("A") + i),
+        "datasource": PROM_DS,
+        "expr": expr,
+        "legendFormat": legend,
+        "exemplar": has_exemplars(expr),
+    }
+
+
 def _panel_json(panel: Panel, pid: int, x: int, y: int, w: int, h: int) -> dict[str, Any]:
     custom: dict[str, Any] = {}
     if panel.kind == "timeseries":
-        custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+        # Points where a line has a single sample (one event between gaps), else no line.
+        custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "auto"}
     return {
         "id": pid,
         "type": panel.kind,
         "title": panel.title,
         "description": panel.description,
-        "datasource": PROM_DS,
+        "datasource": LOGS_DS if panel.kind == "logs" else PROM_DS,
         "gridPos": {"h": h, "w": w, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": panel.unit, "custom": custom}, "overrides": []},
-        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
-        if panel.kind == "timeseries"
-        else {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+        "options": _options(panel.kind),
         "targets": [
-            {
-                "refId": chr(ord("A") + i),
-                "datasource": PROM_DS,
-                "expr": expr,
-                "legendFormat": legend,
-                "exemplar": True,
-            }
-            for i, (expr, legend) in enumerate(panel.exprs)
+            _target(panel, i, expr, legend) for i, (expr, legend) in enumerate(panel.exprs)
         ],
     }
 
@@ -1038,8 +1084,20 @@ def overview_dashboard() -> dict[str, Any]:
             ),
             description="Errors ragsight caught in its own code; the application never saw them.",
         ),
+        Panel(
+            "Logs",
+            ((logs_query(), ""),),
+            kind="logs",
+            description="The services' log records (VictoriaLogs); a record's trace_id opens "
+            "its trace in Jaeger.",
+        ),
     ]
     return _dashboard("ragsight-overview", "RAG overview", panels, ["ragsight", "rag"])
+
+
+def logs_query() -> str:
+    """LogsQL for the selected services' records (``$service`` is a regex, ``.*`` for All)."""
+    return f'{json.dumps(n.SERVICE_NAME)}:~"^(?:$service)$"'
 
 
 def resilience_dashboard() -> dict[str, Any]:
@@ -1169,11 +1227,41 @@ def resilience_dashboard() -> dict[str, Any]:
     return _dashboard("ragsight-resilience", "RAG resilience", panels, ["ragsight", "resilience"])
 
 
+# Span (and process) tags Grafana's trace->metrics link puts into ``$__tags``, and the label
+# each becomes. Jaeger keeps service.name out of a span's process tags (it is the process's
+# serviceName), so the link filters by the span's service.instance.id: the metrics of the
+# very process (and so of the service) that served the span.
+TRACE_TO_METRICS_TAGS = (
+    (n.RAG_STAGE, STAGE),
+    (n.SERVICE_INSTANCE_ID, label(n.SERVICE_INSTANCE_ID)),
+)
+
+
+def traces_to_metrics_queries(tags: str) -> list[dict[str, str]]:
+    """The span -> metrics link's queries; ``tags`` is what Grafana puts for ``$__tags``."""
+    count = f"{DURATION}_count"
+    return [
+        {
+            "name": "Stage p95 latency",
+            "query": "histogram_quantile(0.95, sum by (le) "
+            f"(rate({DURATION}_bucket{{{tags}}}[5m])))",
+        },
+        {
+            # 0 for a stage that never failed (it has no error series), not "No data".
+            "name": "Stage error ratio",
+            "query": _zero_filled_ratio(
+                f'sum(rate({count}{{{tags}, {ERROR}!=""}}[5m]))',
+                f"sum(rate({count}{{{tags}}}[5m]))",
+            ),
+        },
+    ]
+
+
 def grafana_datasources() -> dict[str, Any]:
     """Provisioned datasources: Prometheus (uid ``prometheus``, which the dashboards use)
-    with exemplar links to Jaeger, and Jaeger with links from a span to its stage metrics.
+    with exemplar links to Jaeger, Jaeger with links from a span to its stage metrics, and
+    VictoriaLogs with links from a log record's trace_id to Jaeger.
     ``$$`` is a literal ``$`` in Grafana provisioning files (``$`` interpolates env vars)."""
-    tags = "$$__tags"  # expands to rag_stage="<the span's rag.stage>" (see "tags")
     return {
         "apiVersion": 1,
         "datasources": [
@@ -1186,6 +1274,7 @@ def grafana_datasources() -> dict[str, Any]:
                 "isDefault": True,
                 "jsonData": {
                     "httpMethod": "POST",
+                    "timeInterval": f"{DATA_RESOLUTION_SECONDS}s",
                     # SDK histograms and span_metrics carry exemplars with the trace id.
                     "exemplarTraceIdDestinations": [
                         {"name": "trace_id", "datasourceUid": "jaeger"}
@@ -1203,20 +1292,29 @@ def grafana_datasources() -> dict[str, Any]:
                         "datasourceUid": "prometheus",
                         "spanStartTimeShift": "-5m",
                         "spanEndTimeShift": "5m",
-                        "tags": [{"key": n.RAG_STAGE, "value": STAGE}],
-                        "queries": [
-                            {
-                                "name": "Stage p95 latency",
-                                "query": "histogram_quantile(0.95, sum by (le) "
-                                f"(rate({DURATION}_bucket{{{tags}}}[5m])))",
-                            },
-                            {
-                                "name": "Stage error ratio",
-                                "query": f'sum(rate({DURATION}_count{{{tags}, {ERROR}!=""}}[5m]))'
-                                f" / sum(rate({DURATION}_count{{{tags}}}[5m]))",
-                            },
-                        ],
+                        "tags": [{"key": k, "value": v} for k, v in TRACE_TO_METRICS_TAGS],
+                        "queries": traces_to_metrics_queries("$$__tags"),
                     }
+                },
+            },
+            {
+                "name": "VictoriaLogs",
+                "type": LOGS_DS_TYPE,
+                "uid": LOGS_DS["uid"],
+                "access": "proxy",
+                "url": "http://victorialogs:9428",
+                "jsonData": {
+                    # A record's trace_id field (the OTLP log record's trace id) opens the trace.
+                    "derivedFields": [
+                        {
+                            "name": "Trace",
+                            "matcherType": "label",
+                            "matcherRegex": "trace_id",
+                            "url": "$${__value.raw}",
+                            "datasourceUid": "jaeger",
+                            "urlDisplayLabel": "Open trace in Jaeger",
+                        }
+                    ]
                 },
             },
         ],
@@ -1268,7 +1366,12 @@ def outputs() -> dict[Path, str]:
 
 def dashboard_exprs(dashboard: Mapping[str, Any]) -> list[str]:
     """Every PromQL expression a dashboard runs (panels and query variables)."""
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs = [
+        t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if t["datasource"] == PROM_DS
+    ]
     for var in dashboard["templating"]["list"]:
         if var["type"] == "query":
             exprs.append(var["query"]["query"])

@@ -46,10 +46,58 @@ def test_every_scrape_and_alerting_target_is_a_compose_service() -> None:
         assert host == "localhost" or host in services, target
 
 
+def jaeger_config() -> dict[str, Any]:
+    return dict(yaml.safe_load((COLLECTOR / "jaeger/config.yaml").read_text()))
+
+
+def env_default(value: str) -> str:
+    """The default of a ``${env:VAR:-default}`` setting (the value compose runs with)."""
+    return value.split(":-", 1)[1].rstrip("}") if value.startswith("${env:") else value
+
+
 def test_collector_exports_traces_to_the_jaeger_service() -> None:
     env = compose()["services"]["otel-collector"]["environment"]
-    assert env["RAGSIGHT_OTELCOL_TRACES_ENDPOINT"] == "jaeger:4317"
-    assert "COLLECTOR_OTLP_ENABLED" in compose()["services"]["jaeger"]["environment"]
+    host, port = env["RAGSIGHT_OTELCOL_TRACES_ENDPOINT"].split(":")
+    assert host == "jaeger"
+    grpc = jaeger_config()["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+    assert env_default(grpc) == f"0.0.0.0:{port}"
+
+
+def test_jaeger_runs_the_shipped_config_it_mounts() -> None:
+    jaeger = compose()["services"]["jaeger"]
+    assert "./jaeger/config.yaml:/etc/jaeger/config.yaml:ro" in jaeger["volumes"]
+    assert jaeger["command"] == ["--config=/etc/jaeger/config.yaml"]
+
+
+def test_jaeger_publishes_the_query_port_grafana_uses() -> None:
+    http = jaeger_config()["extensions"]["jaeger_query"]["http"]["endpoint"]
+    port = env_default(http).rsplit(":", 1)[1]
+    assert any(p.endswith(f":{port}") for p in compose()["services"]["jaeger"]["ports"])
+    datasources = yaml.safe_load(
+        (ROOT / "grafana/provisioning/datasources/ragsight.yaml").read_text()
+    )["datasources"]
+    (jaeger_ds,) = [d for d in datasources if d["type"] == "jaeger"]
+    assert jaeger_ds["url"] == f"http://jaeger:{port}"
+
+
+def test_collector_exports_logs_to_the_victorialogs_service() -> None:
+    env = compose()["services"]["otel-collector"]["environment"]
+    url = env["RAGSIGHT_OTELCOL_LOGS_ENDPOINT"]
+    assert url.startswith("http://victorialogs:9428/")
+    assert url == env_default(
+        gen.collector_config()["exporters"]["otlp_http/logs"]["logs_endpoint"]
+    )
+    assert any(p.endswith(":9428") for p in compose()["services"]["victorialogs"]["ports"])
+
+
+def test_grafana_installs_the_plugin_of_every_provisioned_datasource_type() -> None:
+    builtin = {"prometheus", "jaeger"}
+    provisioned = yaml.safe_load(
+        (ROOT / "grafana/provisioning/datasources/ragsight.yaml").read_text()
+    )
+    plugins = compose()["services"]["grafana"]["environment"]["GF_INSTALL_PLUGINS"]
+    installed = {entry.split()[0] for entry in plugins.split(",")}
+    assert {d["type"] for d in provisioned["datasources"]} - builtin == installed
 
 
 def test_prometheus_loads_the_rules_directory_it_mounts() -> None:

@@ -197,7 +197,7 @@ def test_manifest_pins_exactly_the_component_types_the_config_uses() -> None:
         "batchprocessor": "batch",
         "transformprocessor": "transform",
         "otlpexporter": "otlp_grpc",
-        "debugexporter": "debug",
+        "otlphttpexporter": "otlp_http",
         "prometheusexporter": "prometheus",
         "spanmetricsconnector": "span_metrics",
         "healthcheckextension": "health_check",
