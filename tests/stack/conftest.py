@@ -1,12 +1,12 @@
 """Session fixtures: the real bundled stack on free 127.0.0.1 ports.
 
-One Collector (built from collector/builder-config.yaml), one Prometheus and one
-Alertmanager (Debian packages) serve the whole tier; they run the shipped configs with only
-endpoints, intervals and the rule profile changed (see tests/support/stackenv.py). Traces go
-from the Collector to a real OTLP receiver in the test (tests/support/otlp_sink.py), not
-to Jaeger: Jaeger v2 builds here only from its module source zip (``go install`` refuses
-its replace directives), took ~5 min cold on 2 cores on top of the Collector's ~4 min, and
-comes without its UI assets; CI machines start cold every run, so it is not worth it.
+One Collector (built from collector/builder-config.yaml) and one each of Prometheus,
+Alertmanager, Jaeger v2 and VictoriaLogs serve the whole tier, built from the Go module proxy
+at the releases compose.yaml pins (collector/stack-versions.tsv, scripts/build-stack-servers).
+They run the shipped configs with only endpoints, intervals and the rule profile changed (see
+tests/support/stackenv.py). The Collector sends traces to Jaeger and logs to VictoriaLogs;
+tests read them back through their query APIs. Tests that need a trace backend that fails
+on purpose run their own Collector in front of an in-test OTLP receiver (otlp_sink.py).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
-from otlp_sink import OtlpSink
 from ports import free_port
+from stackbackends import Jaeger, VictoriaLogs, running_jaeger, running_victorialogs
 from stackenv import (
+    APP_METRIC_EXPORT_MS,
+    NO_LOG_STORE,
     Tools,
     collector_env,
     derived_alertmanager_config,
@@ -42,8 +44,8 @@ from stackprocs import (
     teardown_on_sigterm,
     wait_ready,
     wait_until,
-    which,
 )
+from stackservers import GoMissing, build_servers
 
 gen = load_generator()
 
@@ -55,20 +57,27 @@ def _stop_stack_on_sigterm() -> Iterator[None]:
         yield
 
 
-def _require(*names: str) -> str:
-    found = which(*names)
-    if found is None:
-        pytest.skip(f"{names[0]} not found: run scripts/install-stack-deps first")
-    return found
+# The flags compose.yaml runs Prometheus with (created-timestamp zero ingestion: see
+# collector/prometheus/prometheus.yml).
+PROMETHEUS_FEATURES = "--enable-feature=exemplar-storage,created-timestamp-zero-ingestion"
 
 
 @pytest.fixture(scope="session")
-def tools() -> Tools:
+def servers() -> dict[str, Path]:
+    """Each server's binary directory, built at the pinned releases (cached: seconds)."""
+    try:
+        return build_servers()
+    except GoMissing as exc:
+        pytest.skip(f"cannot build the stack's servers: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tools(servers: dict[str, Path]) -> Tools:
     return Tools(
-        prometheus=_require("prometheus"),
-        promtool=_require("promtool"),
-        alertmanager=_require("prometheus-alertmanager", "alertmanager"),
-        amtool=_require("amtool"),
+        prometheus=str(servers["prometheus"] / "prometheus"),
+        promtool=str(servers["prometheus"] / "promtool"),
+        alertmanager=str(servers["alertmanager"] / "alertmanager"),
+        amtool=str(servers["alertmanager"] / "amtool"),
     )
 
 
@@ -93,11 +102,17 @@ def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trace_backend() -> Iterator[OtlpSink]:
-    """The trace backend the Collector exports to: a real OTLP/gRPC receiver."""
-    sink = OtlpSink(http_enabled=False).start()
-    yield sink
-    sink.stop()
+def jaeger(servers: dict[str, Path], stack_dir: Path) -> Iterator[Jaeger]:
+    """The trace backend the Collector exports to: Jaeger v2 with the shipped config."""
+    with running_jaeger(servers["jaeger"] / "jaeger", stack_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def victorialogs(servers: dict[str, Path], stack_dir: Path) -> Iterator[VictoriaLogs]:
+    """The log store the Collector exports to."""
+    with running_victorialogs(servers["victorialogs"] / "victoria-logs", stack_dir) as vl:
+        yield vl
 
 
 @pytest.fixture(scope="session")
@@ -122,14 +137,20 @@ class Collector:
 def running_collector(
     binary: str,
     work: Path,
-    trace_backend: OtlpSink,
+    trace_backend: Any,
     *,
+    logs_url: str = NO_LOG_STORE,
     name: str = "otelcol",
     extra_env: dict[str, str] | None = None,
     sets: tuple[str, ...] = (),
 ) -> Iterator[Collector]:
-    """The shipped config on free ports (``sets``: extra ``--set`` overrides); always stopped."""
-    env = {**collector_env(work, trace_backend), **(extra_env or {})}
+    """The shipped config on free ports (``sets``: extra ``--set`` overrides); always stopped.
+
+    ``trace_backend`` is anything with an ``otlp_grpc_endpoint`` (Jaeger, an OtlpSink)."""
+    env = {
+        **collector_env(work, trace_backend.otlp_grpc_endpoint, logs_url),
+        **(extra_env or {}),
+    }
     config = ROOT / "collector" / "otelcol-config.yaml"
     argv = [binary, "--config", str(config), *(f"--set={s}" for s in sets)]
     proc = Proc(name, argv, work, env).start()
@@ -155,8 +176,12 @@ def running_collector(
 
 
 @pytest.fixture(scope="session")
-def collector(otelcol_binary: str, stack_dir: Path, trace_backend: OtlpSink) -> Iterator[Collector]:
-    with running_collector(otelcol_binary, stack_dir, trace_backend) as running:
+def collector(
+    otelcol_binary: str, stack_dir: Path, jaeger: Jaeger, victorialogs: VictoriaLogs
+) -> Iterator[Collector]:
+    with running_collector(
+        otelcol_binary, stack_dir, jaeger, logs_url=victorialogs.otlp_logs_url
+    ) as running:
         yield running
 
 
@@ -210,7 +235,7 @@ def prometheus(
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.external-url=http://127.0.0.1:{port}",
             "--rules.alert.resend-delay=1s",
-            "--enable-feature=exemplar-storage",  # as compose.yaml runs it
+            PROMETHEUS_FEATURES,
             "--log.level=warn",
         ],
         stack_dir,
@@ -254,7 +279,7 @@ class StackApp:
         self.set_mode(mode)
         env = {
             "OTEL_SERVICE_NAME": service,
-            "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            "OTEL_METRIC_EXPORT_INTERVAL": str(APP_METRIC_EXPORT_MS),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
         }
         if file_sink is None:

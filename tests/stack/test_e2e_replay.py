@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from otlp_sink import OtlpSink, attrs
+from otlp_sink import attrs
+from stackbackends import Jaeger
 from stackprocs import prom_query, wait_until
 
 from ragsight import names
@@ -37,11 +38,11 @@ def test_replayed_metrics_reach_prometheus(replayed: Any) -> None:
     assert names.STAGE_RETRIEVAL in stages
 
 
-def test_replayed_spans_reach_the_trace_backend(replayed: Any, trace_backend: OtlpSink) -> None:
+def test_replayed_spans_reach_jaeger(replayed: Any, jaeger: Jaeger) -> None:
     def spans() -> list[Any]:
         return [
             span
-            for resource, _, span in trace_backend.spans()
+            for resource, _, span in jaeger.spans(SERVICE)
             if attrs(resource.attributes).get(names.SERVICE_NAME) == SERVICE
             and attrs(span.attributes).get(names.RAG_STAGE) == names.STAGE_PIPELINE
         ]

@@ -1,5 +1,6 @@
-"""Traces reach the trace backend through the Collector: stage spans with breaker and retry
-events on them, and content attributes removed unless the Collector is told to keep them."""
+"""Traces reach Jaeger v2 through the Collector, read back through Jaeger's /api/v3: stage
+spans with breaker and retry events on them, and content attributes removed unless the
+Collector is told to keep them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 from otlp_sink import OtlpSink, attrs
+from stackbackends import Jaeger
 from stackenv import post_span_with_content
 from stackprocs import wait_until
 
@@ -16,7 +18,7 @@ SERVICE = "e2e-traces"
 
 
 @pytest.fixture(scope="module")
-def traced(trace_backend: OtlpSink, launch_app: Any) -> OtlpSink:
+def traced(jaeger: Jaeger, launch_app: Any) -> Jaeger:
     app = launch_app(SERVICE, "healthy")
     app.wait_iterations(20, "healthy")
     app.set_mode("outage")  # opens the breaker: rejections, give-ups, state changes
@@ -24,13 +26,14 @@ def traced(trace_backend: OtlpSink, launch_app: Any) -> OtlpSink:
     app.wait_iterations(10, "outage")
     app.set_mode("healthy")
     app.wait_breaker(names.CB_STATE_CLOSED)
-    return trace_backend
+    return jaeger
 
 
-def spans_of(sink: OtlpSink, service: str) -> list[tuple[dict[str, Any], Any]]:
+def spans_of(backend: Jaeger | OtlpSink, service: str) -> list[tuple[dict[str, Any], Any]]:
+    found = backend.spans(service) if isinstance(backend, Jaeger) else backend.spans()
     return [
         (attrs(span.attributes), span)
-        for resource, _, span in sink.spans()
+        for resource, _, span in found
         if attrs(resource.attributes).get(names.SERVICE_NAME) == service
     ]
 
@@ -46,7 +49,7 @@ def spans_of(sink: OtlpSink, service: str) -> list[tuple[dict[str, Any], Any]]:
         names.STAGE_GENERATION,
     ],
 )
-def test_every_stage_arrives_as_a_span(traced: OtlpSink, stage: str) -> None:
+def test_every_stage_arrives_as_a_span(traced: Jaeger, stage: str) -> None:
     wait_until(
         lambda: [s for a, s in spans_of(traced, SERVICE) if a.get(names.RAG_STAGE) == stage],
         timeout=30,
@@ -54,7 +57,7 @@ def test_every_stage_arrives_as_a_span(traced: OtlpSink, stage: str) -> None:
     )
 
 
-def test_stage_spans_are_children_of_the_pipeline_span(traced: OtlpSink) -> None:
+def test_stage_spans_are_children_of_the_pipeline_span(traced: Jaeger) -> None:
     def retrieval_with_parent() -> bool:
         spans = spans_of(traced, SERVICE)
         pipelines = {s.span_id for a, s in spans if a.get(names.RAG_STAGE) == names.STAGE_PIPELINE}
@@ -75,7 +78,7 @@ def test_stage_spans_are_children_of_the_pipeline_span(traced: OtlpSink) -> None
         names.EVENT_CB_CALL_REJECTED,
     ],
 )
-def test_resilience_events_land_on_the_retrieval_span(traced: OtlpSink, event: str) -> None:
+def test_resilience_events_land_on_the_retrieval_span(traced: Jaeger, event: str) -> None:
     def found() -> bool:
         return any(
             a.get(names.RAG_STAGE) == names.STAGE_RETRIEVAL
@@ -86,7 +89,7 @@ def test_resilience_events_land_on_the_retrieval_span(traced: OtlpSink, event: s
     wait_until(found, timeout=30, what=f"{event} on a retrieval span")
 
 
-def test_failed_retrieval_span_records_the_error_type(traced: OtlpSink) -> None:
+def test_failed_retrieval_span_records_the_error_type(traced: Jaeger) -> None:
     def found() -> bool:
         return any(
             a.get(names.RAG_STAGE) == names.STAGE_RETRIEVAL
@@ -98,16 +101,14 @@ def test_failed_retrieval_span_records_the_error_type(traced: OtlpSink) -> None:
     wait_until(found, timeout=30, what="an ERROR retrieval span with error.type")
 
 
-def received_span(sink: OtlpSink, service: str) -> tuple[dict[str, Any], Any]:
+def received_span(sink: Jaeger | OtlpSink, service: str) -> tuple[dict[str, Any], Any]:
     found = wait_until(lambda: spans_of(sink, service), timeout=30, what=f"the span of {service}")
     return found[0]
 
 
-def test_collector_drops_content_attributes_by_default(
-    collector: Any, trace_backend: OtlpSink
-) -> None:
+def test_collector_drops_content_attributes_by_default(collector: Any, jaeger: Jaeger) -> None:
     post_span_with_content(collector.otlp_http, "e2e-content-default")
-    attributes, span = received_span(trace_backend, "e2e-content-default")
+    attributes, span = received_span(jaeger, "e2e-content-default")
     assert attributes == {names.RAG_STAGE: names.STAGE_GENERATION}
     assert [attrs(e.attributes) for e in span.events] == [{}]
 

@@ -122,7 +122,7 @@ def test_amtool_accepts_the_test_alertmanager_config(tools: Tools, tmp_path: Pat
 
 def validate(binary: str, config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     with OtlpSink(http_enabled=False) as sink:
-        env = {**os.environ, **collector_env(tmp_path, sink)}
+        env = {**os.environ, **collector_env(tmp_path, sink.otlp_grpc_endpoint)}
         return run([binary, "validate", "--config", str(config)], env=env)
 
 
@@ -203,3 +203,10 @@ def test_build_collector_reuses_the_cached_binary(otelcol_binary: str) -> None:
     assert "cached:" in done.stderr
     version = run([otelcol_binary, "--version"])
     assert gen.PINNED_COLLECTOR_VERSION in version.stdout
+
+
+def test_build_stack_servers_reuses_every_cached_build(servers: dict[str, Path]) -> None:
+    done = run(["bash", str(ROOT / "scripts" / "build-stack-servers")])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("cached in") == len(servers)
+    assert {line.split()[0]: Path(line.split()[1]) for line in done.stdout.splitlines()} == servers

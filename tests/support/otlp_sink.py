@@ -191,6 +191,11 @@ class OtlpSink:
         return f"http://127.0.0.1:{self.grpc_port}"
 
     @property
+    def otlp_grpc_endpoint(self) -> str:
+        """host:port, as a Collector's ``otlp_grpc`` exporter is configured with it."""
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
     def http_endpoint(self) -> str:
         """Base URL; the OTLP/HTTP paths are /v1/traces, /v1/metrics, /v1/logs."""
         return f"http://127.0.0.1:{self.http_port}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from otlp_sink import OtlpSink
 from ports import free_port
 from stackgen import ROOT, load_generator
 from stackprocs import AlertWebhook
@@ -22,6 +22,10 @@ gen = load_generator()
 
 # Short enough for the tier to stay fast, long enough for rate() to see two samples.
 SCRAPE = "1s"
+# The apps' metric export interval (OTEL_METRIC_EXPORT_INTERVAL, ms); like the scrape
+# interval it is below 1 s, so the tests' data resolution (Grafana's "scrape interval") is 1 s.
+APP_METRIC_EXPORT_MS = 500
+DATA_RESOLUTION_SECONDS = 1
 FAST_WINDOW = "15s"
 # Per-stage latency budgets for the tests: the app's "slow" fault sleeps past these.
 # 0.25 s is a bucket boundary (see RuleProfile.latency_p95_seconds).
@@ -36,8 +40,17 @@ class Tools:
     amtool: str
 
 
-def collector_env(stack_dir: Path, trace_backend: OtlpSink) -> dict[str, str]:
-    """Environment overrides for the shipped config (its endpoints are all env vars)."""
+# Where a Collector that must not reach any log store sends logs (nothing listens there).
+NO_LOG_STORE = "http://127.0.0.1:9/insert/opentelemetry/v1/logs"
+
+
+def collector_env(
+    stack_dir: Path, traces_endpoint: str, logs_url: str = NO_LOG_STORE
+) -> dict[str, str]:
+    """Environment overrides for the shipped config (its endpoints are all env vars).
+
+    ``traces_endpoint`` is the host:port of an OTLP/gRPC trace backend (Jaeger or an
+    OtlpSink), ``logs_url`` the OTLP/HTTP logs URL of the log store."""
     ports = {name: free_port() for name in ("grpc", "http", "prom", "tel", "health")}
     replay = stack_dir / "replay"
     replay.mkdir(exist_ok=True)
@@ -48,7 +61,8 @@ def collector_env(stack_dir: Path, trace_backend: OtlpSink) -> dict[str, str]:
         "RAGSIGHT_OTELCOL_TELEMETRY_HOST": "127.0.0.1",
         "RAGSIGHT_OTELCOL_TELEMETRY_PORT": str(ports["tel"]),
         "RAGSIGHT_OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
-        "RAGSIGHT_OTELCOL_TRACES_ENDPOINT": f"127.0.0.1:{trace_backend.grpc_port}",
+        "RAGSIGHT_OTELCOL_TRACES_ENDPOINT": traces_endpoint,
+        "RAGSIGHT_OTELCOL_LOGS_ENDPOINT": logs_url,
         "RAGSIGHT_OTELCOL_REPLAY_GLOB": str(replay / "*.jsonl"),
         "RAGSIGHT_OTELCOL_SPANMETRICS_FLUSH": "1s",
         "RAGSIGHT_OTELCOL_LOG_LEVEL": "warn",
@@ -95,6 +109,7 @@ def post_span_with_content(otlp_http: str, service: str) -> None:
         {"key": k, "value": {"stringValue": "secret text"}} for k in names.CONTENT_ATTRIBUTES
     ]
     keep = {"key": names.RAG_STAGE, "value": {"stringValue": names.STAGE_GENERATION}}
+    now = time.time_ns()  # recent: trace backends search by start time
     body = {
         "resourceSpans": [
             {
@@ -108,13 +123,13 @@ def post_span_with_content(otlp_http: str, service: str) -> None:
                                 "traceId": "5b8efff798038103d269b633813fc60c",
                                 "spanId": "eee19b7ec3c1b174",
                                 "name": "chat gpt-4o-mini",
-                                "startTimeUnixNano": "1700000000000000000",
-                                "endTimeUnixNano": "1700000000100000000",
+                                "startTimeUnixNano": str(now - 100_000_000),
+                                "endTimeUnixNano": str(now),
                                 "attributes": [*content, keep],
                                 "events": [
                                     {
                                         "name": "gen_ai.client.inference.operation.details",
-                                        "timeUnixNano": "1700000000050000000",
+                                        "timeUnixNano": str(now - 50_000_000),
                                         "attributes": content,
                                     }
                                 ],
