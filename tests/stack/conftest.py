@@ -16,6 +16,7 @@ import functools
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from stackbackends import Jaeger, VictoriaLogs, running_jaeger, running_victoria
 from stackenv import (
     APP_METRIC_EXPORT_MS,
     NO_LOG_STORE,
+    PROMETHEUS_FEATURES,
     Tools,
     collector_env,
     derived_alertmanager_config,
@@ -55,11 +57,6 @@ def _stop_stack_on_sigterm() -> Iterator[None]:
     """Set up before any stack process starts and torn down after all have stopped."""
     with teardown_on_sigterm():
         yield
-
-
-# The flags compose.yaml runs Prometheus with (created-timestamp zero ingestion: see
-# collector/prometheus/prometheus.yml).
-PROMETHEUS_FEATURES = "--enable-feature=exemplar-storage,created-timestamp-zero-ingestion"
 
 
 @pytest.fixture(scope="session")
@@ -354,3 +351,45 @@ def collector_factory(otelcol_binary: str, tmp_path: Path) -> Any:
     """``with collector_factory(trace_backend, extra_env=..., sets=...) as c:`` runs one more
     Collector from the shipped config (for tests that need it configured differently)."""
     return functools.partial(running_collector, otelcol_binary, tmp_path)
+
+
+@contextlib.contextmanager
+def _one_event_app(
+    collector: Collector, work: Path, service: str, event: str
+) -> Iterator[tuple[str, float, Proc]]:
+    """tests/support/one_event_app.py as ``service``; yields once its event happened."""
+    control = work / f"{service}.control.json"
+    control.write_text(json.dumps({"mode": "run"}))
+    env = {
+        "OTEL_SERVICE_NAME": service,
+        "OTEL_METRIC_EXPORT_INTERVAL": str(APP_METRIC_EXPORT_MS),
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_BLRP_SCHEDULE_DELAY": "200",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector.otlp_grpc}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    }
+    script = ROOT / "tests" / "support" / "one_event_app.py"
+    argv = [sys.executable, str(script), "--control", str(control), "--event", event]
+    proc = Proc(f"app-{service}", argv, work, env).start()
+    status = control.with_suffix(".status")
+
+    def done() -> bool:
+        if not proc.running():
+            raise AssertionError(f"app exited\n{proc.log_tail()}")
+        return bool(json.loads(status.read_text())["event_done"])
+
+    try:
+        wait_until(done, timeout=60, what=f"{service}'s {event}")
+        yield service, time.time(), proc
+    finally:
+        control.write_text(json.dumps({"mode": "stop"}))
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: not proc.running(), timeout=15, what=f"{service} to exit")
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def run_one_event(collector: Collector, stack_dir: Path) -> Any:
+    """``with run_one_event(service, event) as (service, event_time, proc):`` runs a process
+    with exactly one ``event`` (see tests/support/one_event_app.py) until the block ends."""
+    return functools.partial(_one_event_app, collector, stack_dir)

@@ -11,18 +11,15 @@ scrape interval, $service, a range query), rules through Prometheus's own evalua
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from grafana_like import interpolate, peak, query_time, range_query, service_value
-from stackenv import APP_METRIC_EXPORT_MS, DATA_RESOLUTION_SECONDS, rule_profile_for_tests
-from stackgen import ROOT, load_generator
+from stackenv import DATA_RESOLUTION_SECONDS, rule_profile_for_tests
+from stackgen import load_generator
 from stackprocs import Proc, prom_query, wait_until
 
 from ragsight import names
@@ -130,35 +127,10 @@ def rule_sees_event(prom_url: str, check: RuleCheck, run: OneEvent) -> bool:
 
 
 @pytest.fixture(scope="module", params=sorted(CHECKS))
-def one_event(request: Any, prometheus: Any, collector: Any, stack_dir: Path) -> Iterator[OneEvent]:
+def one_event(request: Any, run_one_event: Any) -> Iterator[OneEvent]:
     event = request.param
-    service = f"e2e-one-{event.replace('_', '-')}"
-    control = stack_dir / f"{service}.control.json"
-    control.write_text(json.dumps({"mode": "run"}))
-    env = {
-        "OTEL_SERVICE_NAME": service,
-        "OTEL_METRIC_EXPORT_INTERVAL": str(APP_METRIC_EXPORT_MS),
-        "OTEL_BSP_SCHEDULE_DELAY": "200",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector.otlp_grpc}",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-    }
-    script = ROOT / "tests" / "support" / "one_event_app.py"
-    argv = [sys.executable, str(script), "--control", str(control), "--event", event]
-    proc = Proc(f"app-{service}", argv, stack_dir, env).start()
-    status = control.with_suffix(".status")
-
-    def done() -> bool:
-        if not proc.running():
-            raise AssertionError(f"app exited\n{proc.log_tail()}")
-        return bool(json.loads(status.read_text())["event_done"])
-
-    try:
-        wait_until(done, timeout=60, what=f"{service}'s {event}")
-        yield OneEvent(service, time.time(), proc)
-    finally:
-        control.write_text(json.dumps({"mode": "stop"}))
-        wait_until(lambda: not proc.running(), timeout=15, what=f"{service} to exit")
-        proc.stop()
+    with run_one_event(f"e2e-one-{event.replace('_', '-')}", event) as (service, at, proc):
+        yield OneEvent(service, at, proc)
 
 
 def checks_of(one_event: OneEvent) -> tuple[PanelCheck | RuleCheck, ...]:

@@ -27,6 +27,9 @@ SCRAPE = "1s"
 APP_METRIC_EXPORT_MS = 500
 DATA_RESOLUTION_SECONDS = 1
 FAST_WINDOW = "15s"
+# The feature flags compose.yaml runs Prometheus with (created-timestamp zero ingestion:
+# see collector/prometheus/prometheus.yml).
+PROMETHEUS_FEATURES = "--enable-feature=exemplar-storage,created-timestamp-zero-ingestion"
 # Per-stage latency budgets for the tests: the app's "slow" fault sleeps past these.
 # 0.25 s is a bucket boundary (see RuleProfile.latency_p95_seconds).
 FAST_LATENCY = {stage: 0.25 for stage in gen.PRODUCTION.latency_p95_seconds}

@@ -1,0 +1,77 @@
+"""ragsight's log records reach VictoriaLogs through the Collector, queryable with their
+trace id, by the dashboard's logs panel, and linked to a trace Jaeger has.
+
+The process gives up one retry inside its retrieval stage; ragsight logs that give-up on
+the "ragsight" logger and exports the record over OTLP with the stage span's context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from grafana_like import service_value
+from stackbackends import Jaeger, VictoriaLogs
+from stackgen import load_generator
+from stackprocs import http_get, wait_until
+
+from ragsight import names
+
+gen = load_generator()
+SERVICE = "e2e-logs"
+GAVE_UP = "gave up"
+
+
+@pytest.fixture(scope="module")
+def give_up_record(run_one_event: Any, victorialogs: VictoriaLogs) -> Iterator[dict[str, Any]]:
+    with run_one_event(SERVICE, "give_up"):
+        query = f'{names.SERVICE_NAME}:"{SERVICE}" "{GAVE_UP}"'
+        (record, *_) = wait_until(
+            lambda: victorialogs.query(query),
+            timeout=30,
+            what=f"the give-up log record of {SERVICE} in VictoriaLogs",
+        )
+        yield record
+
+
+def test_a_ragsight_log_record_is_stored_with_its_trace_id(give_up_record: dict[str, Any]) -> None:
+    assert GAVE_UP in give_up_record["_msg"]
+    assert re.fullmatch(r"[0-9a-f]{32}", give_up_record["trace_id"])
+    assert re.fullmatch(r"[0-9a-f]{16}", give_up_record["span_id"])
+
+
+def test_the_log_records_trace_is_in_jaeger(give_up_record: dict[str, Any], jaeger: Jaeger) -> None:
+    """What the datasource's derived field links to exists."""
+    url = f"{jaeger.query_url}/api/v3/traces/{give_up_record['trace_id']}"
+    wait_until(lambda: http_get(url)[0] == 200, timeout=30, what=f"trace {url}")
+
+
+def test_the_derived_trace_link_reads_the_field_the_record_has(
+    give_up_record: dict[str, Any],
+) -> None:
+    logs_ds = next(
+        d for d in gen.grafana_datasources()["datasources"] if d["uid"] == "victorialogs"
+    )
+    (link,) = logs_ds["jsonData"]["derivedFields"]
+    assert link["matcherType"] == "label"
+    assert link["matcherRegex"] in give_up_record
+    assert link["datasourceUid"] == "jaeger"
+
+
+@pytest.mark.parametrize("selected", [[SERVICE], ["$__all"]], ids=["service", "All"])
+def test_the_logs_panel_shows_the_record(
+    give_up_record: dict[str, Any], victorialogs: VictoriaLogs, selected: list[str]
+) -> None:
+    (panel,) = [p for p in gen.overview_dashboard()["panels"] if p["type"] == "logs"]
+    (target,) = panel["targets"]
+    query = target["expr"].replace("$service", service_value(selected, ".*"))
+    found = wait_until(
+        lambda: [
+            r for r in victorialogs.query(query) if r["trace_id"] == give_up_record["trace_id"]
+        ],
+        timeout=30,
+        what=f"the record in the logs panel query {query}",
+    )
+    assert found
