@@ -259,3 +259,58 @@ def test_every_series_a_panel_selects_is_filtered_by_the_service_variable(expr: 
     for match in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?", selectors):
         if match.group(1) in sdk_series():
             assert service in (match.group(2) or ""), match.group(0)
+
+
+def prometheus_targets() -> list[dict[str, Any]]:
+    return [
+        t
+        for d in dashboards()
+        for p in d["panels"]
+        for t in p["targets"]
+        if t["datasource"] == gen.PROM_DS
+    ]
+
+
+@pytest.mark.parametrize("target", prometheus_targets(), ids=lambda t: t["expr"][:60])
+def test_exemplars_are_requested_only_on_quantiles_of_histogram_buckets(
+    target: dict[str, Any],
+) -> None:
+    """Ratio, mean and gauge panels never carry exemplars in their axis' unit."""
+    quantile = "histogram_quantile" in target["expr"] and "_bucket" in target["expr"]
+    assert target["exemplar"] is quantile
+
+
+def test_every_latency_quantile_panel_requests_exemplars() -> None:
+    assert any(t["exemplar"] for t in prometheus_targets())
+
+
+def test_rate_windows_span_at_least_four_sdk_exports() -> None:
+    """Grafana's $__rate_interval is >= 4 x the datasource's scrape interval: with it set to
+    the SDK's export interval, a window holds a new series' start-time 0 and its first value."""
+    from ragsight._config.settings import BatchSettings
+
+    prom = gen.grafana_datasources()["datasources"][0]
+    assert prom["type"] == "prometheus"
+    interval = prom["jsonData"]["timeInterval"]
+    assert interval == f"{int(BatchSettings().metric_export_interval)}s"
+
+
+def test_trace_to_metrics_error_ratio_is_zero_filled() -> None:
+    queries = {q["name"]: q["query"] for q in gen.traces_to_metrics_queries("$__tags")}
+    ratio = queries["Stage error ratio"]
+    assert "\nor\n" in ratio
+    assert "* 0)" in ratio
+
+
+def test_ottl_paths_carry_their_context_prefix() -> None:
+    transform = gen.collector_config()["processors"]["transform/drop_content"]
+    for group in transform["trace_statements"] + transform["log_statements"]:
+        for statement in group["statements"]:
+            assert statement.startswith(f"delete_key({group['context']}.attributes, "), statement
+
+
+def test_the_logs_panel_reads_the_provisioned_log_datasource() -> None:
+    provisioned = {d["uid"]: d["type"] for d in gen.grafana_datasources()["datasources"]}
+    (panel,) = [p for p in gen.overview_dashboard()["panels"] if p["type"] == "logs"]
+    assert provisioned[panel["datasource"]["uid"]] == panel["datasource"]["type"]
+    assert "$service" in panel["targets"][0]["expr"]
