@@ -26,6 +26,7 @@ gen = load_generator()
 PORT_VARS = (
     "RAGSIGHT_GRAFANA_PORT",
     "RAGSIGHT_JAEGER_PORT",
+    "RAGSIGHT_VICTORIALOGS_PORT",
     "RAGSIGHT_PROMETHEUS_PORT",
     "RAGSIGHT_ALERTMANAGER_PORT",
     "RAGSIGHT_OTLP_GRPC_PORT",
@@ -91,7 +92,7 @@ def test_grafana_provisions_the_datasources(compose_stack: dict[str, str]) -> No
         timeout=120,
         what="Grafana datasources",
     )
-    assert {d["uid"] for d in datasources} >= {"prometheus", "jaeger"}
+    assert {d["uid"] for d in datasources} >= {"prometheus", "jaeger", "victorialogs"}
 
 
 def test_grafana_provisions_both_dashboards(compose_stack: dict[str, str]) -> None:
