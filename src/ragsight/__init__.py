@@ -36,6 +36,7 @@ _AREAS: dict[str, dict[str, str]] = {
         "tool": "ragsight._core.stages",
     },
     "resilience": {
+        "BatchInputError": "ragsight._resilience.batch",
         "BatchResult": "ragsight._resilience.batch",
         "FailedDocument": "ragsight._resilience.batch",
         "ProcessedDocument": "ragsight._resilience.batch",
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
     from ragsight._export.health import dropped_counts
     from ragsight._export.setup import configure, shutdown
     from ragsight._resilience.batch import (
+        BatchInputError,
         BatchResult,
         FailedDocument,
         ProcessedDocument,
@@ -149,6 +151,7 @@ __all__ = [
     "stage",
     "tool",
     # resilience
+    "BatchInputError",
     "BatchResult",
     "BreakerSnapshot",
     "CircuitBreaker",

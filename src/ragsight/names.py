@@ -168,6 +168,7 @@ CB_SLOW_CALL_RATE: Final = "resilience.circuit_breaker.slow_call_rate"
 CB_WINDOW_CALLS: Final = "resilience.circuit_breaker.window_calls"
 CB_CONSECUTIVE_FAILURES: Final = "resilience.circuit_breaker.consecutive_failures"
 CB_OPEN_FOR_S: Final = "resilience.circuit_breaker.open_for_s"
+CB_REOPENS: Final = "resilience.circuit_breaker.reopens"  # re-openings in one outage
 CB_RETRY_AFTER_S: Final = "resilience.circuit_breaker.retry_after_s"
 
 RETRY_ATTEMPT: Final = "resilience.retry.attempt"
@@ -183,6 +184,10 @@ BATCH_SUCCEEDED: Final = "resilience.batch.succeeded"
 BATCH_FAILED: Final = "resilience.batch.failed"
 BATCH_SKIPPED: Final = "resilience.batch.skipped"
 BATCH_OUTCOME: Final = "resilience.batch.outcome"
+BATCH_DOCUMENT_INDEX: Final = "resilience.batch.document.index"
+BATCH_DOCUMENT_SPANS: Final = "resilience.batch.document_spans"  # documents with a span
+SPAN_BATCH: Final = "process_documents"  # the batch span: "process_documents {name}"
+SPAN_BATCH_DOCUMENT: Final = "document"  # one child span per document, up to a limit
 
 # breaker states
 CB_STATE_CLOSED: Final = "closed"

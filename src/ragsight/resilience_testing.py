@@ -25,10 +25,14 @@ __all__ = ["FakeClock", "fake_clock", "force_state", "no_wait", "seeded_jitter"]
 
 
 class FakeClock:
-    """A manual monotonic clock. ``sleep``/``asleep`` advance it and record the wait."""
+    """A manual monotonic clock. ``sleep``/``asleep`` advance it and record the wait.
 
-    def __init__(self, start: float = 1_000.0) -> None:
-        self._now = start
+    ``start`` (seconds) is its first reading; by default the process clock's reading now,
+    so the fake time continues the real one.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = _clock.now() if start is None else start
         self._lock = threading.Lock()
         self.sleeps: list[float] = []
 
@@ -54,8 +58,14 @@ class FakeClock:
 
 
 @contextmanager
-def fake_clock(start: float = 1_000.0) -> Iterator[FakeClock]:
-    """Install a :class:`FakeClock` as the process clock for the duration of the block."""
+def fake_clock(start: float | None = None) -> Iterator[FakeClock]:
+    """Install a :class:`FakeClock` as the process clock for the duration of the block.
+
+    Breakers and retry budgets that already ran on the process clock go on from where they
+    were, whatever ``start`` is (their times are rebased onto the fake clock on entry, and
+    back onto the real one on exit): an open period half over stays half over and the
+    window keeps rolling. ``start`` defaults to the process clock's reading.
+    """
     clock = FakeClock(start)
     previous = _clock.install(clock)
     try:

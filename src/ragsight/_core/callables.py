@@ -28,6 +28,7 @@ stage's span is current, whichever order the user stacked the decorators in.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import inspect
@@ -327,6 +328,7 @@ def decorate(fn: F, provider: WrapperProvider) -> F:
         # too; only unwrap the layer that owns it
         and getattr(inner, "__ragsight_stage__", None) is not stage
     ):
+        tell_stage_outside(provider, getattr(stage, "plan", None))
         guarded = decorate(inner, provider)
         rewrapped: F = stage.rewrap(guarded)
         return rewrapped
@@ -335,7 +337,18 @@ def decorate(fn: F, provider: WrapperProvider) -> F:
         functools.update_wrapper(wrapper, fn)
     except (AttributeError, TypeError):  # callables without a __dict__ or a name
         wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+    if hasattr(provider, "stage_plan"):
+        # a stage decorator applied later finds the provider here
+        with contextlib.suppress(AttributeError, TypeError):
+            wrapper.__ragsight_provider__ = provider  # type: ignore[attr-defined]
     return cast(F, wrapper)
+
+
+def tell_stage_outside(provider: Any, plan: Any) -> None:
+    """A stage (its plan) runs right outside ``provider``'s wrapper, in either decorator
+    order: a provider with a ``stage_plan`` attribute (the retry) is told which one."""
+    if provider is not None and hasattr(provider, "stage_plan"):
+        provider.stage_plan = plan
 
 
 def call_through(

@@ -44,6 +44,7 @@ from ragsight._core import content as _content
 from ragsight._core import extract as _extract
 from ragsight._core import policy as _policy
 from ragsight._core import runtime as _runtime
+from ragsight._core.attempts import AttemptLog
 from ragsight._core.callables import (
     NOT_PULLED,
     CallableKind,
@@ -51,6 +52,7 @@ from ragsight._core.callables import (
     astream_function,
     callable_kind,
     stream_function,
+    tell_stage_outside,
 )
 from ragsight._core.current import CURRENT
 from ragsight._core.metrics import SOFT_LIMIT
@@ -89,6 +91,7 @@ class StageCall:
     """
 
     __slots__ = (
+        "_attempts",
         "_content",
         "_count",
         "_ended",
@@ -117,6 +120,7 @@ class StageCall:
         self._count = 0
         self._first_chunk: float | None = None
         self._ended = False
+        self._attempts: AttemptLog | None = None
         policy = _policy._content  # one global read; configure() swaps it atomically
         if policy is DEFAULT_CONTENT_POLICY:
             policy = _content.effective_policy()
@@ -351,14 +355,36 @@ class StageCall:
                     self._add_output_messages(result)
             self._flush_content()
         span.end()
+        attempts = self._attempts
+        if attempts is not None:  # retried: the metrics measure the last attempt
+            duration, _, context = attempts.last
+        else:
+            context = span.get_span_context() if span is not INVALID_SPAN else None
+        self._queue(duration, error_type, context, readout)
+
+    def _queue(
+        self,
+        duration: float,
+        error_type: str | None,
+        context: trace.SpanContext | None,
+        readout: _extract.Readout | None,
+    ) -> None:
+        """One sample of the stage's metrics, recorded off the caller's thread."""
         pending = self._rt.pending
         if pending is not None:
-            context = span.get_span_context() if span is not INVALID_SPAN else None
             pending.append((self._plan, duration, error_type, context, readout))
             if len(pending) >= SOFT_LIMIT:
                 instruments = self._rt.instruments
                 assert instruments is not None
                 instruments.overflow()
+
+    def retried(self, failed_at: float, error: BaseException | None) -> AttemptLog:
+        """The first attempt failed at ``failed_at`` (``perf_counter``) and is retried:
+        from now on every attempt is its own operation (:mod:`ragsight._core.attempts`)."""
+        attempts = self._attempts
+        if attempts is None:
+            attempts = self._attempts = AttemptLog(self, failed_at, error)
+        return attempts
 
     def _flush_content(self) -> None:
         content = self._content
@@ -624,4 +650,5 @@ def decorate(fn: F, spec: StageSpec) -> F:
         return fn
     name = spec.name or operation_name(fn)
     binding = StageBinding(spec, Plan(spec, name, fn), callable_kind(fn))
+    tell_stage_outside(getattr(fn, "__ragsight_provider__", None), binding.plan)
     return _build(fn, binding)

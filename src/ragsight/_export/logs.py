@@ -153,6 +153,29 @@ _SEVERITY = {
 }
 
 
+_EVENT_NAME = "event.name"
+_CORRELATION = frozenset({"trace_id", "span_id", "trace_flags"})  # the SDK sends the span
+
+
+def _extra_attributes(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's ``extra`` fields as log-record attributes (``event.name`` included),
+    redacted like the message: strings, numbers and booleans as they are, others as text."""
+    policy = get_content_policy()
+    out: dict[str, Any] = {}
+    for key, value in vars(record).items():
+        if key in _STANDARD or key in _CORRELATION or value is None:
+            continue
+        if is_secret_name(key, policy.secret_argument_names):
+            out[key] = REDACTED
+        elif isinstance(value, str):
+            out[key] = redact_text(value, policy)
+        elif isinstance(value, (bool, int, float)):
+            out[key] = value
+        else:
+            out[key] = redact_text(repr(value), policy)
+    return out
+
+
 class OtelLogHandler(logging.Handler):
     """Sends redacted copies of stdlib records to a LoggerProvider.
 
@@ -180,6 +203,8 @@ class OtelLogHandler(logging.Handler):
                 exc = record.exc_info[1]
                 attributes[names.EXCEPTION_TYPE] = type(exc).__qualname__
                 attributes[names.EXCEPTION_MESSAGE] = redact_text(str(exc), get_content_policy())
+            attributes.update(_extra_attributes(record))
+            event_name = attributes.get(_EVENT_NAME)
             level = max((lv for lv in _SEVERITY if lv <= record.levelno), default=logging.DEBUG)
             self._provider.get_logger(record.name).emit(
                 timestamp=int(record.created * 1e9),
@@ -187,6 +212,7 @@ class OtelLogHandler(logging.Handler):
                 severity_text=record.levelname,
                 body=safe_message(record),
                 attributes=attributes,
+                event_name=event_name if isinstance(event_name, str) else None,
             )
         except Exception as exc:
             from ragsight._core.safety import report_internal_error

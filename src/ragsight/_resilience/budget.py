@@ -141,6 +141,15 @@ class RetryBudget:
             else:
                 self.outcomes[outcome] += 1
 
+    def rebase(self, offset: float) -> None:
+        """The process clock was swapped: move the buckets by ``offset`` seconds."""
+        with self._lock:
+            if self._bucket_end == float("-inf"):
+                return
+            rings = (self._calls, self._retries)
+            self._head = _clock.rebase_ring(rings, self._head, self._width, offset)
+            self._bucket_end = (self._head + 1) * self._width
+
     def _resolve(self) -> None:
         """Bind ``ratio``/``min_per_second`` to the defaults in force (one integer compare
         when they have not changed since the last call)."""
@@ -223,6 +232,16 @@ def all_budgets() -> list[RetryBudget]:
     """Every live budget, including ones passed to ``retry(budget=...)`` explicitly."""
     with _observed_lock:
         return list(_observed)
+
+
+def _rebase_all(offset: float) -> None:
+    """The process clock was swapped: rebase every budget that runs on it."""
+    for budget in all_budgets():
+        if budget._clock is None:
+            budget.rebase(offset)
+
+
+_clock.rebase_hooks.append(_rebase_all)
 
 
 def clear_budgets() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -55,13 +56,42 @@ def current() -> Clock:
     return _current
 
 
+# Told the offset (new reading - old reading) whenever the process clock is swapped: an
+# object that keeps absolute times from the old clock (open-until, window buckets) moves
+# them by the offset, so it goes on from where it was instead of jumping or freezing.
+rebase_hooks: list[Callable[[float], None]] = []
+
+
 def install(clock: Clock) -> Clock:
-    """Make ``clock`` the process-wide clock; returns the previous one (to restore)."""
+    """Make ``clock`` the process-wide clock; returns the previous one (to restore).
+
+    Everything that runs on the process clock is rebased onto the new one (see
+    ``rebase_hooks``): a breaker half-way through its open period is still half-way.
+    """
     global _current, now
     previous = _current
+    offset = clock.monotonic() - previous.monotonic()
     _current = clock
     now = time.monotonic if clock is SYSTEM_CLOCK else clock.monotonic
+    if offset:
+        for hook in tuple(rebase_hooks):
+            hook(offset)
     return previous
+
+
+def rebase_ring(rings: tuple[list[int], ...], head: int, width: float, offset: float) -> int:
+    """Move a time-bucketed ring by ``offset`` seconds (to the nearest bucket): each
+    bucket keeps its age; returns the new head bucket (the caller sets its end time)."""
+    if head < 0:
+        return head
+    steps = round(offset / width)
+    new_head = head + steps
+    size = len(rings[0])
+    for ring in rings:
+        old = list(ring)
+        for age in range(size):
+            ring[(new_head - age) % size] = old[(head - age) % size]
+    return new_head
 
 
 def set_no_wait(enabled: bool) -> bool:

@@ -255,16 +255,75 @@ def on_breaker_change(breaker: _breaker.CircuitBreaker, change: _breaker.StateCh
     span = _span()
     if span is not None:
         span.add_event(n.EVENT_CB_STATE_CHANGED, attrs)
-    level = logging.WARNING if change.to_state in _OPENISH else logging.INFO
-    logger.log(
-        level,
-        "circuit breaker %r: %s -> %s (%s)",
-        change.name,
-        change.from_state,
-        change.to_state,
-        change.reason,
-        extra={"event.name": n.EVENT_CB_STATE_CHANGED, **attrs},
-    )
+    _log_episode(change, attrs)
+
+
+# Outage episodes by breaker name: from the first opening to the close that ends it. Only
+# the start and the end are logged (a flapping outage makes one WARNING and one summary,
+# not one line per half_open -> open); every transition is still a span event and counted.
+_episodes_lock = threading.Lock()
+_episodes: dict[str, dict[str, int]] = {}
+
+
+def _log_episode(change: _breaker.StateChange, attrs: dict[str, Any]) -> None:
+    extra = {"event.name": n.EVENT_CB_STATE_CHANGED, **attrs}
+    name = change.name
+    with _episodes_lock:
+        episode = _episodes.get(name)
+        if change.to_state in _OPENISH:
+            if episode is not None:
+                episode["reopens"] += 1
+                started = False
+            else:
+                _episodes[name] = {"reopens": 0, "rejections": 0}
+                started = True
+        elif change.to_state == n.CB_STATE_CLOSED and episode is not None:
+            del _episodes[name]
+        else:
+            episode = None
+            started = False
+    if change.to_state in _OPENISH:
+        if started:
+            logger.warning(
+                "circuit breaker %r opened (%s): outage began; calls fail fast until a probe "
+                "succeeds (logged once per outage)",
+                name,
+                change.reason,
+                extra=extra,
+            )
+        else:
+            logger.debug("circuit breaker %r re-opened (%s)", name, change.reason, extra=extra)
+    elif change.to_state == n.CB_STATE_CLOSED and episode is not None:
+        outage = change.outage_s if change.outage_s is not None else 0.0
+        logger.info(
+            "circuit breaker %r recovered (%s) after an outage of %.1f s: %d re-open(s), "
+            "%d rejected call(s) logged once",
+            name,
+            change.reason,
+            outage,
+            episode["reopens"],
+            episode["rejections"],
+            extra={**extra, n.CB_REOPENS: episode["reopens"]},
+        )
+    else:
+        logger.debug(
+            "circuit breaker %r: %s -> %s (%s)",
+            name,
+            change.from_state,
+            change.to_state,
+            change.reason,
+            extra=extra,
+        )
+
+
+def _first_rejection_of_episode(name: str) -> bool:
+    """Counts a rejection of ``name``'s outage; True for its first one."""
+    with _episodes_lock:
+        episode = _episodes.get(name)
+        if episode is None:
+            return True
+        episode["rejections"] += 1
+        return episode["rejections"] == 1
 
 
 def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Rejection) -> None:
@@ -281,9 +340,9 @@ def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Reje
     if span is not None:
         span.add_event(n.EVENT_CB_CALL_REJECTED, attrs)
         span.set_attribute(n.CB_NAME, rejection.name)
-    if rejection.first:
+    if _first_rejection_of_episode(rejection.name):
         logger.info(
-            "circuit breaker %r is %s: rejecting calls (logged once per open period)",
+            "circuit breaker %r is %s: rejecting calls (logged once per outage)",
             rejection.name,
             rejection.state,
             extra={"event.name": n.EVENT_CB_CALL_REJECTED, **attrs},
@@ -358,7 +417,12 @@ def on_retry_gave_up(event: _hooks.RetryGaveUp) -> None:
     if span is not None:
         span.add_event(n.EVENT_RETRY_GAVE_UP, attrs)
         span.set_attribute(n.RETRY_ATTEMPT, event.attempts)
-    logger.warning(
+    # A warning only when retrying was tried and did not help (or the budget refused it);
+    # a call that was never retryable (non_retryable, not_idempotent, circuit_open) is the
+    # caller's error or the breaker's decision, already logged once per outage.
+    retried = event.attempts > 1 or event.stop_reason == "budget_exhausted"
+    logger.log(
+        logging.WARNING if retried else logging.DEBUG,
         "retry %r gave up after %d attempt(s): %s",
         event.name,
         event.attempts,

@@ -13,7 +13,7 @@ from ragsight._resilience.breaker import CircuitBreaker
 from ragsight._resilience.errors import CircuitOpenError
 from ragsight.resilience_testing import FakeClock
 
-BASE, CAP, TRIP, CLOSE_AFTER = 10.0, 40.0, 3, 2
+BASE, CAP, TRIP, CLOSE_AFTER, WINDOW = 10.0, 40.0, 3, 2, 60.0
 
 
 class Failure(Exception):
@@ -32,6 +32,7 @@ class BreakerModel(RuleBasedStateMachine):
             "model",
             clock=self.clock,
             consecutive_failures=TRIP,
+            window=WINDOW,
             minimum_calls=10**9,
             open_duration=BASE,
             max_open_duration=CAP,
@@ -41,12 +42,18 @@ class BreakerModel(RuleBasedStateMachine):
             probe_timeout=1e9,
         )
         self.state = "closed"
-        self.consec = 0
+        self.run: list[float] = []  # end times of the consecutive failures
         self.open_until = 0.0
         self.reopens = 0
         self.probe_ok = 0
 
     # ---------------------------------------------------------------- the model --
+    @property
+    def consec(self) -> int:
+        """Consecutive failures that ended inside the window (older ones age out)."""
+        now = self.clock.monotonic()
+        return sum(1 for end in self.run if end > now - WINDOW)
+
     def _open(self) -> None:
         self.state = "open"
         self.open_until = self.clock.monotonic() + min(CAP, BASE * 2**self.reopens)
@@ -60,9 +67,9 @@ class BreakerModel(RuleBasedStateMachine):
             return False
         if self.state == "closed":
             if outcome == "success":
-                self.consec = 0
+                self.run = []
             elif outcome == "failure":
-                self.consec += 1
+                self.run.append(self.clock.monotonic())
                 if self.consec >= TRIP:
                     self._open()
             return True
@@ -73,7 +80,7 @@ class BreakerModel(RuleBasedStateMachine):
         elif outcome == "success":
             self.probe_ok += 1
             if self.probe_ok >= CLOSE_AFTER:
-                self.state, self.consec, self.reopens = "closed", 0, 0
+                self.state, self.run, self.reopens = "closed", [], 0
         return True
 
     # ---------------------------------------------------------------- rules --
@@ -109,7 +116,7 @@ class BreakerModel(RuleBasedStateMachine):
     def force(self, target_state: str) -> None:
         self.breaker.force_state(target_state)
         if target_state == "closed":
-            self.state, self.consec, self.reopens = "closed", 0, 0
+            self.state, self.run, self.reopens = "closed", [], 0
         elif target_state == "open":
             self._open()
         else:

@@ -298,7 +298,7 @@ def test_non_idempotent_calls_retry_only_when_nothing_was_processed(
     assert events["gave_up"][-1].stop_reason == "not_idempotent"
 
 
-def test_circuit_open_errors_are_not_retried_unless_the_wait_fits(
+def test_waiting_for_the_probe_is_an_option_bounded_by_the_wait_fitting(
     events: dict[str, list[Any]],
 ) -> None:
     clock = FakeClock()
@@ -313,7 +313,7 @@ def test_circuit_open_errors_are_not_retried_unless_the_wait_fits(
             raise Transient()
         return "recovered"
 
-    p = policy(clock, attempts=3, on=Transient)
+    p = policy(clock, attempts=3, on=Transient, wait_for_probe=True)
     assert p.call(breaker.call, fn) == "recovered"  # the 5 s open period fits: wait, probe
     assert sum(clock.sleeps) == pytest.approx(5.0)
     breaker.force_state("forced_open")

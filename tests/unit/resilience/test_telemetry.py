@@ -308,7 +308,7 @@ def test_retry_scheduled_and_final_attempt_land_on_the_current_span(
 
 
 # ------------------------------------------------------------------------------ logs --
-def test_only_the_first_rejection_of_an_open_period_is_logged(
+def test_an_outage_logs_its_start_its_first_rejection_and_its_end_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = FakeClock()
@@ -319,14 +319,20 @@ def test_only_the_first_rejection_of_an_open_period_is_logged(
             with pytest.raises(CircuitOpenError):
                 breaker.call(lambda: None)
         clock.advance(1000.0)
-        trip(breaker)  # the probe fails: a new open period
+        trip(breaker)  # the probe fails: a new open period of the same outage
         with pytest.raises(CircuitOpenError):
             breaker.call(lambda: None)
+        clock.advance(1000.0)
+        for _ in range(breaker.config.probe_successes_to_close):
+            breaker.call(lambda: None)  # the probes succeed: the outage is over
+        assert breaker.state == "closed"
     events = [getattr(r, "event.name", None) for r in caplog.records]
-    assert events.count(n.EVENT_CB_CALL_REJECTED) == 2
-    assert events.count(n.EVENT_CB_STATE_CHANGED) == 3
+    assert events.count(n.EVENT_CB_CALL_REJECTED) == 1
+    assert events.count(n.EVENT_CB_STATE_CHANGED) == 2  # began, recovered
     opened = [r for r in caplog.records if getattr(r, n.CB_TO_STATE, None) == "open"]
-    assert all(r.levelno == logging.WARNING for r in opened)
+    assert [r.levelno for r in opened] == [logging.WARNING]
+    [summary] = [r for r in caplog.records if getattr(r, n.CB_TO_STATE, None) == "closed"]
+    assert getattr(summary, n.CB_REOPENS) == 1
 
 
 def test_give_ups_are_logged_with_their_stop_reason(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragsight import names as n
 from ragsight._core import policy as _policy
-from ragsight._core.callables import Ended, Opened, QuietStream
+from ragsight._core.callables import NOT_PULLED, Ended, Opened, QuietStream
 from ragsight._resilience import clock as _clock
 from ragsight._resilience.breaker.records import Probe, Ticket
 from ragsight._resilience.errors import CircuitOpenError
@@ -127,8 +127,14 @@ def make_async(b: CircuitBreaker, fn: Callable[..., Any]) -> Callable[..., Any]:
 def open_stream(
     b: CircuitBreaker, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
 ) -> Opened | Ended:
-    """Admission at the first ``next()``; slowness is time to first item."""
-    ticket = admission(b)
+    """Admission at the first ``next()``; slowness is time to first item. A rejected
+    stream with a ``fallback`` relays the fallback's items instead."""
+    try:
+        ticket = admission(b)
+    except CircuitOpenError:
+        if b._fallback is None:
+            raise
+        return iter(b._fallback(*args, **kw)), NOT_PULLED, FALLBACK_STREAM
     now = b._nowf or _clock.now
     start = now()
     it = wrapped(*args, **kw)
@@ -146,8 +152,14 @@ def open_stream(
 async def open_astream(
     b: CircuitBreaker, wrapped: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
 ) -> Opened | Ended:
-    """The async counterpart of :func:`open_stream`."""
-    ticket = admission(b)
+    """The async counterpart of :func:`open_stream` (the fallback may be an async
+    generator function, a coroutine function or return any iterable)."""
+    try:
+        ticket = admission(b)
+    except CircuitOpenError:
+        if b._fallback is None:
+            raise
+        return await _async_fallback(b._fallback(*args, **kw)), NOT_PULLED, FALLBACK_STREAM
     now = b._nowf or _clock.now
     start = now()
     it = wrapped(*args, **kw)
@@ -160,6 +172,34 @@ async def open_astream(
         b._on_error(ticket, start, now(), exc)
         raise
     return it, item, JudgedStream(b, ticket, start, now())
+
+
+class _FallbackStream(QuietStream):
+    """A fallback's stream: the breaker rejected the call, so nothing is counted."""
+
+    __slots__ = ()
+
+    def end(self, error: BaseException | None, closed: bool) -> None:
+        return None
+
+
+FALLBACK_STREAM = _FallbackStream()
+
+
+async def _async_fallback(value: Any) -> Any:
+    """An async iterator over what a fallback returned (awaited first if awaitable)."""
+    if inspect.isawaitable(value):
+        value = await value
+    if hasattr(value, "__anext__"):
+        return value
+    if hasattr(value, "__aiter__"):
+        return value.__aiter__()
+    return _aiterate(value)
+
+
+async def _aiterate(values: Any) -> Any:
+    for value in values:
+        yield value
 
 
 def admission(b: CircuitBreaker) -> Ticket:

@@ -16,7 +16,10 @@ class OutcomeJudge:
 
     A user ``classifier`` decides first; then ``ignore_exceptions``, then
     ``record_exceptions`` (anything else is ignored), else the default classification.
-    A user hook that raises is contained and the default applies.
+    A user callable that raises (``classifier``, or ``ignore_exceptions``/
+    ``record_exceptions`` given as predicates) is contained: it is counted as an internal
+    error, the next rule (in the end the default classification) decides, and the caller
+    still sees its own exception.
     """
 
     __slots__ = ("_classifier", "_ignore", "_record", "honor_retry_after", "record_result")
@@ -44,10 +47,12 @@ class OutcomeJudge:
                 return self._classifier(exc)
             except Exception as err:  # user hook; fall back to the default
                 _safety.report_internal_error("resilience.breaker.classifier", err)
-        if self._ignore is not None and self._ignore(exc):
+        if self._ignore is not None and _matches(self._ignore, exc, "ignore_exceptions"):
             return "ignore"
         if self._record is not None:
-            return "failure" if self._record(exc) else "ignore"
+            recorded = _matches(self._record, exc, "record_exceptions")
+            if recorded is not None:
+                return "failure" if recorded else "ignore"
         return _classify.breaker_verdict(exc)
 
     def bad_result(self, result: Any) -> bool:
@@ -64,6 +69,17 @@ class OutcomeJudge:
     def retry_after(self, exc: BaseException) -> float | None:
         """The server's Retry-After hint carried by ``exc``, when the breaker honours it."""
         return _classify.retry_after(exc) if self.honor_retry_after else None
+
+
+def _matches(
+    predicate: Callable[[BaseException], bool], exc: Exception, option: str
+) -> bool | None:
+    """``predicate(exc)``; None (reported as an internal error) when the predicate raises."""
+    try:
+        return bool(predicate(exc))
+    except Exception as err:  # user hook
+        _safety.report_internal_error(f"resilience.breaker.{option}", err)
+        return None
 
 
 class BadResult(Exception):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ragsight import names as n
+from ragsight._resilience import clock as _clock
 from ragsight._resilience.breaker.records import Rejection, StateChange
 
 if TYPE_CHECKING:
@@ -37,6 +38,16 @@ retired_pending: collections.deque[tuple[str, dict[str, int]]] = collections.deq
 def live_breakers() -> list[CircuitBreaker]:
     """Every breaker still referenced somewhere (read by the observable instruments)."""
     return list(live)
+
+
+def _rebase_live(offset: float) -> None:
+    """The process clock was swapped: rebase every breaker that runs on it."""
+    for breaker in live_breakers():
+        if breaker._clock is None:
+            breaker._machine.rebase(offset)
+
+
+_clock.rebase_hooks.append(_rebase_live)
 
 
 def forget_retired() -> None:

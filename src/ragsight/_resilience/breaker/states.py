@@ -60,7 +60,9 @@ class StateMachine:
         self.name = name
         self.lock = threading.Lock()
         self.config = config
-        self.window = SlidingWindow(config.window, config.buckets, config.slow_call_duration)
+        self.window = SlidingWindow(
+            config.window, config.buckets, config.slow_call_duration, config.consecutive_failures
+        )
         self.rng = rng
         self.counts = dict.fromkeys(n.CB_OUTCOMES, 0)
         self.n_success = 0  # fast-path successes, folded into counts["success"] on read
@@ -81,6 +83,7 @@ class StateMachine:
         self.config = config
         self.window.slow_duration = config.slow_call_duration
         self.window.reshape(config.window, config.buckets)
+        self.window.limit_run(config.consecutive_failures)
 
     def outcome_totals(self) -> dict[str, int]:
         counts = dict(self.counts)
@@ -88,9 +91,17 @@ class StateMachine:
         return counts
 
     # ---------------------------------------------------------------- rules --
-    def _trip_reason(self) -> str | None:
+    def _trip_reason(self, now: float) -> str | None:
+        """Why the breaker trips after a call that ended at ``now``, or None.
+
+        The rules, in order: with at least ``minimum_calls`` calls in the window, the
+        failure rate or the slow-call rate reaching its threshold; and, at any traffic
+        level, ``consecutive_failures`` failures in a row (no success in between, the
+        latest one just now) that all ended inside the window (0 disables this rule).
+        """
         cfg = self.config
-        calls, fails, slow = self.window.totals()
+        window = self.window
+        calls, fails, slow = window.totals()
         if calls >= cfg.minimum_calls:
             # Divide, don't multiply: 0.28 * 25 is 7.000000000000001 in floating point, but
             # 7 / 25 is exactly the double written 0.28 (division rounds correctly).
@@ -98,9 +109,8 @@ class StateMachine:
                 return "failure_rate"
             if slow / calls >= cfg.slow_call_rate_threshold:
                 return "slow_call_rate"
-            return None
         limit = cfg.consecutive_failures
-        if limit and self.window.consec >= limit:  # 0 disables the rule
+        if limit and window.consec >= limit and window.consecutive(now) >= limit:
             return "consecutive_failures"
         return None
 
@@ -113,12 +123,18 @@ class StateMachine:
         self.probe_successes = 0
         self.rejected_this_period = False
 
-    def _change(self, old: str, new: str, reason: str, **extra: Any) -> StateChange:
-        fr, sr = self.window.rates()
+    def _change(self, old: str, new: str, reason: str, now: float, **extra: Any) -> StateChange:
+        window = self.window
+        fr, sr = window.rates()
         return StateChange(
-            self.name, old, new, reason, fr, sr, self.window.totals()[0], self.window.consec,
+            self.name, old, new, reason, fr, sr, window.totals()[0], self._consecutive(now),
             error_type=self.last_error_type, **extra,
         )  # fmt: skip
+
+    def _consecutive(self, now: float) -> int:
+        """The consecutive failures reported: aged by the window when the rule is on."""
+        window = self.window
+        return window.consecutive(now) if self.config.consecutive_failures else window.consec
 
     def _open(self, reason: str, now: float, hint: float | None) -> StateChange:
         """Go to OPEN. ``hint`` is a server Retry-After from the tripping error."""
@@ -130,7 +146,9 @@ class StateMachine:
         )
         if hint is not None and hint > open_for:  # the judge drops hints it does not honour
             open_for = min(hint, cap)
-        change = self._change(self.state, OPEN, reason, open_for_s=open_for, retry_after_s=hint)
+        change = self._change(
+            self.state, OPEN, reason, now, open_for_s=open_for, retry_after_s=hint
+        )
         if self.outage_start is None:
             self.outage_start = now
         self._enter_state(OPEN)
@@ -139,14 +157,14 @@ class StateMachine:
 
     def _shadow_trip(self, reason: str, now: float) -> StateChange:
         """METRICS_ONLY: report the trip it would have taken, restart counting, never block."""
-        change = self._change(METRICS_ONLY, METRICS_ONLY, reason)
+        change = self._change(METRICS_ONLY, METRICS_ONLY, reason, now)
         self.window.reset(now)
         self.epoch += 1
         self.ticket = self.epoch * 2
         return change
 
     def _trip_or_none(self, now: float, hint: float | None) -> StateChange | None:
-        reason = self._trip_reason()
+        reason = self._trip_reason(now)
         if reason is None:
             return None
         if self.state == METRICS_ONLY:
@@ -155,7 +173,7 @@ class StateMachine:
 
     def _close(self, now: float, reason: str) -> StateChange:
         outage = None if self.outage_start is None else max(0.0, now - self.outage_start)
-        change = self._change(self.state, CLOSED, reason, outage_s=outage)
+        change = self._change(self.state, CLOSED, reason, now, outage_s=outage)
         self.outage_start = None
         self.reopens = 0
         self.last_error_type = None
@@ -175,7 +193,7 @@ class StateMachine:
             if state in (DISABLED, METRICS_ONLY):
                 self.outage_start = None
                 self.window.reset(now)
-            change = self._change(self.state, state, "manual")
+            change = self._change(self.state, state, "manual", now)
             self._enter_state(state)
             return change
 
@@ -190,7 +208,7 @@ class StateMachine:
             if state == DISABLED:
                 return None, None, None
             if state == OPEN and now >= self.open_until:
-                change = self._change(OPEN, HALF_OPEN, "open_elapsed")
+                change = self._change(OPEN, HALF_OPEN, "open_elapsed", now)
                 self._enter_state(HALF_OPEN)
                 state = HALF_OPEN
             if state == HALF_OPEN:
@@ -271,6 +289,17 @@ class StateMachine:
             return self._close(now, "probe_succeeded")
         return None
 
+    def rebase(self, offset: float) -> None:
+        """The process clock was swapped (a test kit's fake clock): keep every absolute
+        time at the same distance from now, so nothing jumps and the window still rolls."""
+        with self.lock:
+            self.window.rebase(offset)
+            self.open_until += offset
+            if self.outage_start is not None:
+                self.outage_start += offset
+            for probe in self.probes:
+                probe.start += offset
+
     # ---------------------------------------------------------------- reading --
     def snapshot(self, now: float) -> BreakerSnapshot:
         window = self.window
@@ -290,5 +319,5 @@ class StateMachine:
                 until = 0.0
             return BreakerSnapshot(
                 self.name, self.state, fr, sr, calls, fails, slow,
-                window.consec, until, len(self.probes), self.outcome_totals(),
+                self._consecutive(now), until, len(self.probes), self.outcome_totals(),
             )  # fmt: skip

@@ -53,6 +53,10 @@ class RetryPolicy:
         budget: True (the shared budget of ``name``), False (none) or a ``RetryBudget``.
         throttle_floor: the least wait (seconds) after a throttle without Retry-After.
         nested: ``"single"`` (inside another retry scope: one attempt) or ``"multiply"``.
+        wait_for_probe: a call an open circuit breaker rejected (``CircuitOpenError``) is
+            given to the caller at once by default (fail fast). True waits for the breaker's
+            half-open probe instead, once per attempt, and only when the wait fits both
+            ``max_delay`` and what is left of the deadline.
         clock, rng: for tests (a fake clock, a seeded RNG).
 
     Every setting of ``retry.*`` not given here follows the configured defaults at the time
@@ -77,6 +81,7 @@ class RetryPolicy:
         "retry_on_result",
         "rng",
         "throttle_floor",
+        "wait_for_probe",
     )
 
     name: str | None
@@ -86,6 +91,7 @@ class RetryPolicy:
     budget: bool | _budget.RetryBudget
     throttle_floor: float
     nested: Literal["single", "multiply"]
+    wait_for_probe: bool
     clock: _clock.Clock | None
     rng: random.Random | None
     _settings: LateBoundRetryConfig
@@ -111,6 +117,7 @@ class RetryPolicy:
         base_delay: float | None = None,
         max_delay: float | None = None,
         exponential_factor: float | None = None,
+        wait_for_probe: bool = False,
     ) -> None:
         parts = (jitter, base_delay, max_delay, exponential_factor)
         if backoff is not None and any(p is not None for p in parts):
@@ -137,6 +144,7 @@ class RetryPolicy:
         set_(self, "budget", budget)
         set_(self, "throttle_floor", THROTTLE_FLOOR.check(throttle_floor, "throttle_floor"))
         set_(self, "nested", NESTED_MODES.check(nested, "nested"))
+        set_(self, "wait_for_probe", bool(wait_for_probe))
         set_(self, "clock", clock)
         set_(self, "rng", rng)
         set_(self, "_settings", settings)
@@ -235,6 +243,7 @@ class RetryPolicy:
             "budget": bool(self.budget),
             "max_retry_after": config.max_retry_after,
             "nested": self.nested,
+            "wait_for_probe": self.wait_for_probe,
         }
 
 
@@ -242,13 +251,26 @@ def dependency_name(fn: Callable[..., Any]) -> str:
     """The dependency name when none is given: a code location, never a ``repr``.
 
     The name keys the retry budget and labels metrics, so it must not carry a partial's
-    arguments or an object's address (one budget and one time series per call otherwise).
+    arguments or an object's address (one budget and one time series per call otherwise),
+    and two different callables must not share it by accident: a function is named by its
+    qualified name; a lambda (every one is ``<lambda>``) by its module, qualified name and
+    first line, ``app.jobs.<locals>.<lambda>@42``, stable across calls and processes. Pass
+    ``name=`` to choose the name (and share a budget on purpose).
     """
     target: Any = fn
     while isinstance(target, functools.partial):
         target = target.func
     name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    return str(name or type(target).__qualname__)
+    if not name:
+        return str(type(target).__qualname__)
+    name = str(name)
+    if name.endswith("<lambda>"):
+        code = getattr(target, "__code__", None)
+        module = getattr(target, "__module__", None)
+        prefix = f"{module}." if module else ""
+        line = f"@{code.co_firstlineno}" if code is not None else ""
+        return f"{prefix}{name}{line}"
+    return name
 
 
 def retry(
@@ -269,6 +291,7 @@ def retry(
     budget: bool | _budget.RetryBudget = True,
     max_retry_after: float | None = None,
     nested: Literal["single", "multiply"] = "single",
+    wait_for_probe: bool = False,
     policy: RetryPolicy | None = None,
     clock: _clock.Clock | None = None,
     rng: random.Random | None = None,
@@ -298,6 +321,7 @@ def retry(
             clock=clock,
             rng=rng,
             jitter=jitter,
+            wait_for_probe=wait_for_probe,
             base_delay=base_delay,
             max_delay=max_delay,
             exponential_factor=exponential_factor,

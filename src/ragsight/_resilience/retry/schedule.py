@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ragsight._core import safety as _safety
+from ragsight._core.attempts import AttemptLog
 from ragsight._resilience import backoff as _backoff
 from ragsight._resilience import budget as _budget
 from ragsight._resilience import classify as _classify
@@ -50,6 +51,7 @@ class BoundPolicy:
     __slots__ = ("budget", "enforce", "monotonic", "name", "policy")
 
     def __init__(self, policy: RetryPolicy, name: str) -> None:
+        _scope.propagate_into_threads()
         self.policy = policy
         self.name = name
         given = policy.budget
@@ -92,13 +94,21 @@ class BoundPolicy:
         max_attempts = _scope.max_attempts(config.attempts)
         if exc is not None:
             if isinstance(exc, CircuitOpenError):
+                # Fail fast: a rejection reaches the caller at once, unless the policy
+                # asked to wait for the half-open probe, and then only within its own
+                # longest delay and what is left of its deadline.
                 wait = exc.retry_after
-                if wait is None or attempt >= max_attempts or wait > remaining:
+                if (
+                    not p.wait_for_probe
+                    or wait is None
+                    or attempt >= max_attempts
+                    or wait > min(remaining, backoff.cap)
+                ):
                     return Stop("circuit_open")
                 if self.enforce and not self.budget.try_spend(now):
                     return Stop("budget_exhausted")
                 return Go(wait, "retry_after", "exception")
-            if not p._retryable(exc):
+            if not self.retryable(exc):
                 return Stop("non_retryable")
             if not p.idempotent and not _classify.provably_not_processed(exc):
                 return Stop("not_idempotent")
@@ -122,6 +132,15 @@ class BoundPolicy:
         if self.enforce and not self.budget.try_spend(now, cost):
             return Stop("budget_exhausted")
         return Go(delay, source, reason)
+
+    def retryable(self, exc: BaseException) -> bool:
+        """The policy's ``on=`` says retry ``exc``; a predicate that raises says no (and is
+        reported as an internal error): the caller sees its own exception, counted."""
+        try:
+            return bool(self.policy._retryable(exc))
+        except Exception as err:  # user predicate
+            _safety.report_internal_error("resilience.retry.on", err)
+            return False
 
     # ------------------------------------------------------------------ reports --
     def give_up(self, attempts: int, stop: str, start: float, exc: BaseException | None) -> None:
@@ -210,35 +229,64 @@ class AttemptRun:
             self.bound.succeeded(self.start, self.attempt)
 
 
-def retry_sync(run: AttemptRun, fn: Callable[..., Any], args: Any, kw: Any, delay: float) -> Any:
-    """Sleep ``delay`` and call again, until success or give-up (blocking sleeps)."""
+def retry_sync(
+    run: AttemptRun,
+    fn: Callable[..., Any],
+    args: Any,
+    kw: Any,
+    delay: float,
+    attempts: AttemptLog | None = None,
+) -> Any:
+    """Sleep ``delay`` and call again, until success or give-up (blocking sleeps).
+    ``attempts``: the stage outside, which shows each attempt as its own operation."""
     clock = run.bound.policy.clock
     while True:
         _clock.sleep(clock, delay)
         exc: BaseException | None = None
+        if attempts is not None:
+            attempts.begin()
         try:
             result = fn(*args, **kw)
-        except Exception as err:
+        except BaseException as err:
+            if attempts is not None:
+                attempts.end(err)
+            if not isinstance(err, Exception):
+                raise
             exc, result = err, None
         else:
+            if attempts is not None:
+                attempts.end(None)
             if run.accept(result):
                 return result
         delay = run.retry_or_raise(exc, result)
 
 
 async def retry_async(
-    run: AttemptRun, fn: Callable[..., Any], args: Any, kw: Any, delay: float
+    run: AttemptRun,
+    fn: Callable[..., Any],
+    args: Any,
+    kw: Any,
+    delay: float,
+    attempts: AttemptLog | None = None,
 ) -> Any:
     """:func:`retry_sync` on the event loop (``CancelledError`` propagates from the sleep)."""
     clock = run.bound.policy.clock
     while True:
         await _clock.asleep(clock, delay)
         exc: BaseException | None = None
+        if attempts is not None:
+            attempts.begin()
         try:
             result = await fn(*args, **kw)
-        except Exception as err:
+        except BaseException as err:
+            if attempts is not None:
+                attempts.end(err)
+            if not isinstance(err, Exception):
+                raise
             exc, result = err, None
         else:
+            if attempts is not None:
+                attempts.end(None)
             if run.accept(result):
                 return result
         delay = run.retry_or_raise(exc, result)

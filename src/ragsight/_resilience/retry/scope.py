@@ -1,7 +1,11 @@
 """Where a retry runs: the retry-scope flag, the request deadline, the test kit's cap.
 
 * Nested retry scopes don't multiply: while one policy runs its callable (``in_retry``),
-  an inner policy makes a single attempt and says so once per name.
+  an inner policy makes a single attempt and says so once per name. The scope follows the
+  work wherever it runs: tasks and ``asyncio.to_thread`` copy the context, and
+  :func:`propagate_into_threads` carries the flag into ``ThreadPoolExecutor.submit``
+  work and ``threading.Thread(target=...)`` started inside the scope (a ``Thread``
+  subclass that overrides ``run`` is not covered).
 * :func:`deadline` bounds every retry inside a block by one absolute time.
 * ``ragsight.resilience_testing.no_wait(attempts=...)`` caps every policy's attempts.
 """
@@ -9,9 +13,15 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
+
+import wrapt
 
 from ragsight._core.policy import RETRY_LIMITS
 from ragsight._resilience import clock as _clock
@@ -50,6 +60,46 @@ def deadline(seconds: float) -> Iterator[float]:
         yield at
     finally:
         request_deadline.reset(token)
+
+
+def _run_in_scope(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    token = in_retry.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        in_retry.reset(token)
+
+
+def _submit(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if not in_retry.get() or not args:
+        return wrapped(*args, **kwargs)
+    return wrapped(functools.partial(_run_in_scope, args[0]), *args[1:], **kwargs)
+
+
+def _start(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    target = getattr(instance, "_target", None)
+    if target is not None and in_retry.get():
+        instance._target = functools.partial(_run_in_scope, target)
+    return wrapped(*args, **kwargs)
+
+
+_propagating = False
+_propagating_lock = threading.Lock()
+
+
+def propagate_into_threads() -> None:
+    """Carry the retry scope into threads started and pool work submitted inside it, as
+    tasks and ``asyncio.to_thread`` carry it (idempotent; called when a policy is first
+    bound). Outside a retry scope the patched calls pay one context-variable read."""
+    global _propagating
+    if _propagating:
+        return
+    with _propagating_lock:
+        if _propagating:
+            return
+        _propagating = True
+        wrapt.wrap_function_wrapper(ThreadPoolExecutor, "submit", _submit)
+        wrapt.wrap_function_wrapper(threading.Thread, "start", _start)
 
 
 def warn_nested(name: str) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
+from ragsight._core.attempts import AttemptLog
 from ragsight._core.callables import Ended, Opened, QuietStream
+from ragsight._core.current import CURRENT
 from ragsight._resilience import clock as _clock
 from ragsight._resilience.retry import scope as _scope
 from ragsight._resilience.retry.schedule import (
@@ -25,12 +28,18 @@ from ragsight._resilience.retry.schedule import (
 
 
 class RetryWrappers:
-    """What ``_core.callables.decorate`` needs of a policy bound to a dependency."""
+    """What ``_core.callables.decorate`` needs of a policy bound to a dependency.
 
-    __slots__ = ("bound",)
+    ``stage_plan`` is set when a stage runs right outside these wrappers (either decorator
+    order): a retried call running inside that very stage shows each attempt as its own
+    operation of it (:mod:`ragsight._core.attempts`).
+    """
+
+    __slots__ = ("bound", "stage_plan")
 
     def __init__(self, bound: BoundPolicy) -> None:
         self.bound = bound
+        self.stage_plan: Any = None
 
     def _make_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         bound = self.bound
@@ -40,6 +49,7 @@ class RetryWrappers:
         has_result_check = bound.policy.retry_on_result is not None
         in_retry = _scope.in_retry
         coroutine = types.CoroutineType
+        wrappers = self
 
         def guarded(*args: Any, **kw: Any) -> Any:
             if single and in_retry.get():
@@ -51,11 +61,11 @@ class RetryWrappers:
                 try:
                     result = fn(*args, **kw)
                 except Exception as exc:
-                    return _retry_sync(bound, fn, args, kw, start, exc, None)
+                    return _retry_sync(wrappers, fn, args, kw, start, exc, None)
                 if type(result) is coroutine:  # a plain def returning a coroutine
-                    return _await_first(bound, fn, args, kw, start, result)
+                    return _await_first(wrappers, fn, args, kw, start, result)
                 if has_result_check and bound.bad_result(result):
-                    return _retry_sync(bound, fn, args, kw, start, None, result)
+                    return _retry_sync(wrappers, fn, args, kw, start, None, result)
                 with lock:
                     if start < budget._bucket_end:
                         budget._cur_calls += 1
@@ -75,6 +85,7 @@ class RetryWrappers:
         single = bound.policy.nested == "single"
         has_result_check = bound.policy.retry_on_result is not None
         in_retry = _scope.in_retry
+        wrappers = self
 
         async def guarded(*args: Any, **kw: Any) -> Any:
             if single and in_retry.get():
@@ -86,9 +97,9 @@ class RetryWrappers:
                 try:
                     result = await fn(*args, **kw)
                 except Exception as exc:
-                    return await _retry_async(bound, fn, args, kw, start, exc, None)
+                    return await _retry_async(wrappers, fn, args, kw, start, exc, None)
                 if has_result_check and bound.bad_result(result):
-                    return await _retry_async(bound, fn, args, kw, start, None, result)
+                    return await _retry_async(wrappers, fn, args, kw, start, None, result)
                 with lock:
                     if start < budget._bucket_end:
                         budget._cur_calls += 1
@@ -164,8 +175,21 @@ class _RetriedStream(QuietStream):
             self._run.finished(error)
 
 
+def _attempt_log(
+    wrappers: RetryWrappers, failed_at: float, exc: BaseException | None
+) -> AttemptLog | None:
+    """The stage right outside, told its first attempt failed and is retried."""
+    plan = wrappers.stage_plan
+    if plan is None:
+        return None
+    stage = CURRENT.get()
+    if stage is None or stage._plan is not plan:
+        return None
+    return stage.retried(failed_at, exc)
+
+
 def _retry_sync(
-    bound: BoundPolicy,
+    wrappers: RetryWrappers,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kw: dict[str, Any],
@@ -173,12 +197,14 @@ def _retry_sync(
     exc: BaseException | None,
     result: Any,
 ) -> Any:
-    run = AttemptRun(bound, start)
-    return retry_sync(run, fn, args, kw, run.retry_or_raise(exc, result))
+    failed_at = perf_counter()
+    run = AttemptRun(wrappers.bound, start)
+    delay = run.retry_or_raise(exc, result)
+    return retry_sync(run, fn, args, kw, delay, _attempt_log(wrappers, failed_at, exc))
 
 
 async def _retry_async(
-    bound: BoundPolicy,
+    wrappers: RetryWrappers,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kw: dict[str, Any],
@@ -186,12 +212,14 @@ async def _retry_async(
     exc: BaseException | None,
     result: Any,
 ) -> Any:
-    run = AttemptRun(bound, start)
-    return await retry_async(run, fn, args, kw, run.retry_or_raise(exc, result))
+    failed_at = perf_counter()
+    run = AttemptRun(wrappers.bound, start)
+    delay = run.retry_or_raise(exc, result)
+    return await retry_async(run, fn, args, kw, delay, _attempt_log(wrappers, failed_at, exc))
 
 
 async def _await_first(
-    bound: BoundPolicy,
+    wrappers: RetryWrappers,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kw: dict[str, Any],
@@ -200,14 +228,15 @@ async def _await_first(
 ) -> Any:
     """A sync callable returned a coroutine: its failures surface only when awaited, so the
     retries happen here (each new attempt calls ``fn`` again for a fresh one)."""
+    bound = wrappers.bound
     token = _scope.in_retry.set(True)
     try:
         try:
             result = await first
         except Exception as exc:
-            return await _retry_async(bound, fn, args, kw, start, exc, None)
+            return await _retry_async(wrappers, fn, args, kw, start, exc, None)
         if bound.bad_result(result):
-            return await _retry_async(bound, fn, args, kw, start, None, result)
+            return await _retry_async(wrappers, fn, args, kw, start, None, result)
         bound.budget.record(start, FIRST)
         return result
     finally:
