@@ -43,6 +43,8 @@ OTELCOL_EXPORTER_SEND_FAILED = ("otelcol_exporter_send_failed_spans_total",)
 # Spans dropped because the sending queue is full (backend down, retries holding the queue):
 # counted at once, while send_failed only counts after retrying for minutes.
 OTELCOL_EXPORTER_ENQUEUE_FAILED = ("otelcol_exporter_enqueue_failed_spans_total",)
+# Log records the log store (VictoriaLogs) refused, after retries.
+OTELCOL_LOG_EXPORTER_SEND_FAILED = ("otelcol_exporter_send_failed_log_records_total",)
 OTELCOL_RECEIVER_REFUSED = (
     "otelcol_receiver_refused_spans_total",
     "otelcol_receiver_refused_metric_points_total",
@@ -525,6 +527,7 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
                 for m in (
                     *OTELCOL_EXPORTER_SEND_FAILED,
                     *OTELCOL_EXPORTER_ENQUEUE_FAILED,
+                    *OTELCOL_LOG_EXPORTER_SEND_FAILED,
                     *OTELCOL_RECEIVER_REFUSED,
                 )
             ),
@@ -784,6 +787,20 @@ def rule_tests() -> dict[str, Any]:
                     (
                         f"{OTELCOL_EXPORTER_SEND_FAILED[0]}"
                         f"{_sel(**collector, exporter='otlp_grpc/traces')}",
+                        "0+10x20",
+                    )
+                ],
+                "OtelCollectorDroppingData",
+                "4m",
+                "10m",
+                collector,
+            ),
+            _case(
+                "the Collector cannot deliver log records to the log store",
+                [
+                    (
+                        f"{OTELCOL_LOG_EXPORTER_SEND_FAILED[0]}"
+                        f"{_sel(**collector, exporter='otlp_http/logs')}",
                         "0+10x20",
                     )
                 ],

@@ -101,6 +101,7 @@ def test_committed_stack_files_match_the_generator() -> None:
 def test_rules_select_only_series_the_sdk_or_collector_produce(expr: str) -> None:
     allowed = sdk_series() | recorded_names() | set(gen.OTELCOL_EXPORTER_SEND_FAILED)
     allowed |= set(gen.OTELCOL_RECEIVER_REFUSED) | set(gen.OTELCOL_EXPORTER_ENQUEUE_FAILED)
+    allowed |= set(gen.OTELCOL_LOG_EXPORTER_SEND_FAILED)
     assert metric_identifiers(expr) <= allowed, metric_identifiers(expr) - allowed
 
 
