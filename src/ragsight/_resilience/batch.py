@@ -15,8 +15,8 @@ carries the counts and the failure events; the first ``DOCUMENT_SPANS`` document
 a child span (``document``, with its index and outcome) that parents whatever the handler
 emits. Past that limit the handler's own spans hang off the batch span directly and the
 documents only count in its attributes: a batch of 100 000 documents stays one readable
-trace of bounded size (about 0.1 ms of span work per document with an SDK, so the limit
-also bounds what tracing adds to a large batch).
+trace of bounded size (a document span costs about two plain spans, so the limit also
+bounds what tracing adds to a large batch; measured in docs/resilience.md).
 
 An input that raises midway (``def docs(): yield from rows; raise OSError``) stops the
 batch: no new document starts, the in-flight ones finish, and :class:`BatchInputError`
