@@ -28,13 +28,25 @@ def refused(limit: Limit) -> list[Any]:
     if limit.type is str:
         return ["none", "", limit.choices[0][:-1], 1]
     low, high = limit.minimum, limit.maximum
-    step = 1 if limit.type is int else 1e-9
     values: list[Any] = []
     if low is not None:
-        values.append(limit.type(low) if limit.exclusive_min else limit.type(low - step))
+        values.append(limit.type(low) if limit.exclusive_min else _below(limit, low))
     if high is not None:
-        values.append(limit.type(high + step))
+        values.append(_above(limit, high))
     values += [math.nan, math.inf, -math.inf, True]
     if limit.type is int:
         values.append(1.5)
     return values
+
+
+def _below(limit: Limit, value: float) -> Any:
+    """The nearest value under ``value`` (a float step of 1e-9 vanishes next to 3e7)."""
+    if limit.type is int:
+        return int(value) - 1
+    return min(value - 1e-9, math.nextafter(value, -math.inf))
+
+
+def _above(limit: Limit, value: float) -> Any:
+    if limit.type is int:
+        return int(value) + 1
+    return max(value + 1e-9, math.nextafter(value, math.inf))

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ragsight import names
+from ragsight._config.export_limits import EXPORT_LIMITS
 from ragsight._config.settings import Key, Parser, Secret
 from ragsight._core.limits import Limit, LimitError
 from ragsight._core.policy import BREAKER_LIMITS, RETRY_LIMITS, BreakerConfig, RetryConfig
@@ -132,6 +133,37 @@ def limited(limit: Limit) -> Parser:
     return parse
 
 
+def _numeric(limit: Limit) -> Parser:
+    """Text or a number of the limit's type; the range is checked after any unit scaling
+    (validation applies ``Key.limit``), so milliseconds are judged as seconds."""
+    noun = "an integer" if limit.type is int else "a number"
+
+    def parse(raw: Any, from_env: bool) -> Any:
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = int(raw.strip()) if limit.type is int else float(raw.strip())
+            except ValueError:
+                raise Invalid(f"not {noun}") from None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (limit.type is int and isinstance(value, float) and not value.is_integer())
+        ):
+            raise Invalid(f"not {noun}")
+        return int(value) if limit.type is int else float(value)
+
+    return parse
+
+
+def _export(name: str, *env: str, own: bool = False, **kw: Any) -> Key:
+    """A numeric export key: parsed as a number, checked with its EXPORT_LIMITS entry."""
+    limit = EXPORT_LIMITS[name]
+    envs = (_ragsight_env(name), *env) if own else env
+    scaled = " (the env variable is milliseconds)" if kw.get("env_scale") else ""
+    return Key(name, _numeric(limit), limit.describe() + scaled, envs, limit=limit, **kw)
+
+
 def _limited_section(limits: Mapping[str, Limit]) -> dict[str, tuple[Parser, str]]:
     return {name: (limited(limit), limit.describe()) for name, limit in limits.items()}
 
@@ -235,7 +267,6 @@ EXPORTERS = ("auto", "otlp", "file", "none")
 LOG_FORMATS = ("none", "text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-_POS = "a number > 0 (seconds)"
 _RATIO = "a number from 0 to 1"
 
 
@@ -252,10 +283,8 @@ def _own(name: str, parse: Parser, allowed: str, *extra_env: str, **kw: Any) -> 
     return Key(name, parse, allowed, (_ragsight_env(name), *extra_env), **kw)
 
 
-_positive = _number(float, minimum=0.0, exclusive_min=True)
 _ratio = _number(float, minimum=0.0, maximum=1.0)
-_count = _number(int, minimum=1)
-_count0 = _number(int, minimum=0)
+_content_length = _number(int, minimum=1, maximum=1 << 20)
 
 _BREAKER_PARSERS = _limited_section(BREAKER_LIMITS)
 _RETRY_PARSERS = _limited_section(RETRY_LIMITS)
@@ -296,13 +325,7 @@ def _per_signal_otlp_keys(signal: str) -> list[Key]:
             f"one of none, gzip, deflate (default: otlp.compression) for {signal}",
             env + "COMPRESSION",
         ),
-        _k(
-            f"otlp.{signal}_timeout",
-            _positive,
-            f"a number > 0 (seconds; the env variable is milliseconds) for {signal}",
-            env + "TIMEOUT",
-            env_scale=0.001,
-        ),
+        _export(f"otlp.{signal}_timeout", env + "TIMEOUT", env_scale=0.001),
     ]
 
 
@@ -324,7 +347,7 @@ KEYS: tuple[Key, ...] = (
     ),
     _k("sampler", _choice(*SAMPLERS), "one of " + ", ".join(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     _k("sampler_arg", _ratio, _RATIO, "OTEL_TRACES_SAMPLER_ARG"),
-    _own("shutdown_timeout", _positive, _POS),
+    _export("shutdown_timeout", own=True),
     _k("otlp.endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     _k("otlp.traces_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
     _k("otlp.metrics_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
@@ -348,36 +371,13 @@ KEYS: tuple[Key, ...] = (
         "one of none, gzip, deflate",
         "OTEL_EXPORTER_OTLP_COMPRESSION",
     ),
-    _k(
-        "otlp.timeout",
-        _positive,
-        "a number > 0 (seconds; the env variable is milliseconds)",
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-        env_scale=0.001,
-    ),
+    _export("otlp.timeout", "OTEL_EXPORTER_OTLP_TIMEOUT", env_scale=0.001),
     _k("otlp.insecure", _bool, "true or false", "OTEL_EXPORTER_OTLP_INSECURE"),
     *(key for signal in _SIGNALS for key in _per_signal_otlp_keys(signal)),
-    _k("batch.max_queue_size", _count, "an integer >= 1", "OTEL_BSP_MAX_QUEUE_SIZE"),
-    _k(
-        "batch.max_export_batch_size",
-        _count,
-        "an integer >= 1 and <= batch.max_queue_size",
-        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    ),
-    _k(
-        "batch.schedule_delay",
-        _positive,
-        "a number > 0 (seconds; the env variable is milliseconds)",
-        "OTEL_BSP_SCHEDULE_DELAY",
-        env_scale=0.001,
-    ),
-    _k(
-        "batch.metric_export_interval",
-        _positive,
-        "a number > 0 (seconds; the env variable is milliseconds)",
-        "OTEL_METRIC_EXPORT_INTERVAL",
-        env_scale=0.001,
-    ),
+    _export("batch.max_queue_size", "OTEL_BSP_MAX_QUEUE_SIZE"),
+    _export("batch.max_export_batch_size", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+    _export("batch.schedule_delay", "OTEL_BSP_SCHEDULE_DELAY", env_scale=0.001),
+    _export("batch.metric_export_interval", "OTEL_METRIC_EXPORT_INTERVAL", env_scale=0.001),
     _own(
         "content.capture",
         _capture,
@@ -390,7 +390,7 @@ KEYS: tuple[Key, ...] = (
         "one of span, event, span_and_event",
         names.CAPTURE_CONTENT_ENV,
     ),
-    _own("content.max_length", _count, "an integer >= 1"),
+    _own("content.max_length", _content_length, "an integer >= 1 and <= 1048576"),
     _own(
         "content.redact_patterns",
         _patterns,
@@ -402,8 +402,12 @@ KEYS: tuple[Key, ...] = (
     _own("logs.correlation", _bool, "true or false"),
     _own("logs.export", _bool, "true or false"),
     _own("file_sink.directory", _str, "a directory path"),
-    _own("file_sink.max_bytes", _number(int, minimum=1024), "an integer >= 1024 (bytes)"),
-    _own("file_sink.backups", _count, "an integer >= 1"),
+    _export("file_sink.max_bytes", own=True),
+    _export("file_sink.backups", own=True),
+    _own("spool.enabled", _bool, "true or false (off: a batch that fails is dropped)"),
+    _own("spool.directory", _str, "a directory path (default: <file_sink.directory>/spool)"),
+    _export("spool.max_bytes", own=True),
+    _export("spool.max_age", own=True),
     *_section("breaker", BreakerConfig, _BREAKER_PARSERS),
     *_section("retry", RetryConfig, _RETRY_PARSERS),
 )

@@ -13,16 +13,14 @@ header cannot leak through a log line, an error message, ``repr(settings)`` or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
+from ragsight._config.masking import MASK, mask, mask_url, scrub
+from ragsight._core.limits import Limit
 from ragsight._core.policy import BreakerDefaults, RetryDefaults
-
-MASK = "****"
 
 
 class Secret:
@@ -47,31 +45,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def mask_url(url: str) -> str:
-    """Hide a password embedded in a URL (``https://user:pw@host``) and secret query values."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
-    query = re.sub(
-        r"(?i)((?:^|&)[^=&]*(?:key|token|secret|password|auth)[^=&]*=)[^&]*",
-        rf"\g<1>{MASK}",
-        parts.query,
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-_SECRET_NAME = re.compile(r"(?i)(key|token|secret|passw|auth|credential|cookie|signature)")
-
-
-def looks_secret(name: str) -> bool:
-    """Whether an unknown key or header name should have its value masked."""
-    return bool(_SECRET_NAME.search(name))
 
 
 # --------------------------------------------------------------------------------------
@@ -186,6 +159,18 @@ class FileSinkSettings:
 
 
 @dataclass(frozen=True)
+class SpoolSettings:
+    """The outage spool: OTLP batches that fail go to disk and are replayed, in order, once
+    the collector answers again. Bounded by size and age; what exceeds a bound is dropped
+    and counted (``ragsight.export.dropped``)."""
+
+    enabled: bool = True
+    directory: str | None = None  # None: <file_sink.directory>/spool
+    max_bytes: int = 64 * 1024 * 1024  # per signal
+    max_age: float = 3600.0  # seconds; older batches are dropped and counted at replay
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configure() needs, validated; ``sources`` says where each key came from."""
 
@@ -203,6 +188,7 @@ class Settings:
     content: ContentSettings = field(default_factory=ContentSettings)
     logs: LogSettings = field(default_factory=LogSettings)
     file_sink: FileSinkSettings = field(default_factory=FileSinkSettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
     breaker: BreakerDefaults = field(default_factory=BreakerDefaults)
     retry: RetryDefaults = field(default_factory=RetryDefaults)
     # Not part of equality: the same values from another source are the same config.
@@ -245,6 +231,7 @@ class Key:
     env: tuple[str, ...] = ()
     secret: bool = False
     env_scale: float = 1.0  # env value * scale = settings value (ms -> s)
+    limit: Limit | None = None  # checked after scaling: the component's own limit
 
     @property
     def argument(self) -> str:
@@ -252,27 +239,13 @@ class Key:
         return self.name.replace(".", "_")
 
     def mask(self, value: Any) -> Any:
-        return mask_value(value, secret=self.secret)
-
-
-def mask_value(value: Any, *, secret: bool = False) -> Any:
-    """``value`` of a known key made safe to print (``secret``: the whole value is masked)."""
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, Mapping):
-        return {str(k): MASK if secret or looks_secret(str(k)) else v for k, v in value.items()}
-    if secret:
-        return MASK
-    if isinstance(value, str) and "://" in value:
-        return mask_url(value)
-    return value
+        """``value`` safe to print (:func:`ragsight._config.masking.mask`)."""
+        return mask(self.name, value, secret=self.secret, by_name=False)
 
 
 def mask_unknown(name: str, value: Any) -> Any:
-    """The value of an unknown key: masked when its name looks like a secret's."""
-    if looks_secret(name.rsplit(".", 1)[-1]):
-        return MASK
-    return mask_value(value)
+    """The value of an unknown key, masked by its name and by its shape."""
+    return mask(name, value)
 
 
 # --------------------------------------------------------------------------------------
@@ -288,8 +261,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        shown = "" if self.value is _NO_VALUE else f" = {self.value!r}"
-        return f"{self.key}{shown} (from {self.source}): {self.message}"
+        shown = "" if self.value is _NO_VALUE else f" = {mask(self.key, self.value)!r}"
+        return f"{self.key}{shown} (from {scrub(self.source)}): {scrub(self.message)}"
 
 
 _NO_VALUE: Any = object()

@@ -33,6 +33,8 @@ from ragsight._config.keys import (
 from ragsight._config.settings import NO_VALUE, Problem
 
 DISCOVERED = ("ragsight.toml", "ragsight.yaml", "ragsight.yml", "ragsight.json")
+MAX_FILE_BYTES = 1024 * 1024  # a settings file is a few kB; anything this big is a mistake
+MAX_DEPTH = 16  # the deepest key is two levels; deeper nesting is refused, never recursed
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,34 @@ def find_config_file(
     return None, ""
 
 
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text, refused when too large or not text (before any parser runs)."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+    if b"\x00" in data:
+        raise ValueError("binary content (a NUL byte)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_guarded(parse: Any, text: str) -> Any:
+    """Run a parser; its RecursionError on absurd nesting becomes a plain ValueError."""
+    try:
+        return parse(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+    return _parse_guarded(tomllib.loads, _read_text(path))  # type: ignore[no-any-return]
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -89,15 +112,14 @@ def load_file(path: Path) -> dict[str, Any]:
     if suffix == ".toml":
         data = _read_toml(path)
         if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("ragsight", {})
+            tool = data.get("tool", {})
+            data = tool.get("ragsight", {}) if isinstance(tool, dict) else {}
     elif suffix in (".yaml", ".yml"):
         import yaml
 
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+        data = _parse_guarded(yaml.safe_load, _read_text(path)) or {}
     elif suffix == ".json":
-        with path.open(encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = _parse_guarded(json.loads, _read_text(path))
     else:
         raise ValueError(f"unknown file type {suffix!r}: use .toml, .yaml, .yml or .json")
     if not isinstance(data, dict):
@@ -106,13 +128,20 @@ def load_file(path: Path) -> dict[str, Any]:
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Nested tables to dotted keys; known mapping-valued keys stay whole."""
-    for raw_key, value in data.items():
-        key = f"{prefix}{raw_key}"
-        if key in MAPPING_KEYS or key in BY_NAME or not isinstance(value, dict):
-            yield key, value
-        else:
-            yield from flatten(value, key + ".")
+    """Nested tables to dotted keys; known mapping-valued keys stay whole.
+
+    Iterative, and refuses (ValueError) tables nested deeper than :data:`MAX_DEPTH`."""
+    stack: list[tuple[Mapping[Any, Any], str, int]] = [(data, prefix, 0)]
+    while stack:
+        table, head, depth = stack.pop(0)
+        for raw_key, value in table.items():
+            key = f"{head}{raw_key}"
+            if key in MAPPING_KEYS or key in BY_NAME or not isinstance(value, dict):
+                yield key, value
+            elif depth + 1 >= MAX_DEPTH:
+                raise ValueError(f"{key[:60]!r}... is nested deeper than {MAX_DEPTH} levels")
+            else:
+                stack.append((value, key + ".", depth + 1))
 
 
 def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
@@ -123,7 +152,10 @@ def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
         return [], [Problem("config_file", label, NO_VALUE, "file not found")]
     except Exception as exc:
         return [], [Problem("config_file", label, NO_VALUE, f"cannot be read: {exc}")]
-    return [Raw(key, value, label) for key, value in flatten(data)], []
+    try:
+        return [Raw(key, value, label) for key, value in flatten(data)], []
+    except ValueError as exc:
+        return [], [Problem("config_file", label, NO_VALUE, f"cannot be read: {exc}")]
 
 
 def env_values(environ: Mapping[str, str]) -> list[Raw]:

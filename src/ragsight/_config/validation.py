@@ -16,8 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 from ragsight._config.keys import BY_ARGUMENT, BY_NAME, ENV_NAMES, Invalid
+from ragsight._config.masking import mask
 from ragsight._config.settings import ConfigError, Problem, Settings, mask_unknown
 from ragsight._config.sources import Gathered, Raw, gather
+from ragsight._core.limits import LimitError
 
 
 def _did_you_mean(word: str, candidates: list[str]) -> str:
@@ -58,6 +60,13 @@ def _parse(raw: Raw) -> tuple[Any, Problem | None]:
         )
     if raw.from_env and raw.env_scale != 1.0:
         value = value * raw.env_scale
+    if key.limit is not None:
+        try:
+            value = key.limit.check(value, key.name)
+        except LimitError:
+            return None, Problem(
+                key.name, raw.source, key.mask(raw.value), f"out of range; allowed: {key.allowed}"
+            )
     return value, None
 
 
@@ -141,6 +150,32 @@ def build(gathered: Gathered) -> Settings:
     return _assemble(values, sources)
 
 
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes)
+
+
+def check_own_arguments(**arguments: Any) -> None:
+    """configure()'s own parameters (not configuration keys) have the documented types.
+
+    Raises ConfigError naming each wrong one, so ``configure(config_file=123)`` or
+    ``configure(settings="x")`` never surfaces as a raw TypeError/AttributeError."""
+    expected = {
+        "config_file": ("a path (str or os.PathLike) or None", _is_path),
+        "settings": ("a ragsight Settings object or None", lambda v: isinstance(v, Settings)),
+        "redact_hook": ("a callable taking and returning str, or None", callable),
+        "environ": ("a mapping of str to str, or None", lambda v: isinstance(v, Mapping)),
+        "cwd": ("a directory path or None", _is_path),
+    }
+    problems = [
+        Problem(name, f"configure({name}=...)", mask(name, value), f"must be {allowed}")
+        for name, value in arguments.items()
+        for allowed, ok in [expected[name]]
+        if value is not None and not ok(value)
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     *,
@@ -148,5 +183,8 @@ def load_settings(
     cwd: str | os.PathLike[str] | None = None,
     **arguments: Any,
 ) -> Settings:
-    """Settings from every source (defaults < file < environment < arguments)."""
+    """Settings from every source (defaults < file < environment < arguments).
+
+    Raises ConfigError listing every problem (also a wrong type of ``config_file``)."""
+    check_own_arguments(config_file=config_file, environ=environ, cwd=cwd)
     return build(gather(arguments, config_file=config_file, environ=environ, cwd=cwd))

@@ -39,7 +39,9 @@ class ContentPolicy:
 
 _SECONDS = "seconds"
 _RATE = Limit(float, minimum=0.0, maximum=1.0, exclusive_min=True)
-_DURATION = Limit(float, minimum=0.0, exclusive_min=True, unit=_SECONDS)
+# at least a millisecond: below, clocks cannot tell the buckets apart (window=1e-320
+# divided by the bucket count underflows to 0); large values mean "never" and stay valid
+_DURATION = Limit(float, minimum=0.001, unit=_SECONDS)
 _AT_LEAST_ONE = Limit(int, minimum=1)
 
 BREAKER_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
@@ -115,15 +117,17 @@ JitterKind = Literal["full", "equal", "decorrelated", "constant", "exponential"]
 """The backoff schedules (``ragsight._resilience.backoff.Backoff`` documents each one)."""
 JITTER_KINDS: Final[tuple[str, ...]] = get_args(JitterKind)
 
-_NON_NEGATIVE = Limit(float, minimum=0.0)
-_DELAY = Limit(float, minimum=0.0, unit=_SECONDS)
+_NON_NEGATIVE = Limit(float, minimum=0.0, maximum=1e6)
+_DELAY = Limit(float, minimum=0.0, maximum=24 * 3600.0, unit=_SECONDS)  # sleep() overflows
 
 RETRY_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
     {
         "attempts": Limit(int, minimum=1, note="the first call included"),
         "deadline": _DURATION,
         "base_delay": _DELAY,
-        "max_delay": Limit(float, minimum=0.0, unit=_SECONDS, note="caps every delay"),
+        "max_delay": Limit(
+            float, minimum=0.0, maximum=24 * 3600.0, unit=_SECONDS, note="caps every delay"
+        ),
         "jitter": Limit(str, choices=JITTER_KINDS),
         "budget_ratio": _NON_NEGATIVE,
         "budget_min_per_second": _NON_NEGATIVE,

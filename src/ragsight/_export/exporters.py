@@ -6,6 +6,8 @@ Imported by configure() only (it imports the OpenTelemetry SDK and exporters).
 from __future__ import annotations
 
 import contextlib
+import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +19,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ragsight._config.settings import Settings, mask_url
+from ragsight._config.export_limits import SHUTDOWN_TIMEOUT
+from ragsight._config.masking import mask_url, scrub
+from ragsight._config.settings import Settings
 from ragsight._export.filesink import JsonLinesWriter, to_otlp_json
 from ragsight._export.health import (
     HEALTH,
@@ -28,39 +32,60 @@ from ragsight._export.health import (
     ExportHealth,
     count_items,
 )
+from ragsight._export.shutdown import Deadline, stop_exporters
 
 _SUCCESS = {SpanExportResult.SUCCESS, MetricExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
 
 
 class ExportCall:
-    """Calls an exporter, turns exceptions into failures and reports to ExportHealth."""
+    """Calls an exporter, turns exceptions into failures and reports to ExportHealth.
+
+    Each item is counted exactly once: a failed batch is counted here (never also by the
+    exporter), a partial write counts only what it did not write (``unwritten`` on the
+    exception), and a batch still in flight when shutdown gives up is counted by
+    :meth:`abandon` and not again if its export fails later.
+    """
 
     def __init__(self, signal: str, target: str, health: ExportHealth = HEALTH) -> None:
         self.signal = signal
         self.target = target
         self.health = health
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}  # ticket -> items
+        self._tickets = itertools.count()
 
     def run(self, export: Any, batch: Any, *args: Any, **kwargs: Any) -> bool:
+        items = count_items(self.signal, batch)
+        ticket = next(self._tickets)
+        with self._lock:
+            self._in_flight[ticket] = items
+        reason = ""
+        result: Any = None
         try:
             result = export(batch, *args, **kwargs)
         except Exception as exc:
-            self.health.failure(
-                self.signal,
-                self.target,
-                f"{type(exc).__name__}: {exc}",
-                count_items(self.signal, batch),
-            )
-            return False
+            reason = scrub(f"{type(exc).__name__}: {exc}")
+            items = getattr(exc, "unwritten", items)
+        with self._lock:
+            owned = self._in_flight.pop(ticket, None) is not None
         if result in _SUCCESS:
             self.health.success(self.signal, self.target)
             return True
         self.health.failure(
             self.signal,
             self.target,
-            "the exporter reported failure (after its retries)",
-            count_items(self.signal, batch),
+            reason or "the exporter reported failure (after its retries)",
+            items if owned else 0,
         )
         return False
+
+    def abandon(self) -> int:
+        """Count every item still being exported as dropped (shutdown ran out of time)."""
+        with self._lock:
+            items = sum(self._in_flight.values())
+            self._in_flight.clear()
+        self.health.dropped(self.signal, items)
+        return items
 
 
 # --------------------------------------------------------------------------------------
@@ -152,6 +177,7 @@ class GuardedMetricExporter(MetricExporter):
 class BoundedSpanProcessor(SpanProcessor):
     def __init__(self, exporter: SpanExporter, guard: ExportCall, settings: Settings) -> None:
         self._exporter = exporter
+        self._call = guard
         self._batch: BoundedBatchProcessor[ReadableSpan] = BoundedBatchProcessor(
             lambda batch: guard.run(exporter.export, batch),
             signal=SIGNAL_TRACES,
@@ -172,14 +198,20 @@ class BoundedSpanProcessor(SpanProcessor):
         return self._batch.force_flush(timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
-        self._batch.shutdown(timeout_millis / 1000)
-        with contextlib.suppress(Exception):
-            self._exporter.shutdown()
+        self.shutdown_within(Deadline(timeout_millis / 1000))
+
+    def shutdown_within(self, deadline: Deadline) -> None:
+        """Flush until ``deadline``, then stop; what is left is counted as dropped."""
+        _stop_batch(self._batch, self._call, self._exporter, deadline)
+
+    def abandon(self) -> int:
+        return self._batch.abandon()
 
 
 class BoundedLogProcessor(LogRecordProcessor):
     def __init__(self, exporter: LogRecordExporter, guard: ExportCall, settings: Settings) -> None:
         self._exporter = exporter
+        self._call = guard
         self._batch: BoundedBatchProcessor[ReadableLogRecord] = BoundedBatchProcessor(
             lambda batch: guard.run(exporter.export, batch),
             signal=SIGNAL_LOGS,
@@ -207,9 +239,22 @@ class BoundedLogProcessor(LogRecordProcessor):
         return self._batch.force_flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        self._batch.shutdown(5.0)
-        with contextlib.suppress(Exception):
-            self._exporter.shutdown()  # type: ignore[no-untyped-call]
+        self.shutdown_within(Deadline(SHUTDOWN_TIMEOUT.maximum or 5.0))
+
+    def shutdown_within(self, deadline: Deadline) -> None:
+        """Flush until ``deadline``, then stop; what is left is counted as dropped."""
+        _stop_batch(self._batch, self._call, self._exporter, deadline)
+
+    def abandon(self) -> int:
+        return self._batch.abandon()
+
+
+def _stop_batch(
+    batch: BoundedBatchProcessor[Any], call: ExportCall, exporter: Any, deadline: Deadline
+) -> None:
+    if not batch.shutdown(deadline.remaining()):
+        call.abandon()  # the worker is still inside an export that outlived the deadline
+    stop_exporters([exporter], deadline)
 
 
 # --------------------------------------------------------------------------------------

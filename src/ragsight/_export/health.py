@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from ragsight._config.export_limits import BATCH_SIZE, QUEUE_SIZE, SCHEDULE_DELAY
+
 logger = logging.getLogger("ragsight.export")
 
 T = TypeVar("T")
@@ -121,9 +123,9 @@ class BoundedBatchProcessor(Generic[T]):
     ) -> None:
         self._export = export
         self._signal = signal
-        self._max_queue = max_queue_size
-        self._batch = max_export_batch_size
-        self._delay = schedule_delay
+        self._max_queue = QUEUE_SIZE.check(max_queue_size, "batch.max_queue_size")
+        self._batch = BATCH_SIZE.check(max_export_batch_size, "batch.max_export_batch_size")
+        self._delay = SCHEDULE_DELAY.check(schedule_delay, "batch.schedule_delay")
         self._health = health
         self._queue: collections.deque[T] = collections.deque()
         self._wake = threading.Event()
@@ -155,7 +157,7 @@ class BoundedBatchProcessor(Generic[T]):
                     self._export(batch)
                 except Exception as exc:
                     self._health.failure(self._signal, "exporter", repr(exc), len(batch))
-                if not everything and len(self._queue) < self._batch:
+                if self._stopped or (not everything and len(self._queue) < self._batch):
                     break
 
     def _run(self) -> None:
@@ -187,17 +189,30 @@ class BoundedBatchProcessor(Generic[T]):
                 self._flushed.wait(remaining)
         return True
 
-    def shutdown(self, timeout: float) -> None:
-        """Flush within ``timeout``, then stop; whatever is still queued is counted as dropped."""
+    def shutdown(self, timeout: float) -> bool:
+        """Flush within ``timeout`` seconds, then stop; whatever is still queued is counted
+        as dropped. True when the worker stopped (False: it is inside a slow export)."""
         if self._stopped:
-            return
+            return not self._worker.is_alive()
+        deadline = time.monotonic() + max(0.0, timeout)
         self.force_flush(timeout)
         self._stopped = True
         self._wake.set()
-        self._worker.join(max(0.0, timeout))
-        leftover = len(self._queue)
-        self._queue.clear()
+        self._worker.join(max(0.0, deadline - time.monotonic()))
+        self.abandon()
+        return not self._worker.is_alive()
+
+    def abandon(self) -> int:
+        """Count and discard what is still queued (never exported)."""
+        leftover = 0
+        while True:
+            try:
+                self._queue.popleft()
+            except IndexError:
+                break
+            leftover += 1
         self._health.dropped(self._signal, leftover)
+        return leftover
 
 
 def count_items(signal: str, batch: Any) -> int:

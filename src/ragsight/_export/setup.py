@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragsight import names
+from ragsight._config.export_limits import METRIC_INTERVAL
 from ragsight._config.settings import ConfigError, Problem, Settings
 from ragsight._core.instruments import create_instrument
 from ragsight._core.policy import (
@@ -42,6 +43,7 @@ from ragsight._export.health import (
     ExportHealth,
     quiet_exporter_logs,
 )
+from ragsight._export.shutdown import ShutdownPlan
 
 logger = logging.getLogger("ragsight")
 
@@ -61,6 +63,7 @@ class Providers:
     targets: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     shut_down: bool = False
+    plan: ShutdownPlan = field(default_factory=ShutdownPlan)
 
     def force_flush(self, timeout: float | None = None) -> None:
         millis = int((timeout or self.settings.shutdown_timeout) * 1000)
@@ -72,22 +75,14 @@ class Providers:
                     logger.debug("ragsight: flush failed: %r", exc)
 
     def shutdown(self, timeout: float | None = None) -> None:
+        """Flush and stop within ``timeout`` (default ``shutdown_timeout``) seconds plus
+        ``SHUTDOWN_MARGIN``, whatever the collector does; what is not sent is counted."""
         if self.shut_down:
             return
         self.shut_down = True
-        millis = int((timeout or self.settings.shutdown_timeout) * 1000)
-        # traces and logs first: metrics last so drop counts of the others are exported too
-        for provider in (self.tracer_provider, self.logger_provider):
-            if provider is not None:
-                try:
-                    provider.shutdown()
-                except Exception as exc:
-                    logger.debug("ragsight: shutdown failed: %r", exc)
-        if self.meter_provider is not None:
-            try:
-                self.meter_provider.shutdown(timeout_millis=millis)
-            except Exception as exc:
-                logger.debug("ragsight: metrics shutdown failed: %r", exc)
+        from ragsight._export.shutdown import run_bounded
+
+        run_bounded(self.plan, self.settings.shutdown_timeout if timeout is None else timeout)
 
 
 def _resource(settings: Settings) -> Any:
@@ -180,35 +175,56 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
         quiet_exporter_logs(True)  # ExportHealth reports failure episodes instead
     resource = _resource(settings)
 
+    plan = telemetry.plan
+    # shutdown_on_exit=False everywhere: the SDK's own exit hooks wait up to 30 s each;
+    # ragsight's hook (shutdown()) is bounded by shutdown_timeout
     span_exporter, target = _exporter(settings, SIGNAL_TRACES, health)
     telemetry.targets[SIGNAL_TRACES] = target
-    tracer_provider = TracerProvider(resource=resource, sampler=_sampler(settings))
-    tracer_provider.add_span_processor(
-        BoundedSpanProcessor(span_exporter, ExportCall(SIGNAL_TRACES, target, health), settings)
+    tracer_provider = TracerProvider(
+        resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
     )
+    span_call = ExportCall(SIGNAL_TRACES, target, health)
+    span_processor = BoundedSpanProcessor(span_exporter, span_call, settings)
+    tracer_provider.add_span_processor(span_processor)
     telemetry.tracer_provider = tracer_provider
+    plan.processors.append(span_processor)
+    plan.providers.append(tracer_provider)
+    plan.calls.append(span_call)
 
     metric_exporter, target = _exporter(settings, SIGNAL_METRICS, health)
     telemetry.targets[SIGNAL_METRICS] = target
+    metric_call = ExportCall(SIGNAL_METRICS, target, health)
     reader = PeriodicExportingMetricReader(
-        GuardedMetricExporter(metric_exporter, ExportCall(SIGNAL_METRICS, target, health)),
-        export_interval_millis=settings.batch.metric_export_interval * 1000,
+        GuardedMetricExporter(metric_exporter, metric_call),
+        export_interval_millis=METRIC_INTERVAL.check(
+            settings.batch.metric_export_interval, "batch.metric_export_interval"
+        )
+        * 1000,
         export_timeout_millis=settings.otlp.for_signal(SIGNAL_METRICS).timeout * 1000 + 1000,
     )
     meter_provider = MeterProvider(
-        resource=resource, metric_readers=[reader], views=histogram_views()
+        resource=resource,
+        metric_readers=[reader],
+        views=histogram_views(),
+        shutdown_on_exit=False,
     )
     _register_drop_counter(meter_provider, health)
     telemetry.meter_provider = meter_provider
+    plan.meter_provider = meter_provider
+    plan.calls.append(metric_call)
+    plan.exporters.append(metric_exporter)
 
     if settings.logs.export:
         log_exporter, target = _exporter(settings, SIGNAL_LOGS, health)
         telemetry.targets[SIGNAL_LOGS] = target
-        logger_provider = LoggerProvider(resource=resource)
-        logger_provider.add_log_record_processor(
-            BoundedLogProcessor(log_exporter, ExportCall(SIGNAL_LOGS, target, health), settings)
-        )
+        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        log_call = ExportCall(SIGNAL_LOGS, target, health)
+        log_processor = BoundedLogProcessor(log_exporter, log_call, settings)
+        logger_provider.add_log_record_processor(log_processor)
         telemetry.logger_provider = logger_provider
+        plan.processors.append(log_processor)
+        plan.providers.append(logger_provider)
+        plan.calls.append(log_call)
     return telemetry
 
 
@@ -307,9 +323,10 @@ def configure(
     """
     global _active, _atexit_registered
     from ragsight._config.keys import BY_NAME
-    from ragsight._config.validation import load_settings
+    from ragsight._config.validation import check_own_arguments, load_settings
     from ragsight._export.logs import apply_logging
 
+    check_own_arguments(config_file=config_file, settings=settings, redact_hook=redact_hook)
     new = settings if settings is not None else load_settings(config_file, **arguments)
     with _lock:
         if _active is not None:

@@ -1,0 +1,162 @@
+"""No secret is ever printed: error messages, reprs and config show hide credentials for
+known and unknown keys alike, by key name and by value shape (issue 11, item 1)."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ragsight
+from ragsight._config.masking import mask, scrub, secret_shaped
+from ragsight._config.settings import ConfigError
+from ragsight._config.validation import load_settings
+
+TOKEN = "SECRET123abcXYZ"
+
+SECRET_VALUES = [
+    f"authorization=Bearer {TOKEN}",
+    f"Bearer {TOKEN}",
+    f"x-api-key={TOKEN},x-other=1",
+    f"sk-{TOKEN}",
+    f"sk-ant-api03-{TOKEN}",
+    f"AKIA{TOKEN.upper()}0",
+    f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{TOKEN}",
+    f"https://user:{TOKEN}@collector:4318",
+    f"https://collector:4318/v1/traces?api_key={TOKEN}",
+    f"ghp_{TOKEN}",
+    f"k1=v1,dd-api-key={TOKEN}",
+    f"{TOKEN}9f8e7d6c5b4a39281706f5e4",
+]
+
+
+def _message_of(**kwargs: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(**kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "variable", ["OTEL_EXPORTER_OTLP_HEADER", "RAGSIGHT_OTLP_HEADERS", "RAGSIGHT_OTLP_HEADER"]
+)
+def test_a_misspelt_header_variable_does_not_print_its_bearer_token(
+    variable: str, tmp_path: Path
+) -> None:
+    text = _message_of(environ={variable: f"authorization=Bearer {TOKEN}"}, cwd=tmp_path)
+    assert variable in text
+    assert TOKEN not in text
+
+
+def test_a_misspelt_configure_argument_does_not_print_its_value(tmp_path: Path) -> None:
+    text = _message_of(environ={}, cwd=tmp_path, otlp_header=f"authorization=Bearer {TOKEN}")
+    assert "otlp_header" in text
+    assert TOKEN not in text
+
+
+def test_a_misspelt_file_key_does_not_print_its_value(tmp_path: Path) -> None:
+    (tmp_path / "ragsight.toml").write_text(f'[otlp]\nheader = "authorization=Bearer {TOKEN}"\n')
+    text = _message_of(environ={}, cwd=tmp_path)
+    assert "otlp.header" in text
+    assert TOKEN not in text
+
+
+def test_configure_itself_raises_without_the_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        ragsight.configure(config_file=tmp_path / "absent.toml", otlp_header=f"Bearer {TOKEN}")
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in repr(info.value.problems)
+
+
+@pytest.mark.parametrize("value", SECRET_VALUES)
+def test_secret_shaped_values_are_masked_under_a_harmless_unknown_key(
+    value: str, tmp_path: Path
+) -> None:
+    text = _message_of(environ={"RAGSIGHT_COLOUR": value}, cwd=tmp_path)
+    assert TOKEN not in text
+    assert TOKEN.upper() not in text
+
+
+@pytest.mark.parametrize("value", SECRET_VALUES)
+def test_secret_shaped_values_are_masked_under_a_known_key_that_refuses_them(
+    value: str, tmp_path: Path
+) -> None:
+    text = _message_of(environ={"RAGSIGHT_SHUTDOWN_TIMEOUT": value}, cwd=tmp_path)
+    assert "shutdown_timeout" in text
+    assert TOKEN not in text
+
+
+def test_a_yaml_parse_error_quoting_the_line_does_not_show_the_token(tmp_path: Path) -> None:
+    config = tmp_path / "ragsight.yaml"
+    config.write_text(f"otlp:\n  headers: {{authorization: Bearer {TOKEN}\n")
+    text = _message_of(environ={}, cwd=tmp_path)
+    assert str(config) in text
+    assert TOKEN not in text
+
+
+def test_harmless_values_are_still_shown(tmp_path: Path) -> None:
+    text = _message_of(environ={"RAGSIGHT_SERVICE_NAMEE": "checkout-api"}, cwd=tmp_path)
+    assert "'checkout-api'" in text
+    assert "did you mean" in text
+
+
+_names = st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=30)
+_secret_core = st.text(alphabet=string.ascii_letters + string.digits, min_size=12, max_size=40)
+_shapes = st.sampled_from(
+    [
+        "Bearer {}",
+        "authorization=Bearer {}",
+        "sk-{}",
+        "https://u:{}@h:1",
+        "eyJhbGciOi.{}",
+        "ghp_{}",
+        "x-api-key={}",
+        "a=b,token={}",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=_names, shape=_shapes, core=_secret_core)
+def test_no_generated_secret_survives_masking_under_any_key_name(
+    name: str, shape: str, core: str
+) -> None:
+    value = shape.format(core)
+    shown = repr(mask(name, value))
+    assert core not in shown.replace(name, "<name>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    suffix=st.text(alphabet=string.ascii_uppercase + "_", min_size=1, max_size=20),
+    shape=_shapes,
+    core=_secret_core,
+)
+def test_no_generated_secret_appears_in_a_config_error(
+    suffix: str, shape: str, core: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    environ = {f"RAGSIGHT_X{suffix}": shape.format(core)}
+    with pytest.raises(ConfigError) as info:  # an unknown RAGSIGHT_* variable is refused
+        load_settings(environ=environ, cwd=tmp_path_factory.getbasetemp())
+    assert core not in str(info.value).replace(f"RAGSIGHT_X{suffix}", "<name>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.text(alphabet=string.ascii_lowercase + " :=-", max_size=40),
+    shape=_shapes,
+    core=_secret_core,
+)
+def test_scrub_hides_a_credential_inside_free_text(prefix: str, shape: str, core: str) -> None:
+    secret = shape.format(core)
+    if "=" in secret:  # header lists are whole values, not phrases in text
+        secret = secret.split("=", 1)[1] if "Bearer" in secret else "Bearer " + core
+    assert core not in scrub(f"{prefix} {secret} trailing words").replace(prefix, "<prefix>")
+
+
+def test_shape_detection_spares_ordinary_names_and_paths() -> None:
+    for harmless in ("checkout-api", "/var/lib/app/ragsight-telemetry", "http://collector:4318"):
+        assert not secret_shaped(harmless)
