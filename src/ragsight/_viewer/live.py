@@ -7,12 +7,15 @@ failures, degraded answers, the cache hit rate, the last evaluation score, stage
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.logging import RichHandler
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -52,7 +55,7 @@ def render(frame: Frame) -> RenderableType:
         ProgressBar(total=max(frame.total, 1), completed=frame.done, width=40),
     )
     state = Text(frame.breaker_state, style=STATE_STYLES.get(frame.breaker_state, ""))
-    if frame.seconds_until_probe is not None:
+    if frame.seconds_until_probe is not None and frame.breaker_state == names.CB_STATE_OPEN:
         state.append(f" (probe in {frame.seconds_until_probe * 1000:.0f} ms)", style="dim")
     lookups = frame.cache_hits + frame.cache_misses
     facts = Table.grid(padding=(0, 2))
@@ -94,7 +97,35 @@ class Dashboard:
 
 
 @contextmanager
-def dashboard(console: Console | None = None) -> Iterator[Dashboard]:
-    """A live dashboard for the duration of the ``with`` block (stays on screen after)."""
-    with Live(Text("starting..."), console=console, refresh_per_second=8, transient=False) as live:
+def _logs_above(logger: logging.Logger, console: Console) -> Iterator[None]:
+    """Print ``logger``'s terminal log lines above the dashboard instead of through it.
+
+    A StreamHandler holds the stream it was given, so rich cannot redirect it; for the
+    duration, each terminal StreamHandler is swapped for a RichHandler on ``console``.
+    """
+    terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    swapped = [
+        h for h in logger.handlers if type(h) is logging.StreamHandler and h.stream in terminal
+    ]
+    replacements = []
+    for handler in swapped:
+        rich_handler = RichHandler(console=console, level=handler.level, show_path=False)
+        logger.removeHandler(handler)
+        logger.addHandler(rich_handler)
+        replacements.append(rich_handler)
+    try:
+        yield
+    finally:
+        for rich_handler in replacements:
+            logger.removeHandler(rich_handler)
+        for handler in swapped:
+            logger.addHandler(handler)
+
+
+@contextmanager
+def dashboard(console: Console | None = None, logger: str = "ragsight") -> Iterator[Dashboard]:
+    """A live dashboard for the duration of the ``with`` block (stays on screen after);
+    ``logger``'s terminal output is printed above it meanwhile."""
+    live = Live(Text("starting..."), console=console, refresh_per_second=8, transient=False)
+    with live, _logs_above(logging.getLogger(logger), live.console):
         yield Dashboard(live)
