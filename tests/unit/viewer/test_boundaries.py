@@ -42,4 +42,3 @@ def test_import_ragsight_loads_neither_the_viewer_nor_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
-
