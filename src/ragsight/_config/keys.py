@@ -404,10 +404,6 @@ KEYS: tuple[Key, ...] = (
     _own("file_sink.directory", _str, "a directory path"),
     _export("file_sink.max_bytes", own=True),
     _export("file_sink.backups", own=True),
-    _own("spool.enabled", _bool, "true or false (off: a batch that fails is dropped)"),
-    _own("spool.directory", _str, "a directory path (default: <file_sink.directory>/spool)"),
-    _export("spool.max_bytes", own=True),
-    _export("spool.max_age", own=True),
     *_section("breaker", BreakerConfig, _BREAKER_PARSERS),
     *_section("retry", RetryConfig, _RETRY_PARSERS),
 )

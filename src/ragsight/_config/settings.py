@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
+from ragsight import names
 from ragsight._config.masking import MASK, mask, mask_url, scrub
 from ragsight._core.limits import Limit
 from ragsight._core.policy import BreakerDefaults, RetryDefaults
@@ -129,7 +130,8 @@ class BatchSettings:
     max_queue_size: int = 2048
     max_export_batch_size: int = 512
     schedule_delay: float = 1.0  # seconds
-    metric_export_interval: float = 60.0  # seconds (OTEL_METRIC_EXPORT_INTERVAL is in ms)
+    # seconds (OTEL_METRIC_EXPORT_INTERVAL is in ms)
+    metric_export_interval: float = names.METRIC_EXPORT_INTERVAL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -159,18 +161,6 @@ class FileSinkSettings:
 
 
 @dataclass(frozen=True)
-class SpoolSettings:
-    """The outage spool: OTLP batches that fail go to disk and are replayed, in order, once
-    the collector answers again. Bounded by size and age; what exceeds a bound is dropped
-    and counted (``ragsight.export.dropped``)."""
-
-    enabled: bool = True
-    directory: str | None = None  # None: <file_sink.directory>/spool
-    max_bytes: int = 64 * 1024 * 1024  # per signal
-    max_age: float = 3600.0  # seconds; older batches are dropped and counted at replay
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything configure() needs, validated; ``sources`` says where each key came from."""
 
@@ -188,7 +178,6 @@ class Settings:
     content: ContentSettings = field(default_factory=ContentSettings)
     logs: LogSettings = field(default_factory=LogSettings)
     file_sink: FileSinkSettings = field(default_factory=FileSinkSettings)
-    spool: SpoolSettings = field(default_factory=SpoolSettings)
     breaker: BreakerDefaults = field(default_factory=BreakerDefaults)
     retry: RetryDefaults = field(default_factory=RetryDefaults)
     # Not part of equality: the same values from another source are the same config.

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from ragsight._config.export_limits import SHUTDOWN_TIMEOUT
 from ragsight._config.masking import mask_url, scrub
 from ragsight._config.settings import Settings
-from ragsight._export.filesink import JsonLinesWriter, to_otlp_json
+from ragsight._export.filesink import JsonLinesWriter, SinkWriteError, to_otlp_json
 from ragsight._export.health import (
     HEALTH,
     SIGNAL_LOGS,
@@ -91,6 +91,27 @@ class ExportCall:
 # --------------------------------------------------------------------------------------
 # File exporters (the embedded default)
 # --------------------------------------------------------------------------------------
+def write_split(writer: JsonLinesWriter, encode: Any, items: Sequence[Any]) -> None:
+    """Write ``items`` as one line, or as several when one would exceed ``max_bytes``
+    (halves, recursively), so an accepted ``file_sink.max_bytes`` never refuses a batch.
+    Raises SinkWriteError counting only the items that were not written."""
+    line = to_otlp_json(encode(items))
+    if writer.fits(line) or len(items) <= 1:
+        writer.write(line, len(items))
+        return
+    half = len(items) // 2
+    unwritten = 0
+    problem: SinkWriteError | None = None
+    for part in (items[:half], items[half:]):
+        try:
+            write_split(writer, encode, part)
+        except SinkWriteError as exc:
+            unwritten += exc.unwritten
+            problem = exc
+    if problem is not None:
+        raise SinkWriteError(str(problem), unwritten)
+
+
 class FileSpanExporter(SpanExporter):
     def __init__(self, writer: JsonLinesWriter) -> None:
         self._writer = writer
@@ -98,8 +119,8 @@ class FileSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-        ok = self._writer.write(to_otlp_json(encode_spans(spans)), len(spans))
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+        write_split(self._writer, encode_spans, spans)
+        return SpanExportResult.SUCCESS
 
 
 class FileLogExporter(LogRecordExporter):
@@ -109,8 +130,8 @@ class FileLogExporter(LogRecordExporter):
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 
-        ok = self._writer.write(to_otlp_json(encode_logs(batch)), len(batch))
-        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+        write_split(self._writer, encode_logs, batch)
+        return LogRecordExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
@@ -132,8 +153,8 @@ class FileMetricExporter(MetricExporter):
         items = count_items(SIGNAL_METRICS, metrics_data)
         if items == 0:
             return MetricExportResult.SUCCESS
-        ok = self._writer.write(to_otlp_json(encode_metrics(metrics_data)), items)
-        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+        self._writer.write(to_otlp_json(encode_metrics(metrics_data)), items)
+        return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True
@@ -349,9 +370,7 @@ def otlp_exporter(settings: Settings, signal: str) -> tuple[Any, str]:
 
 def file_exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[Any, str]:
     sink = settings.file_sink
-    writer = JsonLinesWriter(
-        sink.directory, signal, max_bytes=sink.max_bytes, backups=sink.backups, health=health
-    )
+    writer = JsonLinesWriter(sink.directory, signal, max_bytes=sink.max_bytes, backups=sink.backups)
     target = str(writer.path)
     if signal == SIGNAL_TRACES:
         return FileSpanExporter(writer), target

@@ -6,7 +6,7 @@ steps (flush and stop traces and logs, then a last metric export) on a daemon th
 and the caller waits at most ``shutdown_timeout + SHUTDOWN_MARGIN``; every step is given
 the time that is left (:class:`Deadline`), never a default of its own. Whatever was still
 queued or being exported when time ran out is counted in ``ragsight.export.dropped``
-(or is already in the outage spool, to be replayed by the next process).
+(never silently lost).
 """
 
 from __future__ import annotations

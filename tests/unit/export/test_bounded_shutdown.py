@@ -83,7 +83,6 @@ def _telemetry(endpoint: str, protocol: str, tmp_path: Path, health: ExportHealt
         otlp_timeout=30.0,  # each export would wait far longer than shutdown allows
         shutdown_timeout=0.5,
         batch_schedule_delay=0.01,
-        spool_enabled=False,
     )
     return build_telemetry(settings, health=health)
 
@@ -116,7 +115,7 @@ def test_shutdown_returns_while_a_slow_collector_is_still_answering(
 ) -> None:
     release = threading.Event()
     with OtlpSink(delay=0.0) as sink:
-        sink._record = lambda item: release.wait(WATCHDOG) and False  # type: ignore[method-assign]
+        sink._record = lambda item: release.wait(WATCHDOG) and False
         endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint
         health = ExportHealth()
         telemetry = _telemetry(endpoint, protocol, tmp_path, health)
@@ -251,8 +250,7 @@ def test_the_exit_hook_returns_while_the_collector_still_holds_the_request(
         f"""
         import ragsight
         ragsight.configure(service_name="exit-hook", otlp_endpoint={blackhole.endpoint!r},
-                           otlp_timeout=30, shutdown_timeout=0.5, batch_schedule_delay=0.01,
-                           spool_enabled=False)
+                           otlp_timeout=30, shutdown_timeout=0.5, batch_schedule_delay=0.01)
         from opentelemetry import trace
         tracer = trace.get_tracer("t")
         for i in range(20):
