@@ -4,9 +4,10 @@ This is the single source of truth. The Collector config, the Prometheus rules a
 Grafana dashboards are written against it, and a stack test proves every series they
 query is produced by the SDK. No other module may spell one of these names as a literal.
 
-GenAI names follow the OpenTelemetry semantic conventions v1.41.0; deltas from
-semantic-conventions-genai v0.1.0 are used only when ``OTEL_SEMCONV_STABILITY_OPT_IN``
-contains ``gen_ai_latest_experimental``. Where no convention exists ragsight uses the
+GenAI names follow the latest conventions by default; ``semconv="v1.41.0"`` pins the names
+of that release. ``CONVENTIONS`` (end of this module) says per name which version and file
+defines it, what it was called before and what each mode emits; docs/conventions.md is
+generated from it (``python -m ragsight.names``). Where no convention exists ragsight uses the
 ``rag.*`` and ``resilience.*`` namespaces, reusing the attribute names proposed in
 semantic-conventions #2355 where they fit so that a later migration is a rename.
 """
@@ -20,8 +21,17 @@ from typing import Final, Literal
 # Instrumentation scope
 # --------------------------------------------------------------------------------------
 SCOPE_NAME: Final = "ragsight"
-SEMCONV_OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
-SEMCONV_LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
+# conventions generations (config key ``semconv``, env RAGSIGHT_SEMCONV)
+SEMCONV_LATEST: Final = "latest"
+SEMCONV_V1_41: Final = "v1.41.0"
+SEMCONV_MODES: Final = (SEMCONV_LATEST, SEMCONV_V1_41)
+# schema_url of every ragsight scope per mode. semantic-conventions-genai has no tagged
+# release (so no schema of its own); latest names the newest core schema, 1.44.0, which
+# still carries the gen_ai.* names (deprecated there as "moved")
+SCHEMA_URLS: Final = {
+    SEMCONV_LATEST: "https://opentelemetry.io/schemas/1.44.0",
+    SEMCONV_V1_41: "https://opentelemetry.io/schemas/1.41.0",
+}
 CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 # --------------------------------------------------------------------------------------
@@ -54,7 +64,13 @@ GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
 GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
-GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"  # v1.41.0: retrieval top-k (double)
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"  # retrieval and sampling top-k (double)
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
 GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
 GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
@@ -75,9 +91,28 @@ GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"  # v1.41.0 pipeline name
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 
-# semantic-conventions-genai v0.1.0 deltas (behind the opt-in)
-GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"  # replaces gen_ai.request.top_k (int)
-GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"  # replaces gen_ai.workflow.name
+# gen_ai.provider.name well-known values (semantic-conventions-genai model/gen-ai/registry.yaml)
+PROVIDER_OPENAI: Final = "openai"
+PROVIDER_AZURE_OPENAI: Final = "azure.ai.openai"
+PROVIDER_AZURE_AI_INFERENCE: Final = "azure.ai.inference"
+PROVIDER_ANTHROPIC: Final = "anthropic"
+PROVIDER_COHERE: Final = "cohere"
+PROVIDER_AWS_BEDROCK: Final = "aws.bedrock"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_GCP_GEN_AI: Final = "gcp.gen_ai"
+PROVIDER_MISTRAL_AI: Final = "mistral_ai"
+PROVIDER_GROQ: Final = "groq"
+PROVIDER_DEEPSEEK: Final = "deepseek"
+PROVIDER_X_AI: Final = "x_ai"
+PROVIDER_PERPLEXITY: Final = "perplexity"
+PROVIDER_IBM_WATSONX_AI: Final = "ibm.watsonx.ai"
+PROVIDERS: Final = (
+    PROVIDER_OPENAI, PROVIDER_AZURE_OPENAI, PROVIDER_AZURE_AI_INFERENCE, PROVIDER_ANTHROPIC,
+    PROVIDER_COHERE, PROVIDER_AWS_BEDROCK, PROVIDER_GCP_VERTEX_AI, PROVIDER_GCP_GEMINI,
+    PROVIDER_GCP_GEN_AI, PROVIDER_MISTRAL_AI, PROVIDER_GROQ, PROVIDER_DEEPSEEK, PROVIDER_X_AI,
+    PROVIDER_PERPLEXITY, PROVIDER_IBM_WATSONX_AI,
+)  # fmt: skip
 
 # Evaluation (event gen_ai.evaluation.result)
 GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
@@ -156,7 +191,6 @@ RESILIENCE_STRATEGY: Final = "resilience.strategy"
 STRATEGY_CIRCUIT_BREAKER: Final = "circuit_breaker"
 STRATEGY_RETRY: Final = "retry"
 
-CB_NAME: Final = "resilience.circuit_breaker.name"
 CB_STATE: Final = "resilience.circuit_breaker.state"
 CB_OUTCOME: Final = "resilience.circuit_breaker.outcome"
 CB_FROM_STATE: Final = "resilience.circuit_breaker.from_state"
@@ -333,7 +367,13 @@ GEN_AI_CLIENT_OPERATION_DURATION = MetricSpec(
     "histogram",
     "s",
     "GenAI operation duration (semconv).",
-    (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, ERROR_TYPE),
+    (
+        GEN_AI_OPERATION_NAME,
+        GEN_AI_PROVIDER_NAME,
+        GEN_AI_REQUEST_MODEL,
+        GEN_AI_RESPONSE_MODEL,
+        ERROR_TYPE,
+    ),
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
@@ -341,7 +381,13 @@ GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
     "histogram",
     "{token}",
     "Number of input and output tokens used (semconv).",
-    (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE),
+    (
+        GEN_AI_OPERATION_NAME,
+        GEN_AI_PROVIDER_NAME,
+        GEN_AI_REQUEST_MODEL,
+        GEN_AI_RESPONSE_MODEL,
+        GEN_AI_TOKEN_TYPE,
+    ),
     GEN_AI_TOKEN_BUCKETS,
 )
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
@@ -349,7 +395,13 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
     "histogram",
     "s",
     "Time from the start of a streamed GenAI operation to its first chunk (semconv).",
-    (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, ERROR_TYPE),
+    (
+        GEN_AI_OPERATION_NAME,
+        GEN_AI_PROVIDER_NAME,
+        GEN_AI_REQUEST_MODEL,
+        GEN_AI_RESPONSE_MODEL,
+        ERROR_TYPE,
+    ),
     GEN_AI_DURATION_BUCKETS,
 )
 RAG_CACHE_REQUESTS = MetricSpec(
@@ -542,3 +594,139 @@ def prometheus_name(spec: MetricSpec) -> str:
     if spec.kind in ("counter", "observable_counter"):
         base = f"{base}_total"
     return base
+
+
+# --------------------------------------------------------------------------------------
+# Conformance: per name, where it is defined, what it was before, what each mode emits
+# --------------------------------------------------------------------------------------
+# Sources, as verified (the GenAI repository has no tagged release: commits are cited)
+SRC_CORE: Final = (
+    "opentelemetry-semantic-conventions 0.66b1 (core schema 1.44.0), "
+    "semconv/_incubating/{attributes/gen_ai_attributes,metrics/gen_ai_metrics}.py"
+)
+SRC_GENAI_REGISTRY: Final = "semantic-conventions-genai@e8fc575 model/gen-ai/registry.yaml"
+SRC_GENAI_METRICS: Final = "semantic-conventions-genai@9ba9b77 model/gen-ai/metrics.yaml"
+SRC_GENAI_EVENTS: Final = "semantic-conventions-genai model/gen-ai/events.yaml"
+SRC_RAGSIGHT: Final = "ragsight (no convention)"
+SAME: Final = "="  # a mode emits the name itself
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One row of the conformance table (docs/conventions.md is generated from these)."""
+
+    name: str
+    kind: Literal["attribute", "metric", "event", "operation", "provider"]
+    defined_in: str
+    previously: str = ""
+    latest: str = SAME  # what ragsight emits in mode latest ("=" the name, "-" nothing)
+    v1_41: str = SAME  # ... in mode v1.41.0
+
+
+def _attr(
+    name: str, previously: str = "", src: str = SRC_CORE + "; " + SRC_GENAI_REGISTRY
+) -> Convention:
+    return Convention(name, "attribute", src, previously)
+
+
+CONVENTIONS: Final[tuple[Convention, ...]] = (
+    _attr(GEN_AI_OPERATION_NAME),
+    _attr(
+        GEN_AI_PROVIDER_NAME,
+        "gen_ai.system (deprecated in core: 'Replaced by gen_ai.provider.name')",
+    ),
+    _attr(GEN_AI_REQUEST_MODEL),
+    _attr(GEN_AI_REQUEST_TEMPERATURE),
+    _attr(GEN_AI_REQUEST_MAX_TOKENS),
+    _attr(GEN_AI_REQUEST_TOP_P),
+    _attr(
+        GEN_AI_REQUEST_TOP_K,
+        "ragsight's old opt-in emitted gen_ai.retrieval.top_k (int); the genai registry "
+        "defines no such name",
+    ),
+    _attr(GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    _attr(GEN_AI_REQUEST_PRESENCE_PENALTY),
+    _attr(GEN_AI_REQUEST_SEED),
+    _attr(GEN_AI_REQUEST_STOP_SEQUENCES),
+    _attr(GEN_AI_REQUEST_CHOICE_COUNT),
+    _attr(GEN_AI_REQUEST_STREAM),
+    _attr(GEN_AI_REQUEST_ENCODING_FORMATS),
+    _attr(GEN_AI_RESPONSE_MODEL),
+    _attr(GEN_AI_RESPONSE_ID),
+    _attr(GEN_AI_RESPONSE_FINISH_REASONS),
+    _attr(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+    _attr(GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens (deprecated in core)"),
+    _attr(GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens (deprecated in core)"),
+    _attr(GEN_AI_TOKEN_TYPE),
+    _attr(GEN_AI_DATA_SOURCE_ID),
+    _attr(GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
+    _attr(GEN_AI_RETRIEVAL_QUERY_TEXT),
+    _attr(GEN_AI_RETRIEVAL_DOCUMENTS),
+    _attr(GEN_AI_INPUT_MESSAGES, "gen_ai.prompt (deprecated in core)"),
+    _attr(GEN_AI_OUTPUT_MESSAGES, "gen_ai.completion (deprecated in core)"),
+    _attr(GEN_AI_SYSTEM_INSTRUCTIONS),
+    _attr(
+        GEN_AI_WORKFLOW_NAME,
+        "ragsight's old opt-in put gen_ai.agent.name on invoke_workflow; the registry keeps "
+        "gen_ai.workflow.name there",
+    ),
+    _attr(GEN_AI_TOOL_NAME),
+    _attr(GEN_AI_CONVERSATION_ID),
+    _attr(GEN_AI_EVALUATION_NAME),
+    _attr(GEN_AI_EVALUATION_SCORE_VALUE),
+    _attr(GEN_AI_EVALUATION_SCORE_LABEL),
+    _attr(GEN_AI_EVALUATION_EXPLANATION),
+    *(
+        Convention(op, "operation", SRC_CORE + "; " + SRC_GENAI_REGISTRY)
+        for op in (
+            OP_RETRIEVAL,
+            OP_EMBEDDINGS,
+            OP_CHAT,
+            OP_TEXT_COMPLETION,
+            OP_GENERATE_CONTENT,
+            OP_EXECUTE_TOOL,
+            OP_INVOKE_WORKFLOW,
+        )
+    ),
+    Convention(
+        OP_RERANK,
+        "operation",
+        SRC_RAGSIGHT + ": semantic-conventions-genai #253 proposes it; custom values are "
+        "allowed by gen_ai.operation.name",
+    ),
+    *(Convention(p, "provider", SRC_CORE + "; " + SRC_GENAI_REGISTRY) for p in PROVIDERS),
+    Convention("gen_ai.client.operation.duration", "metric", SRC_CORE + "; " + SRC_GENAI_METRICS),
+    Convention("gen_ai.client.token.usage", "metric", SRC_CORE + "; " + SRC_GENAI_METRICS),
+    Convention(
+        "gen_ai.client.operation.time_to_first_chunk",
+        "metric",
+        SRC_CORE + "; " + SRC_GENAI_METRICS,
+    ),
+    Convention(EVENT_GEN_AI_EVALUATION_RESULT, "event", SRC_CORE + "; " + SRC_GENAI_EVENTS),
+)
+
+
+def conformance_markdown() -> str:
+    """docs/conventions.md: the CONVENTIONS table as Markdown (a test keeps it current)."""
+    lines = [
+        "# GenAI conventions: what ragsight emits",
+        "",
+        "Generated from `ragsight.names.CONVENTIONS` by `python -m ragsight.names`; do not "
+        "edit by hand (tests/unit/core/test_conventions_doc.py fails when it is stale).",
+        "",
+        f"Modes: `semconv={SEMCONV_LATEST}` (default) and `semconv={SEMCONV_V1_41}` "
+        "(config key `semconv`, env `RAGSIGHT_SEMCONV`). Schema URLs: "
+        + ", ".join(f"{m} -> `{u}`" for m, u in SCHEMA_URLS.items())
+        + ". `=` means the name itself is emitted, `-` nothing.",
+        "",
+        "| name | kind | defined in | previously | latest | v1.41.0 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in CONVENTIONS:
+        cells = (f"`{c.name}`", c.kind, c.defined_in, c.previously, c.latest, c.v1_41)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m ragsight.names > docs/conventions.md
+    print(conformance_markdown(), end="")

@@ -348,6 +348,11 @@ KEYS: tuple[Key, ...] = (
     _k("sampler", _choice(*SAMPLERS), "one of " + ", ".join(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     _k("sampler_arg", _ratio, _RATIO, "OTEL_TRACES_SAMPLER_ARG"),
     _export("shutdown_timeout", own=True),
+    _own(
+        "semconv",
+        _choice(*names.SEMCONV_MODES),
+        "one of " + ", ".join(names.SEMCONV_MODES) + " (GenAI conventions generation)",
+    ),
     _k("otlp.endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     _k("otlp.traces_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
     _k("otlp.metrics_endpoint", _url, "an http(s) URL", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),

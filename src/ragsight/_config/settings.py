@@ -173,6 +173,7 @@ class Settings:
     sampler: str = "parentbased_always_on"
     sampler_arg: float | None = None
     shutdown_timeout: float = 5.0
+    semconv: str = "latest"  # names.SEMCONV_MODES: latest, or v1.41.0 pinned
     otlp: OtlpSettings = field(default_factory=OtlpSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
     content: ContentSettings = field(default_factory=ContentSettings)

@@ -44,6 +44,7 @@ from ragsight._core import content as _content
 from ragsight._core import extract as _extract
 from ragsight._core import policy as _policy
 from ragsight._core import runtime as _runtime
+from ragsight._core import semconv as _semconv
 from ragsight._core.attempts import AttemptLog
 from ragsight._core.callables import (
     NOT_PULLED,
@@ -56,7 +57,7 @@ from ragsight._core.callables import (
 )
 from ragsight._core.current import CURRENT
 from ragsight._core.metrics import SOFT_LIMIT
-from ragsight._core.plan import Plan, StageSpec, operation_name
+from ragsight._core.plan import Plan, StageSpec, operation_name, span_name
 from ragsight._core.policy import DEFAULT_CONTENT_POLICY
 from ragsight._core.safety import report_internal_error
 
@@ -97,8 +98,10 @@ class StageCall:
         "_ended",
         "_first_chunk",
         "_items",
+        "_models",
         "_plan",
         "_policy",
+        "_provider",
         "_result",
         "_rt",
         "_span",
@@ -121,6 +124,8 @@ class StageCall:
         self._first_chunk: float | None = None
         self._ended = False
         self._attempts: AttemptLog | None = None
+        self._provider: str | None = plan.spec.provider
+        self._models: tuple[str | None, str | None] = (plan.spec.model, None)
         policy = _policy._content  # one global read; configure() swaps it atomically
         if policy is DEFAULT_CONTENT_POLICY:
             policy = _content.effective_policy()
@@ -214,6 +219,54 @@ class StageCall:
             count = rerank_input.count(instance, args, kwargs)
             if count is not None:
                 self._span.set_attribute(names.RAG_RERANK_INPUT_COUNT, count)
+        except Exception as exc:
+            report_internal_error("extract", exc)
+
+    def _read_request(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], streamed: bool
+    ) -> None:
+        """What the call reveals before it runs: the client (provider, server address),
+        the model and the request parameters of its keyword arguments."""
+        try:
+            plan = self._plan
+            attrs = _semconv.request_attributes(
+                kwargs, generation=plan.stage == names.STAGE_GENERATION
+            )
+            if streamed and plan.stage == names.STAGE_GENERATION:
+                attrs[names.GEN_AI_REQUEST_STREAM] = True
+            client = _semconv.client_of(kwargs, instance)
+            if client is None:
+                client = next((a for a in args if _semconv.provider_of_type(a)), None)
+            server = _semconv.server_of(client) if client is not None else None
+            if self._provider is None:
+                self._provider = _semconv.provider_of_type(client) or _semconv.provider_of_host(
+                    server[0] if server is not None else None
+                )
+                if self._provider is not None:
+                    attrs[names.GEN_AI_PROVIDER_NAME] = self._provider
+            if server is not None:
+                attrs[names.SERVER_ADDRESS], attrs[names.SERVER_PORT] = server
+            if self._models[0] is None and plan.names_model:
+                model = _semconv.model_argument(kwargs)
+                if model is not None:
+                    self._models = (model, None)
+                    attrs[names.GEN_AI_REQUEST_MODEL] = model
+                    self._span.update_name(_plan_span_name(plan, model))
+            if attrs:
+                self._span.set_attributes(attrs)
+        except Exception as exc:
+            report_internal_error("extract.request", exc)
+
+    def _read_response_identity(self, result: Any, readout: _extract.Readout | None) -> None:
+        """Provider and response model from what the call returned (metrics carry both)."""
+        try:
+            if readout is not None and readout.response_model is not None:
+                self._models = (self._models[0], readout.response_model)
+            if self._provider is None and self._plan.reads_request:
+                found = _semconv.provider_of_response(result)
+                if found is not None:
+                    self._provider = found
+                    self._span.set_attribute(names.GEN_AI_PROVIDER_NAME, found)
         except Exception as exc:
             report_internal_error("extract", exc)
 
@@ -337,6 +390,10 @@ class StageCall:
             self._plan.reads is not None or self._usage is not None or self._result is not _NOTHING
         ):
             readout = self._read(result)
+        if readout_needed and result is not _NOTHING:
+            self._read_response_identity(
+                self._result if self._result is not _NOTHING else result, readout
+            )
         if readout is not None and self._count and self._plan.reads == "documents":
             readout.count = self._count
             if span.is_recording():
@@ -372,7 +429,8 @@ class StageCall:
         """One sample of the stage's metrics, recorded off the caller's thread."""
         pending = self._rt.pending
         if pending is not None:
-            pending.append((self._plan, duration, error_type, context, readout))
+            identity = (error_type, self._provider, *self._models)
+            pending.append((self._plan, duration, error_type, context, readout, identity))
             if len(pending) >= SOFT_LIMIT:
                 instruments = self._rt.instruments
                 assert instruments is not None
@@ -447,6 +505,11 @@ class StageCall:
         self._finish(self._stream_result(), None, True)
 
 
+def _plan_span_name(plan: Plan, model: str) -> str:
+    assert plan.operation is not None  # a stage that names a model has an operation
+    return span_name(plan.operation, model)
+
+
 class _Nothing:
     __slots__ = ()
 
@@ -489,6 +552,8 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         if rt is None:
             return wrapped(*args, **kwargs)
         call = StageCall(plan, rt)
+        if plan.reads_request:
+            call._read_request(instance, args, kwargs, False)
         if call._policy is not None:
             call._capture_arguments(wrapped, args, kwargs)
         if plan.rerank_input is not None:
@@ -520,6 +585,8 @@ def _async_wrapper(plan: Plan) -> Wrapper:
         kwargs: dict[str, Any],
     ) -> Any:
         call = StageCall(plan, rt)
+        if plan.reads_request:
+            call._read_request(instance, args, kwargs, False)
         if call._policy is not None:
             call._capture_arguments(wrapped, args, kwargs)
         if plan.rerank_input is not None:
@@ -552,6 +619,8 @@ def _stream_opener(plan: Plan) -> Callable[[tuple[Any, ...], dict[str, Any]], Op
     def open_stream(args: tuple[Any, ...], kw: dict[str, Any]) -> Opened:
         rt, stream, parent, (fn, instance, fn_args, fn_kwargs) = args
         call = StageCall(plan, rt, parent)
+        if plan.reads_request:
+            call._read_request(instance, fn_args, fn_kwargs, True)
         if call._policy is not None:
             call._capture_arguments(fn, fn_args, fn_kwargs)
         if plan.rerank_input is not None:

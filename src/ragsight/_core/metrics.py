@@ -1,9 +1,10 @@
 """The core's instruments, and the bookkeeping that keeps them off the caller's thread.
 
 A synchronous SDK histogram record costs about as much as the span itself (see
-``benchmarks/overhead.py``), so a stage call does not record: it appends one tuple to a deque (tens of
-nanoseconds, thread-safe) and the tuples are drained into the real SDK instruments at
-collection time, from an observable instrument's callback registered on the same meter.
+``benchmarks/overhead.py``), so a stage call does not record: it appends one tuple to a
+deque (tens of nanoseconds, thread-safe) and the tuples are drained into the real SDK
+instruments at collection time, from an observable instrument's callback registered on the
+same meter.
 The SDK runs every asynchronous callback of a ``collect()`` before it reads the
 synchronous storages, so what is drained lands in that same collection (a unit test holds
 this against ``InMemoryMetricReader``).
@@ -43,14 +44,15 @@ from ragsight._core.instruments import create_instrument
 
 if TYPE_CHECKING:
     from ragsight._core.extract import Readout
-    from ragsight._core.plan import Plan
+    from ragsight._core.plan import GenAIKey, Plan
 
 SOFT_LIMIT: Final = 4096
 HARD_LIMIT: Final = 32768
 _EMPTY: Final = Context()
 
-# (plan, duration_s, error_type | None, sampled span context | None, readout | None)
-Item = tuple["Plan", float, "str | None", "trace.SpanContext | None", "Readout | None"]
+# (plan, duration_s, error_type | None, sampled span context | None, readout | None,
+#  (error_type, provider, request model, response model): what the call revealed)
+Item = tuple["Plan", float, "str | None", "trace.SpanContext | None", "Readout | None", "GenAIKey"]
 
 
 class Instruments:
@@ -116,13 +118,13 @@ class Instruments:
                     _safety.report_internal_error("metrics.record", exc)
 
     def record(self, item: Item) -> None:
-        plan, duration, error_type, span_context, readout = item
+        plan, duration, error_type, span_context, readout, identity = item
         ctx = _EMPTY
         if span_context is not None:
             ctx = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY)
         self.stage_duration.record(duration, plan.stage_metric_attrs(error_type), ctx)
         if plan.genai_metric_attrs is not None:
-            self.genai_duration.record(duration, plan.genai_attrs_for(error_type), ctx)
+            self.genai_duration.record(duration, plan.genai_attrs_for_key(identity), ctx)
         if readout is None:
             return
         if readout.cache_result is not None:
@@ -130,12 +132,13 @@ class Instruments:
             return
         first_chunk = readout.time_to_first_chunk
         if first_chunk is not None and plan.genai_metric_attrs is not None:
-            self.time_to_first_chunk.record(first_chunk, plan.genai_attrs_for(error_type), ctx)
+            self.time_to_first_chunk.record(first_chunk, plan.genai_attrs_for_key(identity), ctx)
         if plan.token_attrs is not None:
+            inputs, outputs = plan.token_attrs_for_key(identity)
             if readout.input_tokens is not None:
-                self.token_usage.record(readout.input_tokens, plan.token_attrs[0], ctx)
+                self.token_usage.record(readout.input_tokens, inputs, ctx)
             if readout.output_tokens is not None:
-                self.token_usage.record(readout.output_tokens, plan.token_attrs[1], ctx)
+                self.token_usage.record(readout.output_tokens, outputs, ctx)
         if plan.documents_metrics:
             if readout.count is not None:
                 self.documents.record(readout.count, plan.document_attrs, ctx)

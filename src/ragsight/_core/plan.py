@@ -128,12 +128,25 @@ class RerankInput:
 _MISSING: Final[Any] = object()
 
 
+def span_name(operation: str, target: str | None) -> str:
+    """``{operation} {target}``, or ``{operation}`` when the target is unknown."""
+    return f"{operation} {target}" if target else operation
+
+
+# What the per-call readers add to the GenAI metric attributes; each distinct combination
+# is one series, so their number is capped (past the cap values fold into "_OTHER").
+GenAIKey = tuple["str | None", "str | None", "str | None", "str | None"]
+"""(error.type, gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model)"""
+
+
 class Plan:
     """The precomputed per-stage data the hot path and the metrics drain read."""
 
     __slots__ = (
         "_genai_by_error",
+        "_genai_by_key",
         "_stage_by_error",
+        "_token_by_key",
         "cache_attrs",
         "capture",
         "document_attrs",
@@ -141,8 +154,11 @@ class Plan:
         "extract",
         "genai_metric_attrs",
         "kind",
+        "names_model",
         "op_name",
+        "operation",
         "reads",
+        "reads_request",
         "rerank_input",
         "span_attrs",
         "span_name",
@@ -186,22 +202,30 @@ class Plan:
         attrs.update(spec.attributes)
         self.span_attrs = attrs
 
+        self.operation = operation
+        # GenAI span names are "{operation} {target}" or "{operation}" (the conventions'
+        # rule): the target is the model, data source, workflow or tool name, never the
+        # decorated function's name (a workflow's or tool's name is its gen_ai.*.name)
         if stage == names.STAGE_PIPELINE:
             self.span_name = f"{names.OP_INVOKE_WORKFLOW} {op_name}"
-        elif stage == names.STAGE_RETRIEVAL:
-            self.span_name = f"{names.OP_RETRIEVAL} {spec.data_source or op_name}"
-        elif stage == names.STAGE_EMBEDDING:
-            self.span_name = f"{names.OP_EMBEDDINGS} {spec.model or op_name}"
-        elif stage == names.STAGE_GENERATION:
-            self.span_name = f"{operation} {spec.model or op_name}"
         elif stage == names.STAGE_TOOL:
             self.span_name = f"{names.OP_EXECUTE_TOOL} {op_name}"
-        elif stage == names.STAGE_RERANK:
-            self.span_name = f"{names.OP_RERANK} {spec.model or op_name}"
+        elif stage == names.STAGE_RETRIEVAL:
+            self.span_name = span_name(names.OP_RETRIEVAL, spec.data_source)
+        elif stage in (names.STAGE_EMBEDDING, names.STAGE_GENERATION, names.STAGE_RERANK):
+            assert operation is not None
+            self.span_name = span_name(operation, spec.model)
         elif stage == names.STAGE_CACHE:
             self.span_name = f"{names.STAGE_CACHE} {op_name}"
         else:
             self.span_name = op_name
+        # what a call's arguments may reveal (provider, model, server, request parameters)
+        self.reads_request = stage in _GENAI_CLIENT_STAGES
+        self.names_model = stage in (
+            names.STAGE_EMBEDDING,
+            names.STAGE_GENERATION,
+            names.STAGE_RERANK,
+        )
 
         remote = stage in _GENAI_CLIENT_STAGES and not spec.local
         self.kind = SpanKind.CLIENT if remote else SpanKind.INTERNAL
@@ -236,6 +260,10 @@ class Plan:
                     {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_INPUT},
                     {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT},
                 )
+        self._genai_by_key: dict[GenAIKey, dict[str, AttributeValue]] = {}
+        self._token_by_key: dict[
+            GenAIKey, tuple[dict[str, AttributeValue], dict[str, AttributeValue]]
+        ] = {}
         self.documents_metrics = stage in _DOCUMENT_STAGES
         self.rerank_input: RerankInput | None = None
         if stage == names.STAGE_RERANK and fn is not None:
@@ -270,3 +298,44 @@ class Plan:
 
     def genai_attrs_for(self, error_type: str | None) -> dict[str, AttributeValue]:
         return self._with_error(self._genai_by_error, error_type)
+
+    def _capped(self, key: GenAIKey) -> GenAIKey:
+        if key in self._genai_by_key or len(self._genai_by_key) < _MAX_ERROR_TYPES:
+            return key
+        other = names.VALUE_OTHER
+        return tuple(None if v is None else other for v in key)  # type: ignore[return-value]
+
+    def genai_attrs_for_key(self, key: GenAIKey) -> dict[str, AttributeValue]:
+        """The ``gen_ai.client.*`` attributes of one call: the decorator's, plus the
+        provider and models the call revealed (``gen_ai.response.model`` included)."""
+        found = self._genai_by_key.get(key)
+        if found is not None:
+            return found
+        error_type, provider, request_model, response_model = key = self._capped(key)
+        made = dict(self.genai_attrs_for(None))
+        if provider is not None:
+            made[names.GEN_AI_PROVIDER_NAME] = provider
+        if request_model is not None:
+            made[names.GEN_AI_REQUEST_MODEL] = request_model
+        if response_model is not None:
+            made[names.GEN_AI_RESPONSE_MODEL] = response_model
+        if error_type is not None:
+            made[names.ERROR_TYPE] = error_type
+        self._genai_by_key[key] = made  # racing threads build equal dicts: harmless
+        return made
+
+    def token_attrs_for_key(
+        self, key: GenAIKey
+    ) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue]]:
+        """Input and output token-usage attributes of one call (never error.type)."""
+        key = (None, key[1], key[2], key[3])
+        found = self._token_by_key.get(key)
+        if found is not None:
+            return found
+        base = {k: v for k, v in self.genai_attrs_for_key(key).items() if k != names.ERROR_TYPE}
+        made = (
+            {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_INPUT},
+            {**base, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT},
+        )
+        self._token_by_key[key] = made
+        return made

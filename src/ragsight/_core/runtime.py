@@ -24,6 +24,7 @@ from opentelemetry import metrics, trace
 
 from ragsight import names
 from ragsight._core import safety as _safety
+from ragsight._core import semconv as _semconv
 from ragsight._core.metrics import Instruments
 from ragsight._version import __version__
 
@@ -38,7 +39,9 @@ class Runtime:
         self.meter_provider = meter_provider
         self.tracer: trace.Tracer | None = None
         if tracer_provider is not None:
-            self.tracer = tracer_provider.get_tracer(names.SCOPE_NAME, __version__)
+            self.tracer = tracer_provider.get_tracer(
+                names.SCOPE_NAME, __version__, schema_url=_semconv.schema_url()
+            )
         self.instruments: Instruments | None = None
         if meter_provider is not None:
             self.instruments = _instruments_for(meter_provider)
@@ -55,7 +58,10 @@ def _instruments_for(meter_provider: Any) -> Instruments:
     with _instruments_lock:
         found = _instruments.get(meter_provider)
         if found is None:
-            found = Instruments(meter_provider.get_meter(names.SCOPE_NAME, __version__))
+            meter = meter_provider.get_meter(
+                names.SCOPE_NAME, __version__, schema_url=_semconv.schema_url()
+            )
+            found = Instruments(meter)
             _instruments[meter_provider] = found
         return found
 
@@ -144,6 +150,13 @@ def override(tracer_provider: Any | None, meter_provider: Any | None) -> Runtime
             except Exception as exc:
                 _safety.report_internal_error("runtime", exc)
     return previous
+
+
+def forget_global() -> None:
+    """Rebuild the global runtime on the next call (the scopes' schema_url changed)."""
+    global _global
+    with _lock:
+        _global = _NONE
 
 
 def restore(previous: Runtime | None) -> None:

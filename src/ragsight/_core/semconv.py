@@ -1,51 +1,266 @@
-"""Which GenAI semantic-conventions generation ragsight emits.
+"""Which GenAI semantic-conventions generation ragsight emits, and what a call reveals.
 
-The spec's own transition switch decides: v1.41.0 names by default, and the
-semantic-conventions-genai v0.1.0 deltas only when ``OTEL_SEMCONV_STABILITY_OPT_IN`` lists
-``gen_ai_latest_experimental``. The variable is read once (on first use), like the OTel
-contrib instrumentations do, so a long-running process never flips conventions midway.
+Two modes (``names.SEMCONV_MODES``): ``latest`` (the default, like opentelemetry-util-genai,
+which dropped ``OTEL_SEMCONV_STABILITY_OPT_IN``) and ``v1.41.0`` for backends that expect
+the names of that release. ``names.CONVENTIONS`` says per name what each mode emits; the
+mode also decides the ``schema_url`` of every instrumentation scope (tracer, meter).
+configure() sets the mode (key ``semconv``, env ``RAGSIGHT_SEMCONV``).
+
+The second half maps what a call reveals (the client object it was given, the response
+it returned, its keyword arguments) to the attributes the conventions require: provider
+name, server address and port, request parameters. Every reader is duck-typed, bounded
+and never raises for an unknown shape.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Final
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 
-_latest: bool | None = None
+_mode: str = names.SEMCONV_LATEST
 
 
-def _read_env() -> bool:
-    raw = os.environ.get(names.SEMCONV_OPT_IN_ENV, "")
-    return names.SEMCONV_LATEST_EXPERIMENTAL in {part.strip() for part in raw.split(",")}
+def mode() -> str:
+    """The conventions generation in force (``latest`` or ``v1.41.0``)."""
+    return _mode
 
 
-def latest_experimental() -> bool:
-    global _latest
-    if _latest is None:
-        _latest = _read_env()
-    return _latest
+def set_mode(value: str) -> None:
+    """Select the conventions generation; raises ValueError for an unknown mode."""
+    global _mode
+    if value not in names.SEMCONV_MODES:
+        raise ValueError(f"semconv mode must be one of {names.SEMCONV_MODES}, got {value!r}")
+    _mode = value
 
 
 def reset_for_tests() -> None:
-    """Forget the cached decision so a test can change the environment variable."""
-    global _latest
-    _latest = None
+    """Back to the default mode (latest)."""
+    set_mode(names.SEMCONV_LATEST)
+
+
+def schema_url() -> str:
+    """The schema URL every ragsight scope carries in the current mode."""
+    return names.SCHEMA_URLS[_mode]
 
 
 def top_k_attribute(top_k: int) -> tuple[str, int | float]:
-    """Retrieval top-k: a double under ``gen_ai.request.top_k`` (v1.41.0), an int under
-    ``gen_ai.retrieval.top_k`` (genai v0.1.0, #217)."""
-    if latest_experimental():
-        return names.GEN_AI_RETRIEVAL_TOP_K, int(top_k)
+    """Retrieval top-k: ``gen_ai.request.top_k`` (a double) in both modes; the registry of
+    semantic-conventions-genai defines no other top-k name (names.CONVENTIONS)."""
     return names.GEN_AI_REQUEST_TOP_K, float(top_k)
 
 
 def workflow_name_attribute() -> str:
-    """The pipeline's name attribute: ``gen_ai.workflow.name`` (v1.41.0) or, after the genai
-    v0.1.0 merge of workflows into agents, ``gen_ai.agent.name``."""
-    return names.GEN_AI_AGENT_NAME if latest_experimental() else names.GEN_AI_WORKFLOW_NAME
+    """The pipeline's name on ``invoke_workflow``: ``gen_ai.workflow.name`` in both modes
+    (``gen_ai.agent.name`` belongs to ``invoke_agent``, not to workflows)."""
+    return names.GEN_AI_WORKFLOW_NAME
 
 
-CAPTURE_MODES: Final = ("NO_CONTENT", "SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT")
+# ---- provider inference ------------------------------------------------------------------
+# (module prefix of the client or response type, provider). The first match wins, so the
+# more specific prefix comes first (an Azure client is an OpenAI client subclass).
+_PROVIDER_BY_MODULE: Final = (
+    ("openai.lib.azure", names.PROVIDER_AZURE_OPENAI),
+    ("langchain_openai.chat_models.azure", names.PROVIDER_AZURE_OPENAI),
+    ("openai", names.PROVIDER_OPENAI),
+    ("langchain_openai", names.PROVIDER_OPENAI),
+    ("anthropic.lib.bedrock", names.PROVIDER_AWS_BEDROCK),
+    ("anthropic.lib.vertex", names.PROVIDER_GCP_VERTEX_AI),
+    ("anthropic", names.PROVIDER_ANTHROPIC),
+    ("langchain_anthropic", names.PROVIDER_ANTHROPIC),
+    ("cohere", names.PROVIDER_COHERE),
+    ("langchain_cohere", names.PROVIDER_COHERE),
+    ("botocore", names.PROVIDER_AWS_BEDROCK),
+    ("langchain_aws", names.PROVIDER_AWS_BEDROCK),
+    ("vertexai", names.PROVIDER_GCP_VERTEX_AI),
+    ("google.cloud.aiplatform", names.PROVIDER_GCP_VERTEX_AI),
+    ("google.genai", names.PROVIDER_GCP_GEN_AI),
+    ("google.generativeai", names.PROVIDER_GCP_GEMINI),
+    ("mistralai", names.PROVIDER_MISTRAL_AI),
+    ("groq", names.PROVIDER_GROQ),
+    ("ibm_watsonx_ai", names.PROVIDER_IBM_WATSONX_AI),
+    ("azure.ai.inference", names.PROVIDER_AZURE_AI_INFERENCE),
+)
+# (host suffix, provider): an OpenAI-compatible client pointed elsewhere is that provider.
+_PROVIDER_BY_HOST: Final = (
+    (".openai.azure.com", names.PROVIDER_AZURE_OPENAI),
+    ("api.openai.com", names.PROVIDER_OPENAI),
+    ("api.anthropic.com", names.PROVIDER_ANTHROPIC),
+    ("api.cohere.com", names.PROVIDER_COHERE),
+    ("api.cohere.ai", names.PROVIDER_COHERE),
+    ("aiplatform.googleapis.com", names.PROVIDER_GCP_VERTEX_AI),
+    ("generativelanguage.googleapis.com", names.PROVIDER_GCP_GEMINI),
+    ("api.mistral.ai", names.PROVIDER_MISTRAL_AI),
+    ("api.groq.com", names.PROVIDER_GROQ),
+    ("api.deepseek.com", names.PROVIDER_DEEPSEEK),
+    ("api.x.ai", names.PROVIDER_X_AI),
+    ("api.perplexity.ai", names.PROVIDER_PERPLEXITY),
+)
+# response ``object`` values only OpenAI's API (and clones of it) return
+_OPENAI_OBJECTS: Final = frozenset(
+    {"chat.completion", "chat.completion.chunk", "text_completion", "response", "list"}
+)
+_CLIENT_ARGS: Final = ("client", "llm", "model_client", "chat_model", "embedder", "reranker")
+
+
+def provider_of_type(obj: Any) -> str | None:
+    """The provider a client or response object's type belongs to (by module), or None."""
+    if obj is None or isinstance(obj, (str, bytes, int, float, bool, list, tuple, dict)):
+        return None
+    for cls in type(obj).__mro__:
+        module = getattr(cls, "__module__", "") or ""
+        for prefix, provider in _PROVIDER_BY_MODULE:
+            if module == prefix or module.startswith(prefix + "."):
+                return provider
+    return None
+
+
+def provider_of_host(host: str | None) -> str | None:
+    if not host:
+        return None
+    host = host.lower()
+    for suffix, provider in _PROVIDER_BY_HOST:
+        if host == suffix.lstrip(".") or host.endswith(suffix):
+            return provider
+    return None
+
+
+def _get(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    try:
+        return getattr(obj, key, None)
+    except Exception:  # a property that raises is "not visible"
+        return None
+
+
+def provider_of_response(result: Any) -> str | None:
+    """The provider a response reveals: its type's module, else OpenAI-only fields
+    (``object`` of the chat/completions API with ``system_fingerprint`` or ``choices``)."""
+    found = provider_of_type(result)
+    if found is not None:
+        return found
+    kind = _get(result, "object")
+    if (
+        isinstance(kind, str)
+        and kind in _OPENAI_OBJECTS
+        and (_get(result, "system_fingerprint") is not None or _get(result, "choices") is not None)
+    ):
+        return names.PROVIDER_OPENAI
+    if _get(result, "type") == "message" and _get(result, "stop_reason") is not None:
+        return names.PROVIDER_ANTHROPIC  # the Messages API's shape
+    return None
+
+
+def client_of(arguments: Mapping[str, Any], instance: Any) -> Any:
+    """The SDK client a call was given: a client-like argument, else the bound instance's
+    ``client`` attribute (a wrapper class holding one)."""
+    for key in _CLIENT_ARGS:
+        found = arguments.get(key)
+        if found is not None and provider_of_type(found) is not None:
+            return found
+    if instance is not None:
+        for key in _CLIENT_ARGS:
+            found = _get(instance, key)
+            if found is not None and provider_of_type(found) is not None:
+                return found
+        if provider_of_type(instance) is not None:
+            return instance
+    return None
+
+
+def server_of(client: Any) -> tuple[str, int] | None:
+    """``(server.address, server.port)`` from a client's ``base_url`` where visible."""
+    base = _get(client, "base_url")
+    if base is None:
+        base = _get(_get(client, "_client"), "base_url")  # cohere/anthropic wrappers
+    if base is None:
+        return None
+    try:
+        parts = urlsplit(str(base))
+        host = parts.hostname
+        if not host:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return host, port
+
+
+# ---- request parameters ------------------------------------------------------------------
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value[:16]]
+    return None
+
+
+# (keyword argument, attribute, converter); several spellings map to one attribute, the
+# first one present wins (OpenAI, Anthropic, Cohere, Gemini and LangChain spellings)
+_REQUEST_PARAMS: Final = (
+    ("temperature", names.GEN_AI_REQUEST_TEMPERATURE, _float),
+    ("max_tokens", names.GEN_AI_REQUEST_MAX_TOKENS, _int),
+    ("max_completion_tokens", names.GEN_AI_REQUEST_MAX_TOKENS, _int),
+    ("max_output_tokens", names.GEN_AI_REQUEST_MAX_TOKENS, _int),
+    ("top_p", names.GEN_AI_REQUEST_TOP_P, _float),
+    ("p", names.GEN_AI_REQUEST_TOP_P, _float),
+    ("frequency_penalty", names.GEN_AI_REQUEST_FREQUENCY_PENALTY, _float),
+    ("presence_penalty", names.GEN_AI_REQUEST_PRESENCE_PENALTY, _float),
+    ("seed", names.GEN_AI_REQUEST_SEED, _int),
+    ("stop", names.GEN_AI_REQUEST_STOP_SEQUENCES, _strings),
+    ("stop_sequences", names.GEN_AI_REQUEST_STOP_SEQUENCES, _strings),
+    ("n", names.GEN_AI_REQUEST_CHOICE_COUNT, _int),
+    ("stream", names.GEN_AI_REQUEST_STREAM, lambda v: v if isinstance(v, bool) else None),
+)
+_GENERATION_ONLY_TOP_K: Final = (("top_k", names.GEN_AI_REQUEST_TOP_K, _float),)
+_MODEL_ARGS: Final = ("model", "model_name", "model_id", "deployment_name")
+
+
+def request_attributes(
+    arguments: Mapping[str, Any], *, generation: bool
+) -> dict[str, AttributeValue]:
+    """Request parameters from a call's arguments under the conventions' names.
+
+    ``top_k`` is a sampling parameter only on a generation; on a retrieval it is the
+    decorator's ``top_k=`` (read once, at decoration), never guessed from arguments.
+    ``choice.count`` is kept only when not 1 (the conventions' condition).
+    """
+    out: dict[str, AttributeValue] = {}
+    table = _REQUEST_PARAMS + (_GENERATION_ONLY_TOP_K if generation else ())
+    for key, attribute, convert in table:
+        if attribute in out or key not in arguments:
+            continue
+        value = convert(arguments[key])
+        if value is not None:
+            out[attribute] = value
+    if out.get(names.GEN_AI_REQUEST_CHOICE_COUNT) == 1:
+        del out[names.GEN_AI_REQUEST_CHOICE_COUNT]
+    return out
+
+
+def model_argument(arguments: Mapping[str, Any]) -> str | None:
+    """The model a call named in its arguments (``model=``), if a non-empty string."""
+    for key in _MODEL_ARGS:
+        value = arguments.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

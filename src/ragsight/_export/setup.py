@@ -28,6 +28,8 @@ from typing import Any
 from ragsight import names
 from ragsight._config.export_limits import METRIC_INTERVAL
 from ragsight._config.settings import ConfigError, Problem, Settings
+from ragsight._core import runtime as _runtime
+from ragsight._core import semconv as _semconv
 from ragsight._core.instruments import create_instrument
 from ragsight._core.policy import (
     ContentPolicy,
@@ -241,7 +243,7 @@ def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
             for signal in (SIGNAL_TRACES, SIGNAL_METRICS, SIGNAL_LOGS)
         ]
 
-    meter = meter_provider.get_meter(names.SCOPE_NAME)
+    meter = meter_provider.get_meter(names.SCOPE_NAME, schema_url=_semconv.schema_url())
     create_instrument(meter, spec, [observe])
 
 
@@ -289,6 +291,9 @@ def _install(telemetry: Providers) -> None:
 
 
 def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None) -> None:
+    if settings.semconv != _semconv.mode():
+        _semconv.set_mode(settings.semconv)
+        _runtime.forget_global()  # scopes are re-created with the mode's schema_url
     set_content_policy(
         ContentPolicy(
             capture=settings.content.capture,

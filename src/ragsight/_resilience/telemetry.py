@@ -35,6 +35,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProv
 from ragsight import names as n
 from ragsight._core import runtime as _runtime
 from ragsight._core import safety as _safety
+from ragsight._core import semconv as _semconv
 from ragsight._core.instruments import create_instrument
 from ragsight._resilience import breaker as _breaker
 from ragsight._resilience import budget as _budget
@@ -55,16 +56,12 @@ _SEVERITY = {
 }
 
 
-def _attempt_bucket(attempt: int) -> str:
-    return "1" if attempt <= 1 else "2" if attempt == 2 else "3+"
-
-
 class ResilienceTelemetry:
     """The resilience instruments (names.py), created once per meter provider."""
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         provider = meter_provider or metrics.get_meter_provider()
-        meter = provider.get_meter(n.SCOPE_NAME, __version__)
+        meter = provider.get_meter(n.SCOPE_NAME, __version__, schema_url=_semconv.schema_url())
         self.transitions: Counter = create_instrument(meter, n.CB_TRANSITIONS)
         self.open_duration: Histogram = create_instrument(meter, n.CB_OPEN_DURATION)
         self.retry_attempts: Counter = create_instrument(meter, n.RETRY_ATTEMPTS)
@@ -339,7 +336,7 @@ def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Reje
     span = _span()
     if span is not None:
         span.add_event(n.EVENT_CB_CALL_REJECTED, attrs)
-        span.set_attribute(n.CB_NAME, rejection.name)
+        span.set_attribute(n.RESILIENCE_NAME, rejection.name)
     if _first_rejection_of_episode(rejection.name):
         logger.info(
             "circuit breaker %r is %s: rejecting calls (logged once per outage)",
@@ -352,7 +349,7 @@ def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Reje
 def on_breaker_probe(breaker: _breaker.CircuitBreaker) -> None:
     span = _span()
     if span is not None:
-        span.set_attribute(n.CB_NAME, breaker.name)
+        span.set_attribute(n.RESILIENCE_NAME, breaker.name)
         span.set_attribute(n.CB_PROBE, True)
 
 
@@ -366,7 +363,7 @@ def on_retry_scheduled(event: _hooks.RetryScheduled) -> None:
                 n.RESILIENCE_NAME: event.name,
                 n.ERROR_TYPE: event.error_type,
                 n.RETRY_REASON: event.reason,
-                n.RETRY_ATTEMPT: _attempt_bucket(event.attempt),
+                n.RETRY_ATTEMPT: event.attempt,  # int, as on spans and events
             }
         ),
     )

@@ -497,7 +497,7 @@ def test_callable_object_with_async_call_gets_a_span_covering_the_awaited_work(o
     client = ragsight.generation(_AsyncClient())
     with pytest.raises(ConnectionError):
         asyncio.run(client("q"))
-    span = otel.span("chat _AsyncClient")
+    span = otel.span("chat")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[names.ERROR_TYPE] == "ConnectionError"
 
@@ -509,9 +509,7 @@ def test_callable_object_with_async_generator_call_is_a_streamed_stage(otel):
         return [chunk async for chunk in client("q")]
 
     assert asyncio.run(consume()) == ["chunk"]
-    assert (
-        names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in otel.span("chat _StreamingClient").attributes
-    )
+    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in otel.span("chat").attributes
 
 
 def test_async_generator_consumed_by_another_task_keeps_its_creation_parent(otel, caplog):

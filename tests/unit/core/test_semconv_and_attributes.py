@@ -1,4 +1,4 @@
-"""Span names, kinds and attributes per the GenAI conventions, and the opt-in deltas."""
+"""Span names, kinds and attributes per the GenAI conventions, in both modes."""
 
 from __future__ import annotations
 
@@ -69,29 +69,17 @@ def test_sampling_relevant_attributes_are_set_at_span_start(otel):
     assert seen[names.GEN_AI_OPERATION_NAME] == "chat"
 
 
-def test_v1_41_names_by_default(otel, monkeypatch):
-    monkeypatch.delenv(names.SEMCONV_OPT_IN_ENV, raising=False)
-    _semconv.reset_for_tests()
+@pytest.mark.parametrize("mode", names.SEMCONV_MODES)
+def test_workflow_and_top_k_names_are_the_registry_ones_in_every_mode(otel, mode):
+    _semconv.set_mode(mode)
     ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])()
     ragsight.pipeline("qa")(lambda: None)()
     retrieval = otel.span("retrieval kb").attributes
     assert retrieval[names.GEN_AI_REQUEST_TOP_K] == 5.0
-    assert names.GEN_AI_RETRIEVAL_TOP_K not in retrieval
-    assert otel.span("invoke_workflow qa").attributes[names.GEN_AI_WORKFLOW_NAME] == "qa"
-
-
-def test_latest_experimental_deltas_when_opted_in(otel, monkeypatch):
-    monkeypatch.setenv(names.SEMCONV_OPT_IN_ENV, "http, gen_ai_latest_experimental")
-    _semconv.reset_for_tests()
-    ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])()
-    ragsight.pipeline("qa")(lambda: None)()
-    retrieval = otel.span("retrieval kb").attributes
-    assert retrieval[names.GEN_AI_RETRIEVAL_TOP_K] == 5
-    assert isinstance(retrieval[names.GEN_AI_RETRIEVAL_TOP_K], int)
-    assert names.GEN_AI_REQUEST_TOP_K not in retrieval
+    assert "gen_ai.retrieval.top_k" not in retrieval
     pipeline = otel.span("invoke_workflow qa").attributes
-    assert pipeline[names.GEN_AI_AGENT_NAME] == "qa"
-    assert names.GEN_AI_WORKFLOW_NAME not in pipeline
+    assert pipeline[names.GEN_AI_WORKFLOW_NAME] == "qa"
+    assert "gen_ai.agent.name" not in pipeline  # invoke_agent's attribute, not a workflow's
 
 
 def test_user_attributes_are_added_to_the_span(otel):

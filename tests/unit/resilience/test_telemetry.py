@@ -226,7 +226,7 @@ def test_retry_outcomes_attempts_delays_and_give_ups(reader: InMemoryMetricReade
     attempts = {
         a[n.RETRY_ATTEMPT]: v for a, v in points(reader, n.RETRY_ATTEMPTS.name, "obs-retry")
     }
-    assert attempts == {"1": 2, "2": 2}
+    assert attempts == {1: 2, 2: 2}  # an int, as on spans and events
     [(attrs, give_ups)] = points(reader, n.RETRY_GIVE_UPS.name, "obs-retry")
     assert (attrs[n.RETRY_STOP_REASON], give_ups) == ("attempts_exhausted", 1)
     assert attrs[n.ERROR_TYPE].endswith("Transient")
@@ -269,7 +269,8 @@ def test_state_change_and_rejections_land_on_the_current_span(
     assert changed[n.CB_REASON] == "consecutive_failures"
     assert changed[n.CB_OPEN_FOR_S] > 0
     assert span.attributes is not None
-    assert span.attributes[n.CB_NAME] == "span-cb"
+    assert span.attributes[n.RESILIENCE_NAME] == "span-cb"
+    assert "resilience.circuit_breaker.name" not in span.attributes  # one name per concept
 
 
 def test_probes_are_marked_on_their_span(spans: tuple[Any, InMemorySpanExporter]) -> None:
