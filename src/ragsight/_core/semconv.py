@@ -112,7 +112,23 @@ def provider_of_type(obj: Any) -> str | None:
     """The provider a client or response object's type belongs to (by module), or None."""
     if obj is None or isinstance(obj, (str, bytes, int, float, bool, list, tuple, dict)):
         return None
-    for cls in type(obj).__mro__:
+    kind = type(obj)
+    try:
+        return _provider_by_type[kind]
+    except KeyError:
+        pass
+    found = _provider_of_class(kind)
+    if len(_provider_by_type) < _TYPE_CACHE_SIZE:
+        _provider_by_type[kind] = found  # racing threads store the same answer
+    return found
+
+
+_TYPE_CACHE_SIZE: Final = 1024
+_provider_by_type: dict[type, str | None] = {}
+
+
+def _provider_of_class(kind: type) -> str | None:
+    for cls in kind.__mro__:
         module = getattr(cls, "__module__", "") or ""
         for prefix, provider in _PROVIDER_BY_MODULE:
             if module == prefix or module.startswith(prefix + "."):
@@ -181,8 +197,21 @@ def server_of(client: Any) -> tuple[str, int] | None:
         base = _get(_get(client, "_client"), "base_url")  # cohere/anthropic wrappers
     if base is None:
         return None
+    text = str(base)
+    if text in _server_by_url:
+        return _server_by_url[text]
+    found = _parse_server(text)
+    if len(_server_by_url) < _TYPE_CACHE_SIZE:
+        _server_by_url[text] = found
+    return found
+
+
+_server_by_url: dict[str, tuple[str, int] | None] = {}
+
+
+def _parse_server(base: str) -> tuple[str, int] | None:
     try:
-        parts = urlsplit(str(base))
+        parts = urlsplit(base)
         host = parts.hostname
         if not host:
             return None
@@ -232,6 +261,7 @@ _REQUEST_PARAMS: Final = (
     ("stream", names.GEN_AI_REQUEST_STREAM, lambda v: v if isinstance(v, bool) else None),
 )
 _GENERATION_ONLY_TOP_K: Final = (("top_k", names.GEN_AI_REQUEST_TOP_K, _float),)
+_GENERATION_PARAMS: Final = _REQUEST_PARAMS + _GENERATION_ONLY_TOP_K
 _MODEL_ARGS: Final = ("model", "model_name", "model_id", "deployment_name")
 
 
@@ -245,9 +275,10 @@ def request_attributes(
     ``choice.count`` is kept only when not 1 (the conventions' condition).
     """
     out: dict[str, AttributeValue] = {}
-    table = _REQUEST_PARAMS + (_GENERATION_ONLY_TOP_K if generation else ())
-    for key, attribute, convert in table:
-        if attribute in out or key not in arguments:
+    if not arguments:
+        return out
+    for key, attribute, convert in _GENERATION_PARAMS if generation else _REQUEST_PARAMS:
+        if key not in arguments or attribute in out:
             continue
         value = convert(arguments[key])
         if value is not None:
