@@ -9,6 +9,7 @@ longer than any bound; and by checking the deadline handed to each exporter call
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -63,6 +64,8 @@ class Blackhole:
         self.released.set()
         for connection in self.held:
             connection.close()
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread
         self.server.close()
 
 
