@@ -297,9 +297,13 @@ EVENT_EXCEPTION: Final = "exception"  # the OTel exception event (its spec name)
 # --------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------
-InstrumentKind = Literal[
+InstrumentType = Literal[
     "histogram", "counter", "up_down_counter", "observable_gauge", "observable_counter"
 ]
+
+# The SDK's default metric export interval: the resolution of every exported series, so
+# the generated dashboards and rules size their rate windows from it.
+METRIC_EXPORT_INTERVAL_SECONDS: Final = 60.0
 
 # Explicit buckets: the SDK defaults are sized for milliseconds.
 STAGE_DURATION_BUCKETS: Final = (
@@ -347,7 +351,7 @@ class MetricSpec:
     """One instrument of the contract; dashboards and rules are generated and checked from it."""
 
     name: str
-    kind: InstrumentKind
+    instrument: InstrumentType
     unit: str
     description: str
     attributes: tuple[str, ...] = ()
@@ -589,9 +593,9 @@ def prometheus_name(spec: MetricSpec) -> str:
     unit_suffix = {"s": "seconds", "By": "bytes", "ms": "milliseconds"}.get(spec.unit, "")
     if unit_suffix and not base.endswith("_" + unit_suffix):
         base = f"{base}_{unit_suffix}"
-    if spec.unit == "1" and spec.kind == "observable_gauge" and not base.endswith("_ratio"):
+    if spec.unit == "1" and spec.instrument == "observable_gauge" and not base.endswith("_ratio"):
         base = f"{base}_ratio"
-    if spec.kind in ("counter", "observable_counter"):
+    if spec.instrument in ("counter", "observable_counter"):
         base = f"{base}_total"
     return base
 

@@ -52,7 +52,7 @@ def tour(prometheus: Any, launch_app: Any) -> Iterator[Any]:
 
 def series_names(spec: MetricSpec) -> list[str]:
     base = prometheus_name(spec)
-    if spec.kind == "histogram":
+    if spec.instrument == "histogram":
         return [f"{base}_bucket", f"{base}_sum", f"{base}_count"]
     return [base]
 

@@ -5,7 +5,7 @@ the reverse: the retry re-applies the stage outside itself) has one span for the
 call. Once the first attempt failed and a retry is scheduled, the retry turns the stage
 into a logical call with one child span per attempt (the first one recorded after the
 fact, from the stage's start to its failure): each attempt span is the stage's operation
-(same name, kind and attributes, plus ``resilience.retry.attempt``), and each attempt, not
+(same name, SpanKind and attributes, plus ``resilience.retry.attempt``), and each attempt, not
 the whole call, is one sample of ``rag.operation.duration`` and
 ``gen_ai.client.operation.duration``. Backoff waits happen between attempts, on the
 logical span (``resilience.retry.scheduled`` events; ``resilience.retry.delay``), so no
@@ -61,7 +61,7 @@ class AttemptLog:
         attrs = dict(plan.span_attrs)
         attrs[names.RETRY_ATTEMPT] = number
         parent = trace.set_span_in_context(call._span)
-        return tracer.start_span(plan.span_name, parent, plan.kind, attrs, start_time=start_ns)
+        return tracer.start_span(plan.span_name, parent, plan.span_kind, attrs, start_time=start_ns)
 
     def begin(self) -> None:
         """The next attempt starts now: the previous one was retried, so it is one sample

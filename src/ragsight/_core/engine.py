@@ -115,7 +115,7 @@ class StageCall:
         tracer = rt.tracer
         span: Span = INVALID_SPAN
         if tracer is not None:
-            span = tracer.start_span(plan.span_name, parent, plan.kind, plan.span_attrs)
+            span = tracer.start_span(plan.span_name, parent, plan.span_kind, plan.span_attrs)
         self._span = span
         self._result: Any = _NOTHING
         self._usage: tuple[int | None, int | None] | None = None

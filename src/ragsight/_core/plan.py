@@ -1,6 +1,6 @@
 """What a stage decorator asked for, compiled once per decorated function.
 
-Everything that does not depend on the call (span name and kind, start attributes, metric
+Everything that does not depend on the call (span name and SpanKind, start attributes, metric
 attribute sets) is computed here, at decoration, so the per-call path only reads
 precomputed objects. Metric attributes come only from each MetricSpec's allow-list: a
 query, a document id or any other unbounded value can never become a label.
@@ -153,7 +153,6 @@ class Plan:
         "documents_metrics",
         "extract",
         "genai_metric_attrs",
-        "kind",
         "names_model",
         "op_name",
         "operation",
@@ -161,6 +160,7 @@ class Plan:
         "reads_request",
         "rerank_input",
         "span_attrs",
+        "span_kind",
         "span_name",
         "spec",
         "stage",
@@ -228,7 +228,7 @@ class Plan:
         )
 
         remote = stage in _GENAI_CLIENT_STAGES and not spec.local
-        self.kind = SpanKind.CLIENT if remote else SpanKind.INTERNAL
+        self.span_kind = SpanKind.CLIENT if remote else SpanKind.INTERNAL
 
         self.reads: str | None = {
             names.STAGE_RETRIEVAL: "documents",

@@ -166,7 +166,8 @@ class StageScope(_Scope):
 
 
 def stage(
-    kind: str = names.STAGE_GENERIC,
+    stage: str = names.STAGE_GENERIC,
+    /,
     name: str | None = None,
     *,
     data_source: str | None = None,
@@ -182,13 +183,16 @@ def stage(
 ) -> StageScope:
     """A stage around a block: ``with ragsight.stage("retrieval", "kb_search") as s:``.
 
-    ``kind`` is one of the decorator stages (pipeline, retrieval, embedding, rerank,
-    generation, tool, stage); report what the block produced with ``s.set_result(...)``.
+    ``stage`` is one of the decorator stages (pipeline, retrieval, embedding, rerank,
+    generation, tool, stage) and ``name`` the operation's name (the function name of a
+    decorator); the keyword arguments are those of the matching decorator. Report what
+    the block produced with ``s.set_result(...)``. Raises ``ValueError`` for an unknown
+    stage.
     """
-    if kind not in _STAGES:
-        raise ValueError(f"unknown stage kind {kind!r}; expected one of {sorted(_STAGES)}")
+    if stage not in _STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {sorted(_STAGES)}")
     spec = StageSpec(
-        stage=kind,
+        stage=stage,
         name=name,
         operation=operation,
         provider=provider,

@@ -144,7 +144,7 @@ def histogram_views() -> list[Any]:
             aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
         )
         for spec in names.METRICS
-        if spec.kind == "histogram" and spec.buckets is not None
+        if spec.instrument == "histogram" and spec.buckets is not None
     ]
 
 

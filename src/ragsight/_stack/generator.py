@@ -26,7 +26,6 @@ from typing import Any
 import yaml
 
 from ragsight import names as n
-from ragsight._config.settings import BatchSettings
 from ragsight.names import prometheus_attribute as label
 from ragsight.names import prometheus_name as series
 
@@ -838,7 +837,7 @@ LOGS_DS = {"type": LOGS_DS_TYPE, "uid": "victorialogs"}
 # SDK's metric export interval (the Collector's exporter changes only when the SDK exports).
 # $__rate_interval is at least 4x this, so a window always spans a series' start-time zero
 # and its first exported value (see prometheus.yml: created-timestamp zero ingestion).
-DATA_RESOLUTION_SECONDS = int(BatchSettings().metric_export_interval)
+DATA_RESOLUTION_SECONDS = int(n.METRIC_EXPORT_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -846,7 +845,7 @@ class Panel:
     title: str
     exprs: tuple[tuple[str, str], ...]  # (expr, legend)
     unit: str = "short"
-    kind: str = "timeseries"
+    visualization: str = "timeseries"  # Grafana's panel type
     description: str = ""
 
 
@@ -860,16 +859,16 @@ def has_exemplars(expr: str) -> bool:
     return "histogram_quantile" in expr and "_bucket" in expr
 
 
-def _options(kind: str) -> dict[str, Any]:
-    if kind == "timeseries":
+def _options(visualization: str) -> dict[str, Any]:
+    if visualization == "timeseries":
         return {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
-    if kind == "logs":
+    if visualization == "logs":
         return {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending"}
     return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
 
 
 def _target(panel: Panel, i: int, expr: str, legend: str) -> dict[str, Any]:
-    if panel.kind == "logs":
+    if panel.visualization == "logs":
         return {"refId": chr(ord("A") + i), "datasource": LOGS_DS, "expr": expr}
     return {
         "refId": chr(ord("A") + i),
@@ -882,18 +881,18 @@ def _target(panel: Panel, i: int, expr: str, legend: str) -> dict[str, Any]:
 
 def _panel_json(panel: Panel, pid: int, x: int, y: int, w: int, h: int) -> dict[str, Any]:
     custom: dict[str, Any] = {}
-    if panel.kind == "timeseries":
+    if panel.visualization == "timeseries":
         # Points where a line has a single sample (one event between gaps), else no line.
         custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "auto"}
     return {
         "id": pid,
-        "type": panel.kind,
+        "type": panel.visualization,
         "title": panel.title,
         "description": panel.description,
-        "datasource": LOGS_DS if panel.kind == "logs" else PROM_DS,
+        "datasource": LOGS_DS if panel.visualization == "logs" else PROM_DS,
         "gridPos": {"h": h, "w": w, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": panel.unit, "custom": custom}, "overrides": []},
-        "options": _options(panel.kind),
+        "options": _options(panel.visualization),
         "targets": [
             _target(panel, i, expr, legend) for i, (expr, legend) in enumerate(panel.exprs)
         ],
@@ -1104,7 +1103,7 @@ def overview_dashboard() -> dict[str, Any]:
         Panel(
             "Logs",
             ((logs_query(), ""),),
-            kind="logs",
+            visualization="logs",
             description="The services' log records (VictoriaLogs); a record's trace_id opens "
             "its trace in Jaeger.",
         ),
@@ -1128,7 +1127,7 @@ def resilience_dashboard() -> dict[str, Any]:
                     f"{{{{{RES_NAME}}}}} {{{{{CB_STATE}}}}}",
                 ),
             ),
-            kind="state-timeline",
+            visualization="state-timeline",
             description="One row per breaker and state; a bar where the breaker was in it.",
         ),
         Panel(

@@ -79,8 +79,8 @@ def test_async_stage_block_records_errors(otel):
     assert span.attributes[names.ERROR_TYPE] == "LookupError"
 
 
-def test_unknown_stage_kind_is_rejected():
-    with pytest.raises(ValueError, match="unknown stage kind"):
+def test_unknown_stage_is_rejected():
+    with pytest.raises(ValueError, match="unknown stage"):
         ragsight.stage("retreival")
 
 

@@ -68,6 +68,18 @@ def test_no_import_runs_upward(path: Path) -> None:
     assert upward == [], f"{rel} imports upward: {upward}"
 
 
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "_stack").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_the_stack_generator_reads_only_the_names_contract(path: Path) -> None:
+    # The shipped Collector config, rules and dashboards follow from names.py alone, so
+    # the generator runs without the SDK's settings or components and cannot drift from
+    # a default they hold.
+    own = ("ragsight.names", "ragsight._stack")
+    reached = {name for _, name in _imports(path) if not name.startswith(own)}
+    assert reached == set(), f"{path.relative_to(SRC)} imports {sorted(reached)}"
+
+
 def test_the_layer_table_names_every_private_area() -> None:
     areas = {p.name for p in SRC.iterdir() if p.is_dir() and p.name.startswith("_")}
     assert areas - {"__pycache__"} <= set(RANK)

@@ -33,7 +33,7 @@ def sdk_series() -> set[str]:
     out = set()
     for spec in METRICS:
         base = prometheus_name(spec)
-        if spec.kind == "histogram":
+        if spec.instrument == "histogram":
             out |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
         else:
             out.add(base)

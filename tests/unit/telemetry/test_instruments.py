@@ -20,9 +20,9 @@ def test_instrument_reaches_the_sdk_with_the_specs_unit_and_buckets(
 ) -> None:
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("spec-check")
-    observable = spec.kind.startswith("observable_")
+    observable = spec.instrument.startswith("observable_")
     instrument = create_instrument(meter, spec, [lambda options: []] if observable else None)
-    if spec.kind == "histogram":
+    if spec.instrument == "histogram":
         instrument.record(1.0)
     elif not observable:
         instrument.add(1)
@@ -33,7 +33,7 @@ def test_instrument_reaches_the_sdk_with_the_specs_unit_and_buckets(
     (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
     assert (metric.name, metric.unit) == (spec.name, spec.unit)
     (point,) = metric.data.data_points
-    if spec.kind == "histogram":
+    if spec.instrument == "histogram":
         assert isinstance(point, HistogramDataPoint)
         assert tuple(point.explicit_bounds) == spec.buckets
     else:
