@@ -1,12 +1,12 @@
 """What every export setting accepts, stated once for the loader and the export components.
 
-The ``shutdown_timeout``, ``otlp.*timeout``, ``batch.*`` and ``file_sink.*`` keys parse with these :class:`~ragsight._core.limits.Limit` objects, and the components
-that use the values (the bounded batch processor, the metric reader, the file sink,
-shutdown) check their arguments with the very same objects. So a value the
-configuration accepts is one the exporter runs with, and every number has a sane range:
-``OTEL_BSP_SCHEDULE_DELAY=1e15`` once killed the export thread (``Event.wait`` overflows),
-``shutdown_timeout=inf`` raised OverflowError at exit and ``file_sink.backups=10**9`` spun
-the rotation loop.
+The ``shutdown_timeout``, ``otlp.*timeout``, ``batch.*`` and ``file_sink.*`` keys parse
+with these :class:`~ragsight._core.limits.Limit` objects, and the components that use the
+values (the bounded batch processor, the metric reader, the file sink, shutdown) check
+their arguments with the very same objects. So a value the configuration accepts is one
+the exporter runs with, and every number has a sane range: ``OTEL_BSP_SCHEDULE_DELAY=1e15``
+once killed the export thread (``Event.wait`` overflows), ``shutdown_timeout=inf`` raised
+OverflowError at exit and ``file_sink.backups=10**9`` spun the rotation loop.
 """
 
 from __future__ import annotations
