@@ -49,6 +49,8 @@ _AREAS: dict[str, dict[str, str]] = {
         "StateChange": "ragsight._resilience.breaker",
         "get_breaker": "ragsight._resilience.breaker",
         "RetryBudget": "ragsight._resilience.budget",
+        "RedisState": "ragsight._resilience.shared",
+        "SharedConfig": "ragsight._resilience.shared",
         "CircuitOpenError": "ragsight._resilience.errors",
         "ResilienceError": "ragsight._resilience.errors",
         "RetryError": "ragsight._resilience.errors",
@@ -132,6 +134,7 @@ if TYPE_CHECKING:
     from ragsight._resilience.budget import RetryBudget
     from ragsight._resilience.errors import CircuitOpenError, ResilienceError, RetryError
     from ragsight._resilience.retry import RetryPolicy, deadline, retry
+    from ragsight._resilience.shared import RedisState, SharedConfig
 
 __all__ = [
     "__version__",
@@ -159,10 +162,12 @@ __all__ = [
     "FailedDocument",
     "Permit",
     "ProcessedDocument",
+    "RedisState",
     "ResilienceError",
     "RetryBudget",
     "RetryError",
     "RetryPolicy",
+    "SharedConfig",
     "SkippedDocument",
     "StateChange",
     "aprocess_documents",

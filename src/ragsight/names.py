@@ -204,6 +204,11 @@ CB_CONSECUTIVE_FAILURES: Final = "resilience.circuit_breaker.consecutive_failure
 CB_OPEN_FOR_S: Final = "resilience.circuit_breaker.open_for_s"
 CB_REOPENS: Final = "resilience.circuit_breaker.reopens"  # re-openings in one outage
 CB_RETRY_AFTER_S: Final = "resilience.circuit_breaker.retry_after_s"
+# shared (fleet-wide) state through Redis: whether a component uses the fleet view now
+SHARED_MODE: Final = "resilience.shared.mode"
+SHARED_MODE_SHARED: Final = "shared"
+SHARED_MODE_LOCAL: Final = "local"
+SHARED_MODES: Final = (SHARED_MODE_SHARED, SHARED_MODE_LOCAL)
 
 RETRY_ATTEMPT: Final = "resilience.retry.attempt"
 RETRY_REASON: Final = "resilience.retry.reason"
@@ -259,6 +264,7 @@ CB_REASONS: Final = (
     "manual",
     "retry_after",
     "open_elapsed",
+    "fleet",  # the fleet's shared view tripped (RedisState)
 )
 RETRY_OUTCOMES: Final = (
     "success_first_attempt",
@@ -525,6 +531,13 @@ RETRY_DELAY = MetricSpec(
     "Backoff delays slept before retries.",
     (RESILIENCE_NAME, RETRY_DELAY_SOURCE),
     DELAY_BUCKETS,
+)
+SHARED_MODE_METRIC = MetricSpec(
+    "resilience.shared.mode",
+    "observable_gauge",
+    "1",
+    "1 for the mode a shared breaker or budget runs in now (shared: the fleet view; local).",
+    (RESILIENCE_NAME, SHARED_MODE),
 )
 RETRY_BUDGET_REMAINING = MetricSpec(
     "resilience.retry.budget.remaining",

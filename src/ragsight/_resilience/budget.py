@@ -15,12 +15,23 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from ragsight import names as n
 from ragsight._core import policy as _policy
 from ragsight._core.limits import Limit
 from ragsight._resilience import clock as _clock
+
+
+class SharedBudgetLink(Protocol):
+    def fleet_others(self) -> tuple[int, int] | None: ...
+
+
+class SharedBudgetStore(Protocol):
+    """What ``shared=`` takes (``ragsight.RedisState``)."""
+
+    def attach_budget(self, budget: RetryBudget) -> SharedBudgetLink: ...
+
 
 TTL: Final = Limit(float, minimum=0.0, exclusive_min=True, unit="seconds")
 BUCKETS: Final = Limit(int, minimum=1)
@@ -32,6 +43,10 @@ class RetryBudget:
     ``ratio`` and ``min_per_second`` default to the configured ``retry.budget_ratio`` and
     ``retry.budget_min_per_second`` and follow every later ``configure()``; values given
     here stay fixed. ``ttl`` (seconds) is split into ``buckets``.
+
+    ``shared`` (a :class:`ragsight.RedisState`) makes the budget fleet-wide: retries are
+    checked against every replica's calls and retries (one ``min_per_second`` floor for the
+    fleet); while the store is unreachable the budget is this replica's alone.
 
     Raises:
         LimitError (a ValueError): a setting outside the limits of its ``retry.*`` key
@@ -57,6 +72,7 @@ class RetryBudget:
         "_prev_retries",
         "_ratio",
         "_retries",
+        "_shared",
         "_width",
         "exhausted",
         "name",
@@ -73,6 +89,7 @@ class RetryBudget:
         ttl: float = 10.0,
         buckets: int = 10,
         clock: _clock.Clock | None = None,
+        shared: SharedBudgetStore | None = None,
     ) -> None:
         limits = _policy.RETRY_LIMITS
         self.name = name
@@ -106,6 +123,7 @@ class RetryBudget:
         self.outcomes = dict.fromkeys(n.RETRY_OUTCOMES, 0)
         with _observed_lock:  # observed while alive, registered by name or passed explicitly
             _observed.add(self)
+        self._shared = shared.attach_budget(self) if shared is not None else None
 
     def _now(self) -> float:
         return self._clock.monotonic() if self._clock is not None else _clock.now()
@@ -175,9 +193,10 @@ class RetryBudget:
         self._resolve()
         return self._min_per_second
 
-    def _allowance(self) -> float:
+    def _allowance(self, calls: int | None = None) -> float:
         self._resolve()
-        calls = self._prev_calls + self._cur_calls
+        if calls is None:
+            calls = self._prev_calls + self._cur_calls
         return self._ratio * calls + self._min_per_second * self.ttl
 
     def try_spend(self, now: float | None = None, cost: float = 1.0) -> bool:
@@ -188,7 +207,14 @@ class RetryBudget:
                 self._roll(now)
             # The tolerance absorbs float rounding (0.29 * 100 is 28.999999999999996): a
             # budget that earned 29 retries must grant the 29th.
-            if self._prev_retries + self._cur_retries + cost > self._allowance() + 1e-9:
+            calls = self._prev_calls + self._cur_calls
+            retries = self._prev_retries + self._cur_retries
+            link = self._shared
+            others = None if link is None else link.fleet_others()
+            if others is not None:  # fleet-wide: the others' window plus ours, one floor
+                calls += others[0]
+                retries += others[1]
+            if retries + cost > self._allowance(calls) + 1e-9:
                 self.exhausted += 1
                 return False
             self._cur_retries += max(1, round(cost))
@@ -200,6 +226,14 @@ class RetryBudget:
             if now >= self._bucket_end:
                 self._roll(now)
             return max(0.0, self._allowance() - self._prev_retries - self._cur_retries)
+
+    def window_totals(self, now: float | None = None) -> tuple[int, int]:
+        """Calls and retries in this replica's window (what a shared store publishes)."""
+        now = self._now() if now is None else now
+        with self._lock:
+            if now >= self._bucket_end:
+                self._roll(now)
+            return self._prev_calls + self._cur_calls, self._prev_retries + self._cur_retries
 
     def outcome_counts(self) -> dict[str, int]:
         with self._lock:

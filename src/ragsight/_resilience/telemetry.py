@@ -75,6 +75,7 @@ class ResilienceTelemetry:
         create_instrument(meter, n.CB_SLOW_CALL_RATIO, [_observe_slow])
         create_instrument(meter, n.RETRY_CALLS, [_observe_retry_calls])
         create_instrument(meter, n.RETRY_BUDGET_REMAINING, [_observe_budget])
+        create_instrument(meter, n.SHARED_MODE_METRIC, [_observe_shared_mode])
 
 
 # ------------------------------------------------------------------------------ observers --
@@ -142,6 +143,18 @@ def _observe_retry_calls(options: CallbackOptions) -> Iterator[Observation]:
 def _observe_budget(options: CallbackOptions) -> Iterator[Observation]:
     for budget in _budget.all_budgets():
         yield Observation(budget.remaining(), {n.RESILIENCE_NAME: budget.name})
+
+
+@_contained
+def _observe_shared_mode(options: CallbackOptions) -> Iterator[Observation]:
+    from ragsight._resilience.shared import live_stores  # imported once a store exists
+
+    for store in live_stores():
+        mode = store.mode
+        for name in store.component_names():
+            for candidate in n.SHARED_MODES:
+                value = 1 if candidate == mode else 0
+                yield Observation(value, {n.RESILIENCE_NAME: name, n.SHARED_MODE: candidate})
 
 
 # ------------------------------------------------------------------------------ active --

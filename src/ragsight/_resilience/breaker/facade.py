@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextvars
 import random
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ragsight import names as n
 from ragsight._core import policy as _policy
@@ -55,6 +55,13 @@ from ragsight._resilience.errors import CircuitOpenError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SharedBreakerStore(Protocol):
+    """What ``shared=`` takes (``ragsight.RedisState``): it reads the breaker's window from
+    its own thread and calls ``_fleet_open()`` when the fleet trips."""
+
+    def attach_breaker(self, breaker: CircuitBreaker) -> object: ...
+
+
 class CircuitBreaker:
     """A circuit breaker for one dependency (vector store, embedding API, LLM, reranker).
 
@@ -68,6 +75,8 @@ class CircuitBreaker:
     early the breaker was created. :attr:`config` shows the settings in force.
     ``fallback`` (called with the call's arguments) answers rejected calls of the decorator
     and ``call``/``acall`` forms instead of raising :class:`CircuitOpenError`.
+    ``shared`` (a :class:`ragsight.RedisState`) adds the fleet's view: the breaker also
+    opens when the fleet trips; its call path never waits on the store.
 
     Raises:
         ValueError: an unknown ``profile`` or initial ``state``; ``LimitError`` (a
@@ -85,6 +94,7 @@ class CircuitBreaker:
         "_machine",
         "_nowf",
         "_settings",
+        "_shared",
         "name",
     )
 
@@ -116,6 +126,7 @@ class CircuitBreaker:
         rng: random.Random | None = None,
         listeners: tuple[Callable[[StateChange], None], ...] = (),
         fallback: Callable[..., Any] | None = None,
+        shared: SharedBreakerStore | None = None,
     ) -> None:
         self.name = name
         self._settings = LateBoundConfig.from_arguments(
@@ -154,6 +165,8 @@ class CircuitBreaker:
                 _safety.report_internal_error("resilience.telemetry", err)
         if state != CLOSED:
             self.force_state(state)
+        # last: the store's thread may read this breaker as soon as it is attached
+        self._shared = shared.attach_breaker(self) if shared is not None else None
 
     def __del__(self) -> None:
         try:
@@ -219,6 +232,12 @@ class CircuitBreaker:
         if state not in n.CB_STATES:
             raise ValueError(f"unknown breaker state {state!r}; expected one of {n.CB_STATES}")
         self._publish(self._machine.force(state, self._time()))
+
+    def _fleet_open(self) -> None:
+        """Called by a shared store's thread when the fleet's view trips."""
+        change = self._machine.fleet_open(self._time())
+        if change is not None:
+            self._publish(change)
 
     def reset(self) -> None:
         """Close the breaker and forget the window and the open-duration backoff."""

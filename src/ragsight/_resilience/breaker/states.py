@@ -181,6 +181,12 @@ class StateMachine:
         self._enter_state(CLOSED)
         return change
 
+    def fleet_open(self, now: float) -> StateChange | None:
+        """The fleet's shared view tripped: a closed breaker opens (reason ``fleet``); any
+        other state already decides on its own evidence."""
+        with self.lock:
+            return self._open("fleet", now, None) if self.state == CLOSED else None
+
     def force(self, state: str, now: float) -> StateChange:
         """Move to ``state`` now (reason ``manual``)."""
         with self.lock:
