@@ -40,7 +40,8 @@ def test_quickstart_telemetry_is_summarised_with_its_cache_hits(tmp_path: Path) 
         timeout=60,
         check=True,
     ).stdout
-    cache_row = next(line for line in summary.splitlines() if line.startswith("answers "))
-    assert cache_row.split()[1:4] == ["2", "2", "0"]  # hits, misses, errors
-    pipeline_row = next(line for line in summary.splitlines() if line.startswith("pipeline"))
-    assert pipeline_row.split()[2] == "4"  # calls
+    rows = [[cell.strip() for cell in line.split("│")] for line in summary.splitlines()]
+    cache_row = next(row for row in rows if row[0] == "answers")
+    assert cache_row[1:4] == ["2", "2", "0"]  # hits, misses, errors
+    pipeline_row = next(row for row in rows if row[0].startswith("pipeline /"))
+    assert pipeline_row[1] == "4"  # calls
