@@ -24,10 +24,7 @@ from typing import NamedTuple
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-TIMER = (
-    "import time; t0 = time.perf_counter(); import {module}; "
-    "print(time.perf_counter() - t0)"
-)
+TIMER = "import time; t0 = time.perf_counter(); import {module}; print(time.perf_counter() - t0)"
 
 
 class ModuleCost(NamedTuple):
