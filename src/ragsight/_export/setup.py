@@ -156,7 +156,7 @@ def _exporter(settings: Settings, signal: str, health: ExportHealth) -> tuple[An
     return file_exporter(settings, signal, health)
 
 
-def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Providers:
+def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Providers:
     """Providers with exporters for ``settings``, not installed globally (tests use this)."""
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.metrics import MeterProvider
@@ -170,31 +170,31 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
         GuardedMetricExporter,
     )
 
-    telemetry = Providers(settings, health=health)
+    providers = Providers(settings, health=health)
     if settings.disabled or settings.exporter == "none":
-        return telemetry
+        return providers
     if settings.uses_otlp():
         quiet_exporter_logs(True)  # ExportHealth reports failure episodes instead
     resource = _resource(settings)
 
-    plan = telemetry.plan
+    plan = providers.plan
     # shutdown_on_exit=False everywhere: the SDK's own exit hooks wait up to 30 s each;
     # ragsight's hook (shutdown()) is bounded by shutdown_timeout
     span_exporter, target = _exporter(settings, SIGNAL_TRACES, health)
-    telemetry.targets[SIGNAL_TRACES] = target
+    providers.targets[SIGNAL_TRACES] = target
     tracer_provider = TracerProvider(
         resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
     )
     span_call = ExportCall(SIGNAL_TRACES, target, health)
     span_processor = BoundedSpanProcessor(span_exporter, span_call, settings)
     tracer_provider.add_span_processor(span_processor)
-    telemetry.tracer_provider = tracer_provider
+    providers.tracer_provider = tracer_provider
     plan.processors.append(span_processor)
     plan.providers.append(tracer_provider)
     plan.calls.append(span_call)
 
     metric_exporter, target = _exporter(settings, SIGNAL_METRICS, health)
-    telemetry.targets[SIGNAL_METRICS] = target
+    providers.targets[SIGNAL_METRICS] = target
     metric_call = ExportCall(SIGNAL_METRICS, target, health)
     reader = PeriodicExportingMetricReader(
         GuardedMetricExporter(metric_exporter, metric_call),
@@ -211,23 +211,23 @@ def build_telemetry(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
         shutdown_on_exit=False,
     )
     _register_drop_counter(meter_provider, health)
-    telemetry.meter_provider = meter_provider
+    providers.meter_provider = meter_provider
     plan.meter_provider = meter_provider
     plan.calls.append(metric_call)
     plan.exporters.append(metric_exporter)
 
     if settings.logs.export:
         log_exporter, target = _exporter(settings, SIGNAL_LOGS, health)
-        telemetry.targets[SIGNAL_LOGS] = target
+        providers.targets[SIGNAL_LOGS] = target
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         log_call = ExportCall(SIGNAL_LOGS, target, health)
         log_processor = BoundedLogProcessor(log_exporter, log_call, settings)
         logger_provider.add_log_record_processor(log_processor)
-        telemetry.logger_provider = logger_provider
+        providers.logger_provider = logger_provider
         plan.processors.append(log_processor)
         plan.providers.append(logger_provider)
         plan.calls.append(log_call)
-    return telemetry
+    return providers
 
 
 def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
@@ -263,7 +263,7 @@ def _is_proxy(provider: Any) -> bool:
     }
 
 
-def _install(telemetry: Providers) -> None:
+def _install(providers: Providers) -> None:
     from opentelemetry import _logs, metrics, trace
 
     for signal, getter, setter, attr in (
@@ -271,7 +271,7 @@ def _install(telemetry: Providers) -> None:
         (SIGNAL_METRICS, metrics.get_meter_provider, metrics.set_meter_provider, "meter_provider"),
         (SIGNAL_LOGS, _logs.get_logger_provider, _logs.set_logger_provider, "logger_provider"),
     ):
-        ours = getattr(telemetry, attr)
+        ours = getattr(providers, attr)
         if ours is None:
             continue
         existing = getter()
@@ -283,11 +283,11 @@ def _install(telemetry: Providers) -> None:
             f"ragsight uses it and adds no exporter to it (configure it to export where you "
             f"want, or let ragsight create the provider by calling configure() first)"
         )
-        telemetry.notes.append(note)
+        providers.notes.append(note)
         logger.warning("ragsight: %s", note)
         with contextlib.suppress(Exception):
             ours.shutdown()
-        setattr(telemetry, attr, None)
+        setattr(providers, attr, None)
 
 
 def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None) -> None:
@@ -371,14 +371,14 @@ def configure(
         if new.disabled:
             _active = Providers(new)
             return new
-        telemetry = build_telemetry(new)
-        _install(telemetry)
-        apply_logging(new, telemetry.logger_provider)
-        _active = telemetry
+        providers = build_providers(new)
+        _install(providers)
+        apply_logging(new, providers.logger_provider)
+        _active = providers
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
-        logger.debug("ragsight: configured, exporting to %s", telemetry.targets)
+        logger.debug("ragsight: configured, exporting to %s", providers.targets)
         return new
 
 
@@ -391,5 +391,6 @@ def shutdown(timeout: float | None = None) -> None:
     active.shutdown(timeout)
 
 
-def active_telemetry() -> Providers | None:
+def active_providers() -> Providers | None:
+    """What the last configure() installed, or None before the first one."""
     return _active

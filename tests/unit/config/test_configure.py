@@ -141,9 +141,9 @@ def test_application_provider_is_used_not_replaced(tmp_path: Path) -> None:
         mine = TracerProvider()
         trace.set_tracer_provider(mine)
         ragsight.configure()
-        from ragsight._export.setup import active_telemetry
+        from ragsight._export.setup import active_providers
         print(json.dumps({"kept": trace.get_tracer_provider() is mine,
-                          "notes": active_telemetry().notes}))
+                          "notes": active_providers().notes}))
         """,
         tmp_path,
     )

@@ -12,9 +12,9 @@ import pytest
 from limit_values import accepted, refused
 
 import ragsight
+from ragsight import ConfigError
 from ragsight._config.export_limits import EXPORT_LIMITS
 from ragsight._config.keys import BY_NAME, KEYS
-from ragsight._config.settings import ConfigError
 from ragsight._config.validation import load_settings
 from ragsight._core.limits import Limit, LimitError
 from ragsight._export.filesink import JsonLinesWriter

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ragsight._config.settings import ConfigError, Secret, mask_url
+from ragsight import ConfigError
+from ragsight._config.settings import Secret, mask_url
 from ragsight._config.validation import load_settings
 
 TOKEN = "s3cr3t-t0ken"

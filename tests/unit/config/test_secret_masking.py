@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ragsight
+from ragsight import ConfigError
 from ragsight._config.masking import mask, scrub, secret_shaped
-from ragsight._config.settings import ConfigError
 from ragsight._config.validation import load_settings
 
 TOKEN = "SECRET123abcXYZ"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ragsight import ConfigError
 from ragsight._config.keys import KEYS
-from ragsight._config.settings import ConfigError
 from ragsight._config.validation import load_settings
 
 

@@ -66,7 +66,7 @@ def test_the_semconv_key_reads_its_environment_variable(tmp_path):
 
 
 def test_the_semconv_key_refuses_an_unknown_mode(tmp_path):
-    from ragsight._config.settings import ConfigError
+    from ragsight import ConfigError
     from ragsight._config.validation import load_settings
 
     with pytest.raises(ConfigError, match="semconv"):

@@ -23,11 +23,11 @@ import pytest
 from otlp_sink import OtlpSink
 from ports import closed_port
 
-from ragsight._config.settings import ConfigError
+from ragsight import ConfigError
 from ragsight._config.validation import load_settings
 from ragsight._core.limits import LimitError
 from ragsight._export.health import SIGNAL_TRACES, ExportHealth
-from ragsight._export.setup import build_telemetry
+from ragsight._export.setup import build_providers
 from ragsight._export.shutdown import SHUTDOWN_MARGIN, Deadline, ShutdownPlan, run_bounded
 
 WATCHDOG = 20.0  # 25x the bound below: only a shutdown that hangs reaches it
@@ -87,7 +87,7 @@ def _telemetry(endpoint: str, protocol: str, tmp_path: Path, health: ExportHealt
         shutdown_timeout=0.5,
         batch_schedule_delay=0.01,
     )
-    return build_telemetry(settings, health=health)
+    return build_providers(settings, health=health)
 
 
 def _emit_and_shut_down(telemetry: Any) -> bool:

@@ -20,7 +20,7 @@ from ports import closed_port
 from ragsight import names
 from ragsight._config.validation import load_settings
 from ragsight._export.health import ExportHealth
-from ragsight._export.setup import build_telemetry
+from ragsight._export.setup import build_providers
 
 SPANS = 100_000
 MEMORY_BOUND = 64 * 1024 * 1024
@@ -59,7 +59,7 @@ def _flood(
     """Create ``spans`` spans and one metric point; return health and the memory peak."""
     health = ExportHealth()
     settings = _settings(_endpoint(kind, protocol, sink), protocol, tmp_path)
-    telemetry = build_telemetry(settings, health=health)  # type: ignore[arg-type]
+    telemetry = build_providers(settings, health=health)  # type: ignore[arg-type]
     tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
     histogram = telemetry.meter_provider.get_meter(names.SCOPE_NAME).create_histogram("x")
     histogram.record(0.1)
@@ -125,7 +125,7 @@ def test_dead_collector_drops_are_counted_exactly_and_warned_once(
 def test_unresolvable_collector_name_drops_without_raising(protocol: str, tmp_path: Path) -> None:
     health = ExportHealth()
     settings = _settings("http://collector.invalid:4317", protocol, tmp_path)
-    telemetry = build_telemetry(settings, health=health)  # type: ignore[arg-type]
+    telemetry = build_providers(settings, health=health)  # type: ignore[arg-type]
     tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
     for _ in range(1000):
         tracer.start_span("x").end()
@@ -137,7 +137,7 @@ def test_slow_collector_times_out_and_drops(tmp_path: Path) -> None:
     health = ExportHealth()
     with OtlpSink(grpc_enabled=False, delay=1.0) as slow:
         settings = _settings(slow.http_endpoint, "http/protobuf", tmp_path, otlp_timeout=0.2)
-        telemetry = build_telemetry(settings, health=health)  # type: ignore[arg-type]
+        telemetry = build_providers(settings, health=health)  # type: ignore[arg-type]
         tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
         for _ in range(10):
             tracer.start_span("x").end()
@@ -151,7 +151,7 @@ def test_export_recovers_and_a_new_episode_warns_again(
     health = ExportHealth()
     with OtlpSink(grpc_enabled=False, fail_with=503) as sink:
         settings = _settings(sink.http_endpoint, "http/protobuf", tmp_path)
-        telemetry = build_telemetry(settings, health=health)  # type: ignore[arg-type]
+        telemetry = build_providers(settings, health=health)  # type: ignore[arg-type]
         tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
         with caplog.at_level(logging.INFO, logger="ragsight.export"):
             for phase in ("down", "up", "down", "up"):

@@ -10,7 +10,7 @@ from otlp_sink import OtlpSink, attrs
 from ragsight import names
 from ragsight._config.validation import load_settings
 from ragsight._export.health import ExportHealth
-from ragsight._export.setup import build_telemetry
+from ragsight._export.setup import build_providers
 
 FAST = {
     "batch_schedule_delay": 0.05,
@@ -44,7 +44,7 @@ def test_spans_metrics_and_logs_arrive_with_resource_and_attributes(
         otlp_protocol=protocol,
         **FAST,
     )
-    telemetry = build_telemetry(settings, health=ExportHealth())
+    telemetry = build_providers(settings, health=ExportHealth())
     tracer = telemetry.tracer_provider.get_tracer(names.SCOPE_NAME)
     with tracer.start_as_current_span(
         "retrieval kb", attributes={names.RAG_STAGE: names.STAGE_RETRIEVAL, "top_k": 5}

@@ -18,12 +18,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from ragsight import (
+    CircuitBreaker,
+    CircuitOpenError,
+    RetryPolicy,
+    aprocess_documents,
+    process_documents,
+)
 from ragsight import names as n
 from ragsight._resilience import telemetry as rt
-from ragsight._resilience.batch import aprocess_documents, process_documents
-from ragsight._resilience.breaker import CircuitBreaker
-from ragsight._resilience.errors import CircuitOpenError
-from ragsight._resilience.retry import RetryPolicy
 from ragsight.resilience_testing import FakeClock, fake_clock
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from ragsight._resilience.breaker import CircuitBreaker, StateChange, get_breaker
-from ragsight._resilience.errors import CircuitOpenError, ResilienceError
+from ragsight import CircuitBreaker, CircuitOpenError, ResilienceError, StateChange, get_breaker
 from ragsight.resilience_testing import FakeClock
 
 

@@ -9,8 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ragsight._resilience.breaker import CircuitBreaker
-from ragsight._resilience.errors import CircuitOpenError
+from ragsight import CircuitBreaker, CircuitOpenError
 from ragsight.resilience_testing import FakeClock
 
 BASE, CAP, TRIP, CLOSE_AFTER, WINDOW = 10.0, 40.0, 3, 2, 60.0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragsight._resilience.budget import RetryBudget, get_budget
+from ragsight import RetryBudget
+from ragsight._resilience.budget import get_budget
 from ragsight.resilience_testing import FakeClock
 
 

@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 
 import ragsight
+from ragsight import CircuitBreaker, CircuitOpenError, RetryPolicy
 from ragsight import names as n
-from ragsight._resilience.breaker import CircuitBreaker
-from ragsight._resilience.errors import CircuitOpenError
-from ragsight._resilience.retry import RetryPolicy
 from ragsight.resilience_testing import FakeClock
 from ragsight.testing import capture_telemetry
 

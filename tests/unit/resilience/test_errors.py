@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 
-from ragsight._resilience.errors import CircuitOpenError, RetryError
+from ragsight import CircuitOpenError, RetryError
 
 
 def test_circuit_open_error_round_trips_through_pickle() -> None:

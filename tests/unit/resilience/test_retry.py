@@ -10,12 +10,16 @@ from typing import Any
 
 import pytest
 
-from ragsight import instrumentation
+from ragsight import (
+    CircuitBreaker,
+    CircuitOpenError,
+    RetryBudget,
+    RetryError,
+    RetryPolicy,
+    instrumentation,
+    retry,
+)
 from ragsight._resilience import retry as _retry
-from ragsight._resilience.breaker import CircuitBreaker
-from ragsight._resilience.budget import RetryBudget
-from ragsight._resilience.errors import CircuitOpenError, RetryError
-from ragsight._resilience.retry import RetryPolicy, retry
 from ragsight.instrumentation import RetryGaveUp, RetryScheduled
 from ragsight.resilience_testing import FakeClock
 

@@ -24,12 +24,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from ragsight import CircuitBreaker, CircuitOpenError, RetryBudget, RetryPolicy
 from ragsight import names as n
 from ragsight._resilience import telemetry as rt
-from ragsight._resilience.breaker import CircuitBreaker
-from ragsight._resilience.budget import RetryBudget
-from ragsight._resilience.errors import CircuitOpenError
-from ragsight._resilience.retry import RetryPolicy
 from ragsight.resilience_testing import FakeClock
 
 

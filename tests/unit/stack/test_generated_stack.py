@@ -288,12 +288,12 @@ def test_every_latency_quantile_panel_requests_exemplars() -> None:
 def test_rate_windows_span_at_least_four_sdk_exports() -> None:
     """Grafana's $__rate_interval is >= 4 x the datasource's scrape interval: with it set to
     the SDK's export interval, a window holds a new series' start-time 0 and its first value."""
-    from ragsight._config.settings import BatchSettings
+    import ragsight
 
     prom = gen.grafana_datasources()["datasources"][0]
     assert prom["type"] == "prometheus"
     interval = prom["jsonData"]["timeInterval"]
-    assert interval == f"{int(BatchSettings().metric_export_interval)}s"
+    assert interval == f"{int(ragsight.Settings().batch.metric_export_interval)}s"
 
 
 def test_trace_to_metrics_error_ratio_is_zero_filled() -> None:

@@ -12,7 +12,7 @@ from otlp_files import T0, metrics_line, spans_line, stage_durations, stage_span
 
 from ragsight import Settings, names
 from ragsight._config.settings import FileSinkSettings
-from ragsight._export.setup import build_telemetry
+from ragsight._export.setup import build_providers
 from ragsight._viewer.reader import UNKNOWN_RUN, read_directory
 from ragsight._viewer.runs import RunError, runs_of, select
 from ragsight._viewer.summary import summarize
@@ -81,7 +81,7 @@ def test_files_without_run_ids_are_one_run(tmp_path: Path) -> None:
 
 
 def _resource_of(settings: Settings) -> dict[str, object]:
-    telemetry = build_telemetry(settings)
+    telemetry = build_providers(settings)
     try:
         return dict(telemetry.tracer_provider.resource.attributes)
     finally:
