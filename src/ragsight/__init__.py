@@ -13,6 +13,7 @@ show the public name (``ragsight.CircuitOpenError``), not the private module def
 from __future__ import annotations
 
 import importlib
+import types
 from typing import TYPE_CHECKING, Any
 
 from ragsight import names
@@ -70,11 +71,20 @@ _AREA_OF: dict[str, str] = {name: area for area, table in _AREAS.items() for nam
 _SUBMODULES = frozenset({"instrumentation", "testing", "resilience_testing", "cli"})
 
 
+def _claim_public(value: Any, name: str, module: str) -> None:
+    """Make ``value`` (a public class or function defined in a private module) report its
+    public home: ``ragsight`` when it is ``ragsight.<name>``, else ``module``, the public
+    submodule exporting it. Reprs, ``error.type`` and pickles then show the public name."""
+    if not isinstance(value, (type, types.FunctionType)):
+        return  # a type alias or a constant has no module of its own
+    if value.__module__.startswith("ragsight._"):
+        value.__module__ = __name__ if name in _AREA_OF else module
+
+
 def _load_area(area: str) -> None:
     for name, module in _AREAS[area].items():
         value = getattr(importlib.import_module(module), name)
-        if getattr(value, "__module__", "").startswith("ragsight._"):
-            value.__module__ = __name__
+        _claim_public(value, name, __name__)
         globals()[name] = value
     if area == "resilience":
         # The OpenTelemetry hooks of breakers and retries, installed on purpose (importing

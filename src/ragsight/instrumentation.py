@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ragsight import _claim_public
 from ragsight._resilience import hooks as _hooks
 from ragsight._resilience import telemetry as _telemetry
 from ragsight._resilience.breaker import Rejection, StateChange
@@ -157,3 +158,9 @@ def set_on_breaker_rejection_hooks(hooks: Iterable[BreakerRejectionHook] | None)
 def get_on_breaker_rejection_hooks() -> tuple[BreakerRejectionHook, ...]:
     """The hooks called with ``(breaker, Rejection)`` when an open breaker rejects a call."""
     return _hooks.breaker_rejection.get()
+
+
+# The event records are defined with the resilience code; they report this module (or
+# ragsight, for ragsight.StateChange), where users import them from.
+for _name in __all__:
+    _claim_public(globals()[_name], _name, __name__)

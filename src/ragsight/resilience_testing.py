@@ -104,4 +104,6 @@ def seeded_jitter(seed: int = 0) -> Iterator[random.Random]:
 
 
 def force_state(breaker: CircuitBreaker, state: str) -> None:
+    """Put ``breaker`` in ``state`` (``closed``, ``open``, ``half_open``) now, as
+    :meth:`CircuitBreaker.force_state` does; raises ``ValueError`` for another state."""
     breaker.force_state(state)

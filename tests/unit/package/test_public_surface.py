@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 import pickle
 import subprocess
 import sys
+import types
 
 import pytest
 
 import ragsight
 
 PUBLIC = [name for name in ragsight.__all__ if name not in {"__version__", "names"}]
+SUBMODULES = ("ragsight.testing", "ragsight.resilience_testing", "ragsight.instrumentation")
+SUBMODULE_PUBLIC = [
+    (module, name)
+    for module in SUBMODULES
+    for name in importlib.import_module(module).__all__
+    if isinstance(getattr(importlib.import_module(module), name), (type, types.FunctionType))
+]
 
 
 def _fresh(code: str) -> str:
@@ -33,6 +42,30 @@ def test_every_public_object_reports_ragsight_as_its_module(name: str) -> None:
 @pytest.mark.parametrize("name", PUBLIC)
 def test_every_public_object_has_a_docstring(name: str) -> None:
     assert (inspect.getdoc(getattr(ragsight, name)) or "").strip()
+
+
+@pytest.mark.parametrize(("module", "name"), SUBMODULE_PUBLIC)
+def test_every_class_and_function_of_a_public_module_reports_a_public_module(
+    module: str, name: str
+) -> None:
+    value = getattr(importlib.import_module(module), name)
+    assert value.__module__ == ("ragsight" if name in ragsight.__all__ else module)
+    assert pickle.loads(pickle.dumps(value)) is value
+
+
+@pytest.mark.parametrize(("module", "name"), SUBMODULE_PUBLIC)
+def test_every_class_and_function_of_a_public_module_has_a_docstring(
+    module: str, name: str
+) -> None:
+    assert (inspect.getdoc(getattr(importlib.import_module(module), name)) or "").strip()
+
+
+def test_a_hook_event_imported_first_reports_its_public_module() -> None:
+    out = _fresh(
+        "from ragsight.instrumentation import RetryGaveUp, StateChange\n"
+        "print(RetryGaveUp.__module__, StateChange.__module__)"
+    )
+    assert out.split() == ["ragsight.instrumentation", "ragsight"]
 
 
 def test_dir_lists_every_public_name_before_any_is_loaded() -> None:
