@@ -56,7 +56,17 @@ def pipeline(
     attributes: Mapping[str, AttributeValue] | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """A whole request (``invoke_workflow {name}``, INTERNAL): the root of a RAG trace."""
+    """A whole request (``invoke_workflow {name}``, INTERNAL): the root of a RAG trace.
+
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(fn, {"stage": names.STAGE_PIPELINE, "attributes": attributes, "capture": capture})
 
 
@@ -94,6 +104,13 @@ def retrieval(
     The returned documents are counted and their scores read (``score`` or
     ``relevance_score`` on dicts or objects, ``(doc, score)`` pairs, ``metadata["score"]``);
     ``extract(result)`` may return ``{"documents": ..., "scores": ...}`` for other shapes.
+    ``data_source`` names the store (``retrieval {data_source}``) and ``top_k`` the number
+    of documents asked for; ``provider``, ``model`` and ``local`` are as for
+    :func:`embedding`, the name, ``attributes`` and ``capture`` as for :func:`pipeline`.
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
     """
     return _apply(
         fn,
@@ -136,7 +153,20 @@ def embedding(
     extract: Extract | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """An embeddings call (``embeddings {model}``): vector dimension and input tokens read."""
+    """An embeddings call (``embeddings {model}``): vector dimension and input tokens read.
+
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+    ``provider`` and ``model`` name the service and model when the call or response does
+    not; ``local=True`` marks an in-process model (INTERNAL span, no server attributes);
+    ``extract(result)`` returns what to read from a result shape ragsight does not know.
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(
         fn,
         {
@@ -178,7 +208,21 @@ def rerank(
     extract: Extract | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """A rerank (``rerank {model}``; no GenAI convention exists, so ``rag.rerank.*``)."""
+    """A rerank (``rerank {model}``; no GenAI convention exists, so ``rag.rerank.*``).
+
+    ``top_n`` is the number of documents asked for; input and output counts are read.
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+    ``provider`` and ``model`` name the service and model when the call or response does
+    not; ``local=True`` marks an in-process model (INTERNAL span, no server attributes);
+    ``extract(result)`` returns what to read from a result shape ragsight does not know.
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(
         fn,
         {
@@ -222,7 +266,21 @@ def generation(
     capture: bool | None = None,
 ) -> Any:
     """An LLM call (``{operation} {model}``): token usage and response model read from
-    OpenAI/Anthropic-style responses."""
+    OpenAI/Anthropic-style responses.
+
+    ``operation`` is the GenAI operation name (``chat`` by default).
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+    ``provider`` and ``model`` name the service and model when the call or response does
+    not; ``local=True`` marks an in-process model (INTERNAL span, no server attributes);
+    ``extract(result)`` returns what to read from a result shape ragsight does not know.
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(
         fn,
         {
@@ -255,7 +313,17 @@ def tool(
     attributes: Mapping[str, AttributeValue] | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """A tool execution (``execute_tool {name}``, INTERNAL per the GenAI conventions)."""
+    """A tool execution (``execute_tool {name}``, INTERNAL per the GenAI conventions).
+
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(fn, {"stage": names.STAGE_TOOL, "attributes": attributes, "capture": capture})
 
 
@@ -278,7 +346,18 @@ def instrument(
     extract: Extract | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """Any other step worth a span and a latency histogram (``rag.stage="stage"``)."""
+    """Any other step worth a span and a latency histogram (``rag.stage="stage"``).
+
+    The first argument is the function (bare use) or the stage's name, a fixed string
+    (``rag.operation.name``, a metric label; default: the function's qualified name).
+    ``attributes`` are added to the span; ``capture`` turns content capture on or off for
+    this stage (default: the configured ``content.capture``).
+    ``extract(result)`` returns what to read from the result.
+
+    Raises:
+        TypeError: the first argument is neither a function nor a name, or the name is
+            given twice.
+    """
     return _apply(
         fn,
         {
