@@ -137,6 +137,7 @@ class RedisState:
             try:
                 self._exchange()
             except Exception as err:  # Redis down, slow or broken: carry on locally
+                self._last_ok = float("-inf")  # local mode at once, not after stale_after
                 self._went_local(err)
             else:
                 self._last_ok = time.monotonic()
@@ -178,9 +179,10 @@ class RedisState:
         self.round_trips += 1
         try:
             replies = pipe.execute()
-        except Exception as err:
-            if "NOSCRIPT" in str(err):  # Redis restarted and lost its script cache
-                self._shas.clear()
+        except Exception:
+            # a restarted Redis has lost its script cache (NoScriptError, whose message
+            # does not say NOSCRIPT): load the scripts again on the next good exchange
+            self._shas.clear()
             raise
         for link, reply in zip(queued, replies, strict=True):
             link.apply(reply)
