@@ -162,7 +162,11 @@ class FileSinkSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configure() needs, validated; ``sources`` says where each key came from."""
+    """Everything configure() needs, validated; ``sources`` says where each key came from.
+
+    configure() builds and returns it; ``Settings()`` holds the built-in defaults. Read a
+    dotted key with ``get(key)`` and where its value came from with ``source_of(key)``.
+    """
 
     service_name: str | None = None
     service_version: str | None = None

@@ -72,7 +72,11 @@ NOOP_STAGE = _NoopStage()
 
 
 def current_stage() -> StageCall:
-    """The running stage's handle, or a do-nothing handle (never ``None``: no branching)."""
+    """The running stage's handle, or a do-nothing handle (never ``None``: no branching).
+
+    Inside a decorated function or a ``stage``/``cache`` block this is the innermost one;
+    its ``set_attribute``/``set_result`` calls annotate that stage. Never raises.
+    """
     call = CURRENT.get()
     return call if call is not None else NOOP_STAGE
 
@@ -209,7 +213,11 @@ def stage(
 
 
 class CacheLookup(_Scope):
-    """The handle of a ``cache(name)`` block: report ``hit()``, ``miss()`` or ``error()``."""
+    """The handle of a ``cache(name)`` block: report ``hit()``, ``miss()`` or ``error()``.
+
+    A block left by an exception without a report counts as ``error``; one left normally
+    without a report records no result. The handle may be kept and entered again.
+    """
 
     __slots__ = ("_name", "_result")
 
@@ -219,16 +227,20 @@ class CacheLookup(_Scope):
         self._result: str | None = None
 
     def hit(self) -> None:
+        """The lookup found the entry (``rag.cache.result=hit``)."""
         self._result = names.CACHE_HIT
 
     def miss(self) -> None:
+        """The lookup found nothing (``rag.cache.result=miss``)."""
         self._result = names.CACHE_MISS
 
     def error(self) -> None:
+        """The cache itself failed (``rag.cache.result=error``)."""
         self._result = names.CACHE_ERROR
 
     @property
     def span(self) -> Span:
+        """The block's span (an invalid, non-recording span outside the block)."""
         call = self._current_entry()
         return call.span if call is not None else INVALID_SPAN
 
@@ -264,7 +276,11 @@ class CacheLookup(_Scope):
 
 
 def cache(name: str) -> CacheLookup:
-    """A cache lookup block: span ``cache {name}`` and ``rag.cache.requests`` by result."""
+    """A cache lookup block: span ``cache {name}`` and ``rag.cache.requests`` by result.
+
+    ``name`` identifies the cache (``rag.cache.name``, a metric label: keep it a fixed
+    string). Use as ``with ragsight.cache("answers") as lookup: ... lookup.hit()``.
+    """
     spec = StageSpec(
         stage=names.STAGE_CACHE,
         name=name,

@@ -99,7 +99,11 @@ HEALTH = ExportHealth()
 
 
 def dropped_counts() -> dict[str, int]:
-    """Items dropped per signal since the process started (queue full or export failed)."""
+    """Items dropped per signal since the process started (queue full or export failed).
+
+    Keys are the signals (``traces``, ``metrics``, ``logs``) with at least one drop. Telemetry
+    never blocks the application, so a full queue or a failing collector shows up here.
+    """
     return HEALTH.dropped_counts()
 
 

@@ -383,7 +383,12 @@ def configure(
 
 
 def shutdown(timeout: float | None = None) -> None:
-    """Flush and stop what configure() started; safe to call twice and from an exit hook."""
+    """Flush and stop what configure() started; safe to call twice and from an exit hook.
+
+    ``timeout`` bounds the flush in seconds (default: the ``shutdown_timeout`` setting);
+    whatever the collector does, it returns within it plus a small margin, and items not
+    sent are counted in :func:`dropped_counts`.
+    """
     with _lock:
         active = _active
     if active is None or active.shut_down:
