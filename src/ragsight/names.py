@@ -144,6 +144,17 @@ RAG_CACHE_RESULT: Final = "rag.cache.result"
 RAG_RETRIEVAL_DOCUMENTS_COUNT: Final = "rag.retrieval.documents.count"
 RAG_RETRIEVAL_TOP_SCORE: Final = "rag.retrieval.score.top"
 RAG_RETRIEVAL_MEAN_SCORE: Final = "rag.retrieval.score.mean"
+# what a retriever's scores mean (SCORE_KINDS): only 0..1 similarities are rag.retrieval.score.*
+RAG_RETRIEVAL_SCORE_KIND: Final = "rag.retrieval.score.kind"
+RAG_RETRIEVAL_DISTANCE_BEST: Final = "rag.retrieval.distance.best"  # smallest distance
+RAG_RETRIEVAL_DISTANCE_MEAN: Final = "rag.retrieval.distance.mean"
+RAG_RETRIEVAL_UNBOUNDED_TOP: Final = "rag.retrieval.score.unbounded.top"  # BM25, inner product
+RAG_RETRIEVAL_UNBOUNDED_MEAN: Final = "rag.retrieval.score.unbounded.mean"
+SCORE_SIMILARITY: Final = "similarity"  # 0..1, higher is better
+SCORE_DISTANCE: Final = "distance"  # lower is better, metric unknown: never converted
+SCORE_COSINE_DISTANCE: Final = "cosine_distance"  # 0..2; 1 - d is the cosine similarity
+SCORE_UNBOUNDED: Final = "unbounded"  # higher is better, any range (BM25, inner product)
+SCORE_KINDS: Final = (SCORE_SIMILARITY, SCORE_DISTANCE, SCORE_COSINE_DISTANCE, SCORE_UNBOUNDED)
 RAG_RERANK_INPUT_COUNT: Final = "rag.rerank.input.count"
 RAG_RERANK_OUTPUT_COUNT: Final = "rag.rerank.output.count"
 RAG_RERANK_TOP_N: Final = "rag.rerank.top_n"
@@ -347,6 +358,8 @@ GEN_AI_DURATION_BUCKETS: Final = (
 )
 GEN_AI_TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))  # 1 .. 67108864
 SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+DISTANCE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 100.0)
+UNBOUNDED_SCORE_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0)
 DOCUMENT_COUNT_BUCKETS: Final = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0)
 DELAY_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0)
 OPEN_DURATION_BUCKETS: Final = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -436,6 +449,22 @@ RAG_RETRIEVAL_SCORE = MetricSpec(
     "Top relevance score of each retrieval or rerank result set (0..1).",
     (RAG_STAGE, RAG_OPERATION_NAME),
     SCORE_BUCKETS,
+)
+RAG_RETRIEVAL_DISTANCE = MetricSpec(
+    "rag.retrieval.distance",
+    "histogram",
+    "1",
+    "Smallest distance of each result set whose metric is not known to convert (L2, ...).",
+    (RAG_STAGE, RAG_OPERATION_NAME),
+    DISTANCE_BUCKETS,
+)
+RAG_RETRIEVAL_SCORE_UNBOUNDED = MetricSpec(
+    "rag.retrieval.score.unbounded",
+    "histogram",
+    "1",
+    "Top score of each result set scored on an open scale (BM25, inner product).",
+    (RAG_STAGE, RAG_OPERATION_NAME),
+    UNBOUNDED_SCORE_BUCKETS,
 )
 RAG_EVALUATION_SCORE = MetricSpec(
     "rag.evaluation.score",
@@ -568,6 +597,8 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     RAG_CACHE_REQUESTS,
     RAG_RETRIEVAL_DOCUMENTS,
     RAG_RETRIEVAL_SCORE,
+    RAG_RETRIEVAL_DISTANCE,
+    RAG_RETRIEVAL_SCORE_UNBOUNDED,
     RAG_EVALUATION_SCORE,
     RAGSIGHT_INTERNAL_ERRORS,
     RAGSIGHT_EXPORT_DROPPED,

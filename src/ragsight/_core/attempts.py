@@ -27,6 +27,7 @@ from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode
 
 from ragsight import names
 from ragsight._core import content as _content
+from ragsight._core.errortype import error_type as _error_type
 from ragsight._core.safety import report_internal_error
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class AttemptLog:
     def _end(self, error: BaseException | None, at: float) -> None:
         try:
             span = self._span
-            error_type = type(error).__qualname__ if isinstance(error, Exception) else None
+            error_type = _error_type(error) if isinstance(error, Exception) else None
             if error_type is not None and span.is_recording():
                 assert error is not None
                 span.set_attribute(names.ERROR_TYPE, error_type)

@@ -34,7 +34,7 @@ logger = logging.getLogger("ragsight")
 REDACTED: Final = "[REDACTED]"
 TRUNCATED_MARK: Final = "...[truncated]"
 _MAX_ITEMS: Final = 20
-_MAX_DEPTH: Final = 4
+_MAX_DEPTH: Final = 6  # a ChatCompletion's message content sits at depth 4
 
 # (pattern, replacement). Order matters: specific token shapes before generic assignments.
 DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
@@ -55,6 +55,8 @@ DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
         r"client[_\-]?secret|auth[_\-]?token)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
         r"\1\2" + REDACTED,
     ),
+    # credentials in URLs: scheme://user:password@host
+    (r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/:@]+:[^\s/@]+@", r"\1" + REDACTED + "@"),
     # e-mail addresses. The lookbehind lets a match start only where a local part starts:
     # without it every position of a long run of letters restarts the scan (quadratic:
     # a 40 kB exception message took over a second on the caller's thread)
@@ -220,6 +222,14 @@ class _Redactor:
     def secret(self, name: str) -> bool:
         return is_secret_name(name, self.policy.secret_argument_names)
 
+    def hides(self, name: str, value: Any) -> bool:
+        """Whether ``value`` under ``name`` is replaced: a secret-named key, unless its value
+        is a number or empty (``prompt_tokens: 12``, ``max_tokens: 256`` are counts, not
+        credentials). Secret-shaped values are caught by the text patterns anyway."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return False
+        return self.secret(name)
+
     def value(self, value: Any, depth: int = 0) -> Any:
         """A JSON-ready, redacted, truncated copy of ``value`` (bounded depth and size)."""
         if value is None or isinstance(value, (bool, int, float)):
@@ -237,7 +247,7 @@ class _Redactor:
                     out["..."] = f"{len(value) - _MAX_ITEMS} more"
                     break
                 key = self.text(str(k))
-                out[key] = REDACTED if self.secret(str(k)) else self.value(v, depth + 1)
+                out[key] = REDACTED if self.hides(str(k), v) else self.value(v, depth + 1)
             return out
         if isinstance(value, (list, tuple, set, frozenset)):
             # islice, not list(value)[:n]: a 20M-element result must not be copied on the
@@ -247,11 +257,11 @@ class _Redactor:
                 seq.append(f"... {len(value) - _MAX_ITEMS} more")
             return seq
         dump = getattr(value, "model_dump", None)  # pydantic v2 models
-        if callable(dump):
-            return self.value(dump(), depth + 1)
+        if callable(dump):  # a model is its data: its fields cost no extra depth
+            return self.value(dump(), depth)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self.value(
-                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth + 1
+                {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth
             )
         return self.text(repr(value))
 
@@ -287,7 +297,7 @@ def bind_arguments(
 def capture_arguments(red: _Redactor, arguments: Mapping[str, Any]) -> str:
     """JSON of the arguments with secret-named ones replaced (never serialised at all)."""
     safe = {
-        name: (REDACTED if red.secret(name) else red.value(value))
+        name: (REDACTED if red.hides(name, value) else red.value(value))
         for name, value in arguments.items()
         if name not in ("self", "cls")
     }
@@ -298,20 +308,47 @@ def _text_part(red: _Redactor, text: Any) -> dict[str, Any]:
     return {"type": "text", "content": red.text(text if isinstance(text, str) else repr(text))}
 
 
+def _field(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+
+
+def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
+    """GenAI message parts of one message's content: a string, or a list of openai
+    content parts / Anthropic content blocks (``{"type": "text", "text": ...}``)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [_text_part(red, content)]
+    if isinstance(content, (list, tuple)):
+        out: list[dict[str, Any]] = []
+        for part in content[:_MAX_ITEMS]:
+            kind = _field(part, "type")
+            text = _field(part, "text")
+            if isinstance(part, str):
+                out.append(_text_part(red, part))
+            elif kind == "text" and isinstance(text, str):
+                out.append(_text_part(red, text))
+            elif kind in ("tool_use", "function"):
+                out.append({"type": "tool_call", "name": red.text(str(_field(part, "name")))})
+            else:
+                out.append({"type": red.text(str(kind or type(part).__name__))})
+        return out
+    return [_text_part(red, content)]
+
+
 def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
     """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) from an OpenAI-style
     ``messages`` argument, or from a single prompt/question string."""
     messages = arguments.get("messages")
     out: list[dict[str, Any]] = []
     if isinstance(messages, (list, tuple)):
+        system = arguments.get("system")  # Anthropic passes the system prompt apart
+        if system is not None:
+            out.append({"role": "system", "parts": _parts(red, system)})
         for message in messages[:_MAX_ITEMS]:
-            if isinstance(message, Mapping) and "role" in message:
-                out.append(
-                    {
-                        "role": str(message["role"]),
-                        "parts": [_text_part(red, message.get("content"))],
-                    }
-                )
+            role = _field(message, "role")
+            if isinstance(role, str):
+                out.append({"role": role, "parts": _parts(red, _field(message, "content"))})
     else:
         for key in ("prompt", "question", "query", "input"):
             value = arguments.get(key)
@@ -328,10 +365,17 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
             [{"role": "assistant", "parts": [_text_part(red, result)], "finish_reason": "stop"}],
             ensure_ascii=False,
         )
-    choices = result.get("choices") if isinstance(result, Mapping) else None
-    if choices is None:
-        choices = getattr(result, "choices", None)
+    choices = _field(result, "choices")
     if not isinstance(choices, (list, tuple)):
+        content = _field(result, "content")  # an Anthropic Message
+        if _field(result, "role") == "assistant" and isinstance(content, (list, tuple)):
+            reason = _field(result, "stop_reason")
+            answer = {
+                "role": "assistant",
+                "parts": _parts(red, content),
+                "finish_reason": reason if isinstance(reason, str) else "stop",
+            }
+            return json.dumps([answer], ensure_ascii=False)
         return None
     out = []
     for choice in choices[:_MAX_ITEMS]:

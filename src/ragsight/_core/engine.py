@@ -9,8 +9,8 @@ rules, for every model:
   span is current only while the generator body runs, never while the consumer's code
   between two items runs;
 * an ``Exception`` sets status ERROR, records an exception event (message redacted),
-  sets ``error.type`` to the exception's ``__qualname__``, and the very same exception
-  object propagates;
+  sets ``error.type`` (``_core.errortype``: the fully qualified class name), and the
+  very same exception object propagates;
 * a ``BaseException`` that is not an ``Exception`` (``GeneratorExit``,
   ``KeyboardInterrupt``, ``SystemExit``) never marks ERROR; early ``break``/``close()``/
   ``aclose()`` ends the span normally;
@@ -43,6 +43,7 @@ from ragsight import names
 from ragsight._core import content as _content
 from ragsight._core import extract as _extract
 from ragsight._core import policy as _policy
+from ragsight._core import returned as _returned
 from ragsight._core import runtime as _runtime
 from ragsight._core import semconv as _semconv
 from ragsight._core.attempts import AttemptLog
@@ -56,6 +57,7 @@ from ragsight._core.callables import (
     tell_stage_outside,
 )
 from ragsight._core.current import CURRENT
+from ragsight._core.errortype import error_type as _error_type
 from ragsight._core.metrics import SOFT_LIMIT
 from ragsight._core.plan import Plan, StageSpec, operation_name, span_name
 from ragsight._core.policy import DEFAULT_CONTENT_POLICY
@@ -102,8 +104,10 @@ class StageCall:
         "_plan",
         "_policy",
         "_provider",
+        "_reader",
         "_result",
         "_rt",
+        "_score_kind",
         "_span",
         "_t0",
         "_usage",
@@ -120,6 +124,8 @@ class StageCall:
         self._result: Any = _NOTHING
         self._usage: tuple[int | None, int | None] | None = None
         self._items: list[Any] | None = None
+        self._reader: _extract.StreamReader | None = None  # a streamed generation's usage
+        self._score_kind: str | None = plan.spec.score
         self._count = 0
         self._first_chunk: float | None = None
         self._ended = False
@@ -222,6 +228,15 @@ class StageCall:
         except Exception as exc:
             report_internal_error("extract", exc)
 
+    def _detect_score_kind(
+        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> None:
+        """The score kind a vector store passed to the call reveals (chroma's space)."""
+        try:
+            self._score_kind = _extract.score_kind_of_call(instance, args, kwargs)
+        except Exception as exc:
+            report_internal_error("extract", exc)
+
     def _read_request(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], streamed: bool
     ) -> None:
@@ -292,13 +307,17 @@ class StageCall:
         if self._count == 1 and self._plan.stage == names.STAGE_GENERATION:
             # measured before the item reaches the consumer; recorded with the rest at end
             self._first_chunk = perf_counter() - self._t0
+        if self._plan.reads == "usage":  # chunks are read as they pass, never kept
+            reader = self._reader
+            if reader is None:
+                reader = self._reader = _extract.StreamReader()
+            reader.feed(item)
+            return
         items = self._items
         if items is None:
             items = self._items = []
         if len(items) < _STREAM_KEEP:
             items.append(item)
-        elif self._plan.reads == "usage":
-            items[-1] = item  # the final chunk is the one carrying usage
 
     # the callables.StreamObserver protocol, through which the stream relay steps
     resume = _enter
@@ -316,9 +335,9 @@ class StageCall:
         try:
             reads = plan.reads
             if reads == "documents":
-                docs = _extract.documents_of(result)
-                if docs is not None:
-                    _extract.read_documents(readout, docs)
+                found = _extract.retrieved_of(result)
+                if found is not None:
+                    _extract.read_retrieved(readout, found, self._score_kind)
             elif reads == "embedding":
                 readout.dimension = _extract.embedding_dimension(result)
                 _extract.read_usage(readout, result)
@@ -333,7 +352,7 @@ class StageCall:
             try:
                 out = plan.extract(result)
                 if out:
-                    extra = _extract.apply_hook_output(readout, out)
+                    extra = _extract.apply_hook_output(readout, out, self._score_kind)
             except Exception as exc:
                 report_internal_error("extract.hook", exc)
         if self._usage is not None:
@@ -350,24 +369,20 @@ class StageCall:
                     span.set_attributes(extra)
             except Exception as exc:
                 report_internal_error("attributes", exc)
-        if self._policy is not None and readout.documents is not None:
+        if self._policy is not None and readout.listed is not None:
             self._capture_documents(readout)
+        readout.listed = None  # the readout waits for the next collection: keep no ids
         return readout
 
     def _capture_documents(self, readout: _extract.Readout) -> None:
         try:
             assert self._policy is not None
-            assert readout.documents is not None
+            assert readout.listed is not None
             red = _content.redactor(self._policy)
-            listed = []
-            for i, doc in enumerate(readout.documents[:20]):
-                doc_id = _extract._get(doc[0] if isinstance(doc, tuple) else doc, "id")
-                listed.append(
-                    {
-                        "id": red.text(str(doc_id if doc_id is not None else i)),
-                        "score": _extract.score_of(doc),
-                    }
-                )
+            listed = [
+                {"id": red.text(str(doc_id if doc_id is not None else i)), "score": score}
+                for i, (doc_id, score) in enumerate(readout.listed)
+            ]
             if self._content is None:
                 self._content = {}
             self._content[names.GEN_AI_RETRIEVAL_DOCUMENTS] = json.dumps(listed)
@@ -376,7 +391,7 @@ class StageCall:
 
     def _stream_result(self) -> Any:
         if self._plan.reads == "usage":
-            return self._items[-1] if self._items else None
+            return self._reader.result() if self._reader is not None else None
         return self._items if self._items is not None else []
 
     def _finish(self, result: Any, error_type: str | None, readout_needed: bool) -> None:
@@ -406,7 +421,8 @@ class StageCall:
             if span.is_recording():
                 span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, first_chunk)
         if self._policy is not None:
-            if readout_needed and result is not _NOTHING and self._items is None:
+            streamed = self._items is not None or self._reader is not None
+            if readout_needed and result is not _NOTHING and not streamed:
                 self._add_content(names.RAG_OUTPUT, result)
                 if self._plan.stage == names.STAGE_GENERATION:
                     self._add_output_messages(result)
@@ -467,7 +483,7 @@ class StageCall:
         error_type: str | None = None
         try:
             if isinstance(exc, Exception):
-                error_type = type(exc).__qualname__
+                error_type = _error_type(exc)
                 span.set_attribute(names.ERROR_TYPE, error_type)
                 policy = _content.effective_policy()
                 try:
@@ -525,6 +541,16 @@ def _readout_attributes(r: _extract.Readout) -> dict[str, AttributeValue]:
         out[names.RAG_RETRIEVAL_TOP_SCORE] = r.top_score
     if r.mean_score is not None:
         out[names.RAG_RETRIEVAL_MEAN_SCORE] = r.mean_score
+    if r.score_kind is not None:
+        out[names.RAG_RETRIEVAL_SCORE_KIND] = r.score_kind
+    if r.distance_best is not None:
+        out[names.RAG_RETRIEVAL_DISTANCE_BEST] = r.distance_best
+    if r.distance_mean is not None:
+        out[names.RAG_RETRIEVAL_DISTANCE_MEAN] = r.distance_mean
+    if r.unbounded_top is not None:
+        out[names.RAG_RETRIEVAL_UNBOUNDED_TOP] = r.unbounded_top
+    if r.unbounded_mean is not None:
+        out[names.RAG_RETRIEVAL_UNBOUNDED_MEAN] = r.unbounded_mean
     if r.dimension is not None:
         out[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = r.dimension
     if r.input_tokens is not None:
@@ -558,6 +584,8 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
             call._capture_arguments(wrapped, args, kwargs)
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, args, kwargs)
+        if call._score_kind is None and plan.reads == "documents":
+            call._detect_score_kind(instance, args, kwargs)
         # _enter/_leave inlined: this is the hottest path
         otel_token = _attach(_set_span(call._span))
         stage_token = _CURRENT_SET(call)
@@ -570,6 +598,9 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
             raise
         _CURRENT_RESET(stage_token)
         _detach(otel_token)
+        stream = _returned.stream_kind(type(result))
+        if stream is not None:  # the stage lasts as long as the stream it returned
+            return _returned.wrap(result, stream, call)
         call._finish(result, None, True)
         return result
 
@@ -591,6 +622,8 @@ def _async_wrapper(plan: Plan) -> Wrapper:
             call._capture_arguments(wrapped, args, kwargs)
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, args, kwargs)
+        if call._score_kind is None and plan.reads == "documents":
+            call._detect_score_kind(instance, args, kwargs)
         tokens = call._enter()
         try:
             result = await wrapped(*args, **kwargs)
@@ -599,6 +632,9 @@ def _async_wrapper(plan: Plan) -> Wrapper:
             call._finish_exc(exc)
             raise
         call._leave(tokens)
+        stream = _returned.stream_kind(type(result))
+        if stream is not None:  # e.g. an awaited openai AsyncStream
+            return _returned.wrap(result, stream, call)
         call._finish_ok(result)
         return result
 
@@ -625,6 +661,8 @@ def _stream_opener(plan: Plan) -> Callable[[tuple[Any, ...], dict[str, Any]], Op
             call._capture_arguments(fn, fn_args, fn_kwargs)
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, fn_args, fn_kwargs)
+        if call._score_kind is None and plan.reads == "documents":
+            call._detect_score_kind(instance, fn_args, fn_kwargs)
         return stream, NOT_PULLED, call
 
     return open_stream

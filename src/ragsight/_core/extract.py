@@ -17,18 +17,37 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 _SCAN: Final = 1000
-_DOC_CONTAINERS: Final = ("documents", "results", "matches", "docs", "data", "hits")
+_CAPTURED: Final = 20  # documents listed in captured content
+_DOC_CONTAINERS: Final = (
+    "documents",
+    "results",
+    "matches",
+    "docs",
+    "data",
+    "hits",
+    "points",  # qdrant QueryResponse
+    "source_nodes",  # LlamaIndex Response
+)
 _SCORE_KEYS: Final = ("score", "relevance_score", "similarity", "similarity_score")
 
 
 @dataclass(slots=True)
 class Readout:
-    """What could be read from one result (``None`` where nothing was found)."""
+    """What could be read from one result (``None`` where nothing was found).
 
-    documents: Sequence[Any] | None = None
+    It holds numbers and short strings only: it waits in the metrics queue until the next
+    collection, and must not keep the user's documents alive that long.
+    """
+
     count: int | None = None
-    top_score: float | None = None
+    score_kind: str | None = None  # names.SCORE_KINDS, after conversion
+    top_score: float | None = None  # 0..1 similarities only
     mean_score: float | None = None
+    distance_best: float | None = None
+    distance_mean: float | None = None
+    unbounded_top: float | None = None
+    unbounded_mean: float | None = None
+    listed: list[tuple[Any, float | None]] | None = None  # (id, raw score): content only
     dimension: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -45,11 +64,56 @@ def _get(obj: Any, key: str) -> Any:
     return getattr(obj, key, None)
 
 
+# numpy (and other array libraries') scalars, recognised once per type without importing
+# numpy: a 0-d value with a dtype that converts with float()
+_SCALAR_TYPES: dict[type, bool] = {}
+
+
+def _is_array_scalar(tp: type) -> bool:
+    known = _SCALAR_TYPES.get(tp)
+    if known is None:
+        known = (
+            hasattr(tp, "dtype")
+            and hasattr(tp, "__float__")
+            and hasattr(tp, "item")
+            and not issubclass(tp, (str, bytes))
+        )
+        if len(_SCALAR_TYPES) < 256:
+            _SCALAR_TYPES[tp] = known
+    return known
+
+
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite float from a Python or array-library number (numpy float32 included)."""
+    if isinstance(value, bool):
         return None
+    if not isinstance(value, (int, float)):
+        if not _is_array_scalar(type(value)) or getattr(value, "shape", ()) != ():
+            return None
+        item = value.item()
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            return None
+        value = item
     f = float(value)
     return f if math.isfinite(f) else None
+
+
+def _flat_numbers(values: Any, limit: int = _SCAN) -> list[float | None]:
+    """Numbers of a list, a list of lists, or a 1-/2-d array (bounded)."""
+    tolist = getattr(values, "tolist", None)
+    if callable(tolist) and isinstance(getattr(values, "shape", None), tuple):
+        values = tolist()  # one C-level conversion of an array, float32 -> float
+    out: list[float | None] = []
+    if not isinstance(values, (list, tuple)):
+        return out
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            out.extend(_number(x) for x in v[: limit - len(out)])
+        else:
+            out.append(_number(v))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def documents_of(result: Any) -> Sequence[Any] | None:
@@ -66,6 +130,7 @@ def documents_of(result: Any) -> Sequence[Any] | None:
 
 
 def score_of(doc: Any) -> float | None:
+    """The score of one document: ``(doc, score)``, a score field, ``metadata["score"]``."""
     if isinstance(doc, tuple) and len(doc) == 2:
         return _number(doc[1])
     for key in _SCORE_KEYS:
@@ -78,30 +143,165 @@ def score_of(doc: Any) -> float | None:
     return None
 
 
-def read_documents(readout: Readout, docs: Sequence[Any]) -> None:
-    readout.documents = docs
-    readout.count = len(docs)
-    top: float | None = None
-    total = 0.0
-    n = 0
-    for doc in docs[:_SCAN]:
-        s = score_of(doc)
-        if s is None:
-            continue
-        total += s
-        n += 1
-        if top is None or s > top:
-            top = s
-    if n:
-        readout.top_score = top
-        readout.mean_score = total / n
+def id_of(doc: Any) -> Any:
+    """The id of one document (a LangChain ``Document.id``, a node's ``node_id``, ...)."""
+    target = doc[0] if isinstance(doc, tuple) and len(doc) == 2 else doc
+    for key in ("id", "id_", "node_id", "doc_id"):
+        found = _get(target, key)
+        if isinstance(found, (str, int)) and not isinstance(found, bool):
+            return found
+    node = _get(target, "node")  # LlamaIndex NodeWithScore
+    if node is not None and node is not target:
+        found = _get(node, "node_id")
+        if isinstance(found, str):
+            return found
+    return None
 
 
-def read_scores(readout: Readout, scores: Sequence[Any]) -> None:
-    values = [v for v in (_number(s) for s in scores[:_SCAN]) if v is not None]
+@dataclass(slots=True)
+class Retrieved:
+    """One result set as a retriever shape reveals it: how many, their raw scores, and
+    what the shape says those scores are (``None``: it does not say)."""
+
+    count: int
+    scores: list[float | None]
+    ids: list[Any]
+    kind: str | None = None
+
+
+def _columnar(result: Mapping[str, Any]) -> Retrieved | None:
+    """chromadb ``QueryResult`` (lists of lists, one per query) or ``GetResult`` (flat)."""
+    ids = result.get("ids")
+    if not isinstance(ids, (list, tuple)):
+        return None
+    if ids and all(isinstance(q, (list, tuple)) for q in ids[:_SCAN]):
+        count = sum(len(q) for q in ids)
+        flat_ids = [i for q in ids for i in q[:_CAPTURED]][:_CAPTURED]
+        distances = result.get("distances")
+        scores = _flat_numbers(distances) if distances is not None else []
+        return Retrieved(count, scores, flat_ids, "distance" if distances is not None else None)
+    return Retrieved(len(ids), [], list(ids[:_CAPTURED]))
+
+
+def _array_pair(result: tuple[Any, ...]) -> Retrieved | None:
+    """faiss ``index.search``: ``(distances, ids)`` arrays of shape (queries, k); -1 ids
+    mark missing neighbours and are not documents."""
+    dist, ids = result
+    dshape, ishape = getattr(dist, "shape", None), getattr(ids, "shape", None)
+    if not (isinstance(dshape, tuple) and dshape == ishape and len(dshape) in (1, 2)):
+        return None
+    id_rows = ids.tolist()
+    dist_rows = dist.tolist()
+    if len(dshape) == 1:
+        id_rows, dist_rows = [id_rows], [dist_rows]
+    kept_ids: list[Any] = []
+    scores: list[float | None] = []
+    for id_row, dist_row in zip(id_rows, dist_rows, strict=False):
+        for i, d in zip(id_row, dist_row, strict=False):
+            if i != -1:
+                kept_ids.append(i)
+                scores.append(_number(d))
+    return Retrieved(len(kept_ids), scores[:_SCAN], kept_ids[:_CAPTURED], "distance")
+
+
+def _listed(docs: Sequence[Any]) -> Retrieved:
+    scores = [score_of(d) for d in docs[:_SCAN]]
+    return Retrieved(len(docs), scores, [id_of(d) for d in docs[:_CAPTURED]])
+
+
+def retrieved_of(result: Any) -> Retrieved | None:
+    """The result set inside ``result``, for every retriever shape in docs/readers.md;
+    ``None`` when the shape is not one whose documents can be counted for sure."""
+    if result is None or isinstance(result, (str, bytes)):
+        return None
+    if isinstance(result, Mapping) and "ids" in result:
+        return _columnar(result)
+    if type(result) is tuple and len(result) == 2 and hasattr(result[0], "shape"):
+        return _array_pair(result)
+    docs = documents_of(result)
+    return _listed(docs) if docs is not None else None
+
+
+def _resolved_kind(declared: str | None, shape_kind: str | None, scores: list[float]) -> str:
+    """What the scores are: as declared, else as the shape says, else similarities when
+    every one lies in 0..1 and unbounded otherwise (a BM25 7.31 is never a similarity)."""
+    kind = declared or shape_kind
+    if kind is None or kind == "similarity":
+        return "similarity" if all(0.0 <= s <= 1.0 for s in scores) else "unbounded"
+    return kind
+
+
+def read_retrieved(readout: Readout, found: Retrieved, declared: str | None = None) -> None:
+    """Count and scores of one result set, each score kind to its own fields."""
+    readout.count = found.count
+    padded = found.scores[: len(found.ids)] + [None] * (len(found.ids) - len(found.scores))
+    readout.listed = list(zip(found.ids, padded, strict=True))
+    scores = [s for s in found.scores if s is not None]
+    if not scores:
+        return
+    kind = _resolved_kind(declared, found.kind, scores)
+    if kind == "cosine_distance":
+        readout.distance_best = min(scores)
+        readout.distance_mean = sum(scores) / len(scores)
+        scores = [min(1.0, max(0.0, 1.0 - d)) for d in scores]
+        kind = "similarity"
+    readout.score_kind = kind
+    if kind == "similarity":
+        readout.top_score = max(scores)
+        readout.mean_score = sum(scores) / len(scores)
+    elif kind == "distance":
+        readout.distance_best = min(scores)
+        readout.distance_mean = sum(scores) / len(scores)
+    else:
+        readout.unbounded_top = max(scores)
+        readout.unbounded_mean = sum(scores) / len(scores)
+
+
+def read_documents(readout: Readout, docs: Sequence[Any], declared: str | None = None) -> None:
+    read_retrieved(readout, _listed(docs), declared)
+
+
+def read_scores(readout: Readout, scores: Sequence[Any], declared: str | None = None) -> None:
+    values = [v for v in _flat_numbers(scores) if v is not None]
     if values:
-        readout.top_score = max(values)
-        readout.mean_score = sum(values) / len(values)
+        count, listed = readout.count, readout.listed
+        read_retrieved(readout, Retrieved(len(values), list(values), []), declared)
+        readout.count, readout.listed = count, listed
+
+
+_SPACES: Final = {"cosine": "cosine_distance", "l2": "distance", "ip": "distance"}
+
+
+def _space_of(obj: Any) -> str | None:
+    """A vector store's metric when the object says it: a chromadb ``Collection``
+    (``configuration["hnsw"]["space"]`` or ``metadata["hnsw:space"]``)."""
+    if not type(obj).__name__.endswith("Collection"):
+        return None
+    config = getattr(obj, "configuration", None)
+    hnsw = config.get("hnsw") if isinstance(config, Mapping) else None
+    space = hnsw.get("space") if isinstance(hnsw, Mapping) else None
+    if space is None:
+        meta = getattr(obj, "metadata", None)
+        space = meta.get("hnsw:space") if isinstance(meta, Mapping) else None
+    return _SPACES.get(space) if isinstance(space, str) else None
+
+
+def score_kind_of_call(
+    instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> str | None:
+    """The score kind a retrieval call's store reveals: a collection passed as an argument
+    or held by the instance (``self.collection``); ``None`` when none is visible."""
+    candidates: list[Any] = [*args[:8], *list(kwargs.values())[:8]]
+    if instance is not None:
+        candidates.append(instance)
+        attrs = getattr(instance, "__dict__", None)
+        if isinstance(attrs, dict):
+            candidates.extend(list(attrs.values())[:16])
+    for obj in candidates:
+        found = _space_of(obj)
+        if found is not None:
+            return found
+    return None
 
 
 def _vector_length(vec: Any) -> int | None:
@@ -139,8 +339,29 @@ def _int(value: Any) -> int | None:
     return value if value >= 0 else None
 
 
+def _raw_parsed(result: Any) -> Any:
+    """What an openai ``with_raw_response`` response (``LegacyAPIResponse``/``APIResponse``)
+    parses to, when it already holds a complete body; else ``result`` itself.
+
+    ``parse()`` is cached by the client, so the caller's own ``parse()`` gets the same
+    object; a streamed raw response is left alone (parsing it would start the stream).
+    """
+    if type(result).__name__ not in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"):
+        return result
+    if getattr(result, "_stream", False) or not hasattr(result, "http_response"):
+        return result
+    parse = getattr(result, "parse", None)
+    if not callable(parse):
+        return result
+    parsed = parse()
+    return result if hasattr(parsed, "__await__") else parsed
+
+
 def read_usage(readout: Readout, result: Any) -> None:
-    """Token usage and response metadata from an OpenAI/Anthropic-style response."""
+    """Token usage and response metadata: openai chat completions, Responses and
+    embeddings, Anthropic messages, their ``with_raw_response`` wrappers, and what
+    :class:`StreamReader` accumulated from a stream."""
+    result = _raw_parsed(result)
     if isinstance(result, (str, bytes, list, tuple)) or result is None:
         return
     usage = _get(result, "usage")
@@ -171,7 +392,93 @@ def read_usage(readout: Readout, result: Any) -> None:
             readout.finish_reasons = (stop,)
 
 
-def apply_hook_output(readout: Readout, out: Mapping[str, Any]) -> dict[str, Any]:
+class StreamReader:
+    """Usage, model, id and finish reasons accumulated chunk by chunk from a stream.
+
+    Reads openai ``ChatCompletionChunk``s (usage arrives in a last chunk with empty
+    ``choices``: the finish reasons seen before are kept), ``chat.completions.stream()``
+    events (their ``.chunk``), Responses API events (``response.completed``) and Anthropic
+    stream events (``message_start``/``message_delta``). Holds no chunk.
+    """
+
+    __slots__ = ("_id", "_input", "_model", "_output", "_reasons")
+
+    def __init__(self) -> None:
+        self._input: int | None = None
+        self._output: int | None = None
+        self._model: str | None = None
+        self._id: str | None = None
+        self._reasons: dict[Any, str] = {}
+
+    def feed(self, item: Any) -> None:
+        if isinstance(item, (str, bytes)) or item is None:
+            return
+        chunk = _get(item, "chunk")  # chat.completions.stream() ChunkEvent
+        if chunk is not None:
+            item = chunk
+        kind = _get(item, "type")
+        if isinstance(kind, str):
+            self._event(kind, item)
+            return
+        self._response(item)
+        choices = _get(item, "choices")
+        if isinstance(choices, (list, tuple)):
+            for n, choice in enumerate(choices[:_SCAN]):
+                reason = _get(choice, "finish_reason")
+                if isinstance(reason, str):
+                    index = _get(choice, "index")
+                    self._reasons[index if isinstance(index, int) else n] = reason
+
+    def _response(self, obj: Any) -> None:
+        usage = _get(obj, "usage")
+        if usage is not None:
+            found = Readout()
+            read_usage(found, {"usage": usage})
+            if found.input_tokens is not None:
+                self._input = found.input_tokens
+            if found.output_tokens is not None:
+                self._output = found.output_tokens
+        model, rid = _get(obj, "model"), _get(obj, "id")
+        if isinstance(model, str):
+            self._model = model
+        if isinstance(rid, str):
+            self._id = rid
+
+    def _event(self, kind: str, event: Any) -> None:
+        if kind == "message_start":  # Anthropic: input tokens and the message identity
+            self._response(_get(event, "message"))
+        elif kind == "message_delta":  # Anthropic: output tokens and the stop reason
+            usage = _get(event, "usage")
+            out = _int(_get(usage, "output_tokens")) if usage is not None else None
+            if out is not None:
+                self._output = out
+            stop = _get(_get(event, "delta"), "stop_reason")
+            if isinstance(stop, str):
+                self._reasons[0] = stop
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self._response(_get(event, "response"))
+        elif kind == "chunk":
+            self._response(event)
+
+    def result(self) -> dict[str, Any]:
+        """What was read, in the shape :func:`read_usage` reads."""
+        out: dict[str, Any] = {"model": self._model, "id": self._id}
+        if self._input is not None or self._output is not None:
+            out["usage"] = {"input_tokens": self._input, "output_tokens": self._output}
+        if self._reasons:
+            out["choices"] = [
+                {"finish_reason": r} for _, r in sorted(self._reasons.items(), key=_index_key)
+            ]
+        return out
+
+
+def _index_key(pair: tuple[Any, str]) -> int:
+    return pair[0] if isinstance(pair[0], int) else 0
+
+
+def apply_hook_output(
+    readout: Readout, out: Mapping[str, Any], declared: str | None = None
+) -> dict[str, Any]:
     """Merge what a user ``extract`` hook returned; unknown keys become span attributes.
 
     Recognised keys: ``documents``, ``scores``, ``dimension``, ``input_tokens``,
@@ -181,9 +488,9 @@ def apply_hook_output(readout: Readout, out: Mapping[str, Any]) -> dict[str, Any
     extra: dict[str, Any] = {}
     for key, value in out.items():
         if key == "documents" and isinstance(value, (list, tuple)):
-            read_documents(readout, value)
-        elif key == "scores" and isinstance(value, (list, tuple)):
-            read_scores(readout, value)
+            read_documents(readout, value, declared)
+        elif key == "scores" and (isinstance(value, (list, tuple)) or hasattr(value, "shape")):
+            read_scores(readout, value, declared)
         elif key == "dimension":
             readout.dimension = _int(value)
         elif key == "input_tokens":

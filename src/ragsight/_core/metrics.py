@@ -69,6 +69,8 @@ class Instruments:
         )
         self.documents: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DOCUMENTS)
         self.score: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_SCORE)
+        self.distance: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DISTANCE)
+        self.unbounded: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_SCORE_UNBOUNDED)
         self.evaluation: Histogram = create_instrument(meter, names.RAG_EVALUATION_SCORE)
         self.cache_requests: Counter = create_instrument(meter, names.RAG_CACHE_REQUESTS)
         create_instrument(meter, names.RAGSIGHT_INTERNAL_ERRORS, [self._on_collect])
@@ -142,8 +144,13 @@ class Instruments:
         if plan.documents_metrics:
             if readout.count is not None:
                 self.documents.record(readout.count, plan.document_attrs, ctx)
-            if readout.top_score is not None and readout.top_score >= 0:
+            # each score kind to its own histogram: only 0..1 similarities are "score"
+            if readout.top_score is not None:
                 self.score.record(readout.top_score, plan.document_attrs, ctx)
+            if readout.distance_best is not None:
+                self.distance.record(readout.distance_best, plan.document_attrs, ctx)
+            if readout.unbounded_top is not None:
+                self.unbounded.record(readout.unbounded_top, plan.document_attrs, ctx)
 
     def record_evaluation(self, score: float, attributes: dict[str, Any]) -> None:
         self.evaluation.record(score, attributes)

@@ -54,6 +54,7 @@ class StageSpec:
     attributes: tuple[tuple[str, AttributeValue], ...] = ()
     extract: Extract | None = None
     capture: bool | None = None
+    score: str | None = None  # names.SCORE_KINDS: what a retriever's scores mean
 
 
 def operation_name(fn: Any) -> str:

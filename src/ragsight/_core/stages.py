@@ -9,7 +9,7 @@ defaults to the function's qualified name).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from opentelemetry.util.types import AttributeValue
 
@@ -18,6 +18,7 @@ from ragsight._core.engine import decorate
 from ragsight._core.plan import Extract, StageSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+ScoreKind = Literal["similarity", "distance", "cosine_distance", "unbounded"]
 
 
 def _apply(fn_or_name: Any, spec_args: dict[str, Any]) -> Any:
@@ -85,6 +86,7 @@ def retrieval(
     attributes: Mapping[str, AttributeValue] | None = None,
     extract: Extract | None = None,
     capture: bool | None = None,
+    score: ScoreKind | None = None,
 ) -> Callable[[F], F]: ...
 def retrieval(
     fn: Any = None,
@@ -98,20 +100,33 @@ def retrieval(
     attributes: Mapping[str, AttributeValue] | None = None,
     extract: Extract | None = None,
     capture: bool | None = None,
+    score: ScoreKind | None = None,
 ) -> Any:
     """A retrieval (``retrieval {data_source}``, CLIENT unless ``local``).
 
     The returned documents are counted and their scores read (``score`` or
     ``relevance_score`` on dicts or objects, ``(doc, score)`` pairs, ``metadata["score"]``);
     ``extract(result)`` may return ``{"documents": ..., "scores": ...}`` for other shapes.
-    ``data_source`` names the store (``retrieval {data_source}``) and ``top_k`` the number
-    of documents asked for; ``provider``, ``model`` and ``local`` are as for
-    :func:`embedding`, the name, ``attributes`` and ``capture`` as for :func:`pipeline`.
+    docs/readers.md lists every shape read and what is read from it. ``data_source`` names
+    the store (``retrieval {data_source}``) and ``top_k`` the number of documents asked for;
+    ``provider``, ``model``, ``local`` and ``extract`` are as for :func:`embedding`, the
+    name, ``attributes`` and ``capture`` as for :func:`pipeline`.
+
+    ``score`` says what the scores mean: ``"similarity"`` (0..1, higher is better; the only
+    kind recorded as ``rag.retrieval.score``), ``"cosine_distance"`` (converted to
+    ``1 - d``), ``"distance"`` (metric unknown: recorded as ``rag.retrieval.distance``,
+    never converted) or ``"unbounded"`` (BM25, inner product:
+    ``rag.retrieval.score.unbounded``). Left out, it is detected where the store says so
+    (a chromadb collection among the arguments or on ``self``; chromadb and faiss results
+    are distances) and otherwise scores in 0..1 are similarities and others unbounded.
 
     Raises:
+        ValueError: ``score`` is not one of ``names.SCORE_KINDS``.
         TypeError: the first argument is neither a function nor a name, or the name is
             given twice.
     """
+    if score is not None and score not in names.SCORE_KINDS:
+        raise ValueError(f"score must be one of {names.SCORE_KINDS}, got {score!r}")
     return _apply(
         fn,
         {
@@ -124,6 +139,7 @@ def retrieval(
             "attributes": attributes,
             "extract": extract,
             "capture": capture,
+            "score": score,
         },
     )
 

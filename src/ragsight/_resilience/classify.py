@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
+from ragsight._core.errortype import error_type as error_type  # the one spelling, re-exported
+
 Verdict = Literal["failure", "success", "ignore"]
 ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
 
@@ -194,15 +196,6 @@ def breaker_verdict(exc: BaseException) -> Verdict:
     if status is not None and 400 <= status < 500 and status not in (408, 429):
         return "ignore"
     return "failure"
-
-
-def error_type(exc: BaseException) -> str:
-    """The ``error.type`` value for an exception: its fully-qualified class name."""
-    cls = type(exc)
-    module = cls.__module__
-    if module in ("builtins", "__main__"):
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
 
 
 def matcher(
