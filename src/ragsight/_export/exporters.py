@@ -9,7 +9,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
@@ -34,6 +34,7 @@ from ragsight._export.health import (
 )
 from ragsight._export.shutdown import Deadline, stop_exporters
 
+T = TypeVar("T")
 _SUCCESS = {SpanExportResult.SUCCESS, MetricExportResult.SUCCESS, LogRecordExportResult.SUCCESS}
 
 
@@ -195,31 +196,24 @@ class GuardedMetricExporter(MetricExporter):
 # --------------------------------------------------------------------------------------
 # Bounded processors
 # --------------------------------------------------------------------------------------
-class BoundedSpanProcessor(SpanProcessor):
-    def __init__(self, exporter: SpanExporter, guard: ExportCall, settings: Settings) -> None:
+class _BoundedQueue(Generic[T]):
+    """What the span and log processors share: one bounded queue drained into ``exporter``
+    through ``call``, sized by ``settings.batch``, and its flush, stop and abandon."""
+
+    def __init__(self, exporter: Any, call: ExportCall, settings: Settings, signal: str) -> None:
         self._exporter = exporter
-        self._call = guard
-        self._batch: BoundedBatchProcessor[ReadableSpan] = BoundedBatchProcessor(
-            lambda batch: guard.run(exporter.export, batch),
-            signal=SIGNAL_TRACES,
+        self._call = call
+        self._batch: BoundedBatchProcessor[T] = BoundedBatchProcessor(
+            lambda batch: call.run(exporter.export, batch),
+            signal=signal,
             max_queue_size=settings.batch.max_queue_size,
             max_export_batch_size=settings.batch.max_export_batch_size,
             schedule_delay=settings.batch.schedule_delay,
-            health=guard.health,
+            health=call.health,
         )
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            self._batch.emit(span)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self._batch.force_flush(timeout_millis / 1000)
-
-    def shutdown(self, timeout_millis: int = 30_000) -> None:
-        self.shutdown_within(Deadline(timeout_millis / 1000))
 
     def shutdown_within(self, deadline: Deadline) -> None:
         """Flush until ``deadline``, then stop; what is left is counted as dropped."""
@@ -229,18 +223,28 @@ class BoundedSpanProcessor(SpanProcessor):
         return self._batch.abandon()
 
 
-class BoundedLogProcessor(LogRecordProcessor):
+class BoundedSpanProcessor(_BoundedQueue[ReadableSpan], SpanProcessor):
+    """Sampled spans into a bounded queue: a full queue drops (and counts), never blocks."""
+
+    def __init__(self, exporter: SpanExporter, guard: ExportCall, settings: Settings) -> None:
+        super().__init__(exporter, guard, settings, SIGNAL_TRACES)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._batch.emit(span)
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        self.shutdown_within(Deadline(timeout_millis / 1000))
+
+
+class BoundedLogProcessor(_BoundedQueue[ReadableLogRecord], LogRecordProcessor):
+    """Log records into a bounded queue, detached from the caller's context."""
+
     def __init__(self, exporter: LogRecordExporter, guard: ExportCall, settings: Settings) -> None:
-        self._exporter = exporter
-        self._call = guard
-        self._batch: BoundedBatchProcessor[ReadableLogRecord] = BoundedBatchProcessor(
-            lambda batch: guard.run(exporter.export, batch),
-            signal=SIGNAL_LOGS,
-            max_queue_size=settings.batch.max_queue_size,
-            max_export_batch_size=settings.batch.max_export_batch_size,
-            schedule_delay=settings.batch.schedule_delay,
-            health=guard.health,
-        )
+        super().__init__(exporter, guard, settings, SIGNAL_LOGS)
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         import copy
@@ -256,18 +260,8 @@ class BoundedLogProcessor(LogRecordProcessor):
             )
         )
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self._batch.force_flush(timeout_millis / 1000)
-
     def shutdown(self) -> None:
         self.shutdown_within(Deadline(SHUTDOWN_TIMEOUT.maximum or 5.0))
-
-    def shutdown_within(self, deadline: Deadline) -> None:
-        """Flush until ``deadline``, then stop; what is left is counted as dropped."""
-        _stop_batch(self._batch, self._call, self._exporter, deadline)
-
-    def abandon(self) -> int:
-        return self._batch.abandon()
 
 
 def _stop_batch(
