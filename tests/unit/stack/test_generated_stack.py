@@ -189,7 +189,7 @@ def test_collector_pipelines_reference_only_defined_components() -> None:
             assert exporter in config["exporters"] or exporter in config["connectors"]
 
 
-def test_manifest_pins_exactly_the_component_types_the_config_uses() -> None:
+def test_manifest_pins_exactly_the_component_types_the_shipped_configs_use() -> None:
     manifest = yaml.safe_load((ROOT / "collector/builder-config.yaml").read_text())
     module_type = {
         "otlpreceiver": "otlp",
@@ -202,11 +202,16 @@ def test_manifest_pins_exactly_the_component_types_the_config_uses() -> None:
         "prometheusexporter": "prometheus",
         "spanmetricsconnector": "span_metrics",
         "healthcheckextension": "health_check",
+        "tailsamplingprocessor": "tail_sampling",
+        "loadbalancingexporter": "loadbalancing",
     }
-    config = gen.collector_config()
+    # The single-tier config and the two-tier topology's configs share one binary.
+    configs = [gen.collector_config()] + [
+        yaml.safe_load(path.read_text()) for path in sorted(ROOT.glob("collector/two-tier/*.yaml"))
+    ]
     for kind in ("receivers", "processors", "exporters", "connectors", "extensions"):
         pinned = {module_type[m["gomod"].split()[0].rsplit("/", 1)[1]] for m in manifest[kind]}
-        used = {key.split("/")[0] for key in config[kind]}
+        used = {key.split("/")[0] for config in configs for key in config.get(kind) or {}}
         assert pinned == used, kind
     versions = {
         m["gomod"].split()[1]
