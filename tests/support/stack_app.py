@@ -92,6 +92,14 @@ class App:
             time.sleep(SLOW_SECONDS)
         return self.vector_query("query", [0])
 
+    @ragsight.retrieval("faiss_search", data_source="kb-faiss", score="distance")
+    def search_by_distance(self, vector: list[float]) -> list[dict[str, Any]]:
+        return [{"id": "doc-0", "score": 0.31}, {"id": "doc-1", "score": 0.58}]
+
+    @ragsight.retrieval("bm25_search", data_source="kb-bm25", score="unbounded")
+    def search_by_keywords(self, question: str) -> list[dict[str, Any]]:
+        return [{"id": "doc-0", "score": 7.31}, {"id": "doc-1", "score": 2.19}]
+
     @ragsight.rerank("rerank", provider="local", model="cross-encoder", top_n=3, local=True)
     def rerank(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**d, "relevance_score": d["score"]} for d in docs[:3]]
@@ -113,7 +121,11 @@ class App:
                 lookup.hit()
                 return "cached answer"
             lookup.miss()
-        docs = self.rerank(self.search(self.embed(question)))
+        vector = self.embed(question)
+        docs = self.rerank(self.search(vector))
+        if self.i % 3 == 0:  # other retrievers: distances and unbounded (BM25) scores
+            self.search_by_distance(vector)
+            self.search_by_keywords(question)
         if self.i % 4 == 1:
             answer = self.generate(question, docs)
         else:  # a streamed generation: the span lasts until the last chunk
