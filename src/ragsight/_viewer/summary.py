@@ -128,6 +128,24 @@ def _spans_by_stage(spans: list[Span]) -> dict[tuple[str, str], list[Span]]:
     return out
 
 
+def _measured(spans: list[Span]) -> list[Span]:
+    """The spans the duration metric counts: a retried call's attempts, not the call around them.
+
+    A retried stage has one span for the call and, under it, one span per attempt carrying
+    ``resilience.retry.attempt``; ``rag.operation.duration`` records each attempt, so the
+    summary counts the same way whether it reads the metric or falls back to the spans.
+    """
+    stage_of = {s.span_id: (s.stage, s.operation) for s in spans}
+    wrappers = {
+        s.parent_id
+        for s in spans
+        if s.parent_id is not None
+        and names.RETRY_ATTEMPT in s.attributes
+        and stage_of.get(s.parent_id) == (s.stage, s.operation)
+    }
+    return [s for s in spans if s.span_id not in wrappers]
+
+
 def _stages(totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]) -> list[StageRow]:
     spec = names.RAG_OPERATION_DURATION.name
     dists = totals.distributions(spec, _stage_key)
@@ -346,7 +364,7 @@ def summarize_selection(selection: Selection) -> Summary:
     return Summary(
         directory=recording.directory,
         scope=selection.describe(),
-        stages=_stages(totals, by_stage),
+        stages=_stages(totals, _spans_by_stage(_measured(spans))),
         tokens=_tokens(totals, spans),
         scores=_scores(totals, by_stage),
         time_to_first_chunk=_time_to_first_chunk(totals, spans),

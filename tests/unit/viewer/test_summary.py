@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from otlp_files import (
@@ -131,6 +132,46 @@ def test_percentiles_are_exact_from_the_spans_when_every_call_has_one(tmp_path: 
     assert row.latency.p50.value == pytest.approx(0.013)
     assert row.latency.maximum is not None
     assert row.latency.maximum.value == pytest.approx(0.9)
+
+
+def _retried_call(durations: list[float], failed_attempts: int) -> list[dict[str, Any]]:
+    """One call span and, under it, one attempt span per duration (the way retry records them)."""
+    call = stage_span("t0", "c0", "retrieval", "search", T0, sum(durations) + 0.1)
+    attempts = []
+    for i, d in enumerate(durations):
+        failed = i < failed_attempts
+        attrs: dict[str, Any] = {names.RETRY_ATTEMPT: i + 1}
+        if failed:
+            attrs[names.ERROR_TYPE] = "Timeout"
+        start = T0 + i * 10**8
+        attempt = stage_span(
+            "t0", f"a{i}", "retrieval", "search", start, d, parent="c0", error=failed, attrs=attrs
+        )
+        attempts.append(attempt)
+    return [call, *attempts]
+
+
+def test_a_retried_call_counts_its_attempts_like_the_duration_metric(tmp_path: Path) -> None:
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, _retried_call([0.01, 0.02, 0.03], 2)))
+    row = summarize(tmp_path).stage("retrieval", "search")
+    assert row is not None
+    assert (row.calls, row.errors) == (3, 2)
+
+
+def test_a_retried_call_keeps_percentiles_exact_when_every_attempt_has_its_span(
+    tmp_path: Path,
+) -> None:
+    durations = [0.01, 0.02, 0.03]
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, _retried_call(durations, 2)))
+    write_lines(
+        tmp_path / "metrics.jsonl",
+        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
+    )
+    row = summarize(tmp_path).stage("retrieval", "search")
+    assert row is not None
+    assert row.latency.exact
+    assert row.latency.maximum is not None
+    assert row.latency.maximum.value == pytest.approx(0.03)
 
 
 def test_sampled_spans_fall_back_to_the_histogram_and_say_so(tmp_path: Path) -> None:
