@@ -24,6 +24,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     files = sorted({s[5:] for s in settings.sources.values() if s.startswith("file ")})
     where = f" (file: {', '.join(files)})" if files else ""
     print(f"ragsight configuration is valid{where}")
+    if settings.otel_config_file:
+        print(
+            f"OpenTelemetry declarative configuration {settings.otel_config_file} matches the "
+            f"configuration schema: configure() builds the providers (and exporters) from it"
+        )
     return 0
 
 
@@ -51,7 +56,13 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, default=str))
         return 0
-    if settings.uses_otlp():
+    if settings.otel_config_file:
+        print(
+            f"export: as the OpenTelemetry declarative configuration "
+            f"{settings.otel_config_file} says ({settings.source_of('otel_config_file')}); "
+            f"ragsight's export settings below are not used"
+        )
+    elif settings.uses_otlp():
         print("export: OTLP")
     elif settings.uses_file_sink():
         print(f"export: files in {settings.file_sink.directory} (no OTLP endpoint configured)")

@@ -340,6 +340,13 @@ KEYS: tuple[Key, ...] = (
         "OTEL_RESOURCE_ATTRIBUTES",
     ),
     _k("disabled", _bool, "true or false", "OTEL_SDK_DISABLED"),
+    _k(
+        "otel_config_file",
+        _str,
+        "an OpenTelemetry declarative configuration file (.yaml, .yml or .json); when set, "
+        "the providers are built from it (extra ragsight[otelconfig])",
+        "OTEL_CONFIG_FILE",
+    ),
     _own(
         "exporter",
         _choice(*EXPORTERS),

@@ -173,6 +173,8 @@ class Settings:
     environment: str | None = None
     resource_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     disabled: bool = False
+    # OpenTelemetry declarative configuration (OTEL_CONFIG_FILE): the providers come from it
+    otel_config_file: str | None = None
     exporter: str = "auto"
     sampler: str = "parentbased_always_on"
     sampler_arg: float | None = None

@@ -99,6 +99,10 @@ def _cross_checks(values: dict[str, Any], sources: dict[str, str]) -> list[Probl
             "exporter",
             "is otlp but no endpoint is set (otlp.endpoint / OTEL_EXPORTER_OTLP_ENDPOINT)",
         )
+    if get("otel_config_file"):
+        from ragsight._config import declarative
+
+        problems += declarative.problems(get("otel_config_file"), sources["otel_config_file"])
     return problems
 
 

@@ -61,6 +61,7 @@ class Providers:
     tracer_provider: Any = None
     meter_provider: Any = None
     logger_provider: Any = None
+    propagator: Any = None  # from a declarative configuration file; installed with the rest
     health: ExportHealth = HEALTH
     targets: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -171,7 +172,14 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
     )
 
     providers = Providers(settings, health=health)
-    if settings.disabled or settings.exporter == "none":
+    if settings.disabled:
+        return providers
+    if settings.otel_config_file:  # OTEL_CONFIG_FILE: the file decides, not these settings
+        from ragsight._export.declarative import build_from_file
+
+        build_from_file(providers)
+        return providers
+    if settings.exporter == "none":
         return providers
     if settings.uses_otlp():
         quiet_exporter_logs(True)  # ExportHealth reports failure episodes instead
@@ -288,6 +296,10 @@ def _install(providers: Providers) -> None:
         with contextlib.suppress(Exception):
             ours.shutdown()
         setattr(providers, attr, None)
+    if providers.propagator is not None:
+        from opentelemetry.propagate import set_global_textmap
+
+        set_global_textmap(providers.propagator)
 
 
 def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None) -> None:
@@ -372,6 +384,15 @@ def configure(
             _active = Providers(new)
             return new
         providers = build_providers(new)
+        if new.otel_config_file:
+            logger.info(
+                "ragsight: providers built from the OpenTelemetry declarative configuration "
+                "%s (%s), not from ragsight's export settings; ragsight's instrumentation "
+                "records through them (%s)",
+                new.otel_config_file,
+                new.source_of("otel_config_file"),
+                "; ".join(providers.notes),
+            )
         _install(providers)
         apply_logging(new, providers.logger_provider)
         _active = providers

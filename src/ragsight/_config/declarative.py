@@ -1,0 +1,147 @@
+"""OpenTelemetry declarative configuration (``OTEL_CONFIG_FILE``): find, load, explain.
+
+When ``otel_config_file`` is set (``OTEL_CONFIG_FILE``, a ragsight file or
+``configure(otel_config_file=...)``), the OpenTelemetry SDK's own declarative configuration
+package (``opentelemetry-configuration``, extra ``ragsight[otelconfig]``) parses and
+validates the file against the configuration schema, and configure() builds the providers
+from it instead of from ragsight's export settings.
+
+Everything that can be wrong is found here, at configure() (and ``ragsight config check``)
+time, as one :class:`ConfigError` naming the file and the fix: the package missing, an SDK
+too old to know the variable, a file that does not exist, does not parse or does not match
+the schema (with the line to fix). Nothing is left to fail later, when the application
+first records telemetry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ragsight._config.settings import ConfigError, Problem
+
+KEY = "otel_config_file"
+ENV = "OTEL_CONFIG_FILE"
+EXTRA = "ragsight[otelconfig]"
+PACKAGE = "opentelemetry-configuration"
+SCHEMA = "https://github.com/open-telemetry/opentelemetry-configuration"
+# the loader logs each failure (with a traceback) before raising it; the ConfigError says it
+_LOADER_LOGGERS = ("opentelemetry.configuration", "opentelemetry.configuration.file._loader")
+
+
+def _problem(path: str, source: str, message: str) -> ConfigError:
+    return ConfigError([Problem(KEY, source, path, message)])
+
+
+def _sdk_supports_it() -> bool:
+    try:
+        from opentelemetry.sdk import environment_variables
+    except ImportError:  # pragma: no cover - the SDK is a dependency of ragsight
+        return False
+    return getattr(environment_variables, ENV, None) == ENV
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextmanager
+def _loader_quiet() -> Iterator[None]:
+    drop = _DropAll()
+    loggers = [logging.getLogger(name) for name in _LOADER_LOGGERS]
+    for each in loggers:
+        each.addFilter(drop)
+    try:
+        yield
+    finally:
+        for each in loggers:
+            each.removeFilter(drop)
+
+
+def _line_of(path: Path, error: BaseException) -> int | None:
+    """The 1-based line of the file that ``error`` (the loader's exception) is about."""
+    cause = error.__cause__
+    mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
+    if mark is not None:  # a YAML syntax error
+        return int(mark.line) + 1
+    where = list(getattr(cause, "absolute_path", ()) or ())
+    if not where and cause is not None:
+        where = list(getattr(cause, "path", ()) or ())
+    try:
+        import yaml
+
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except Exception:
+        return None
+    if node is None:
+        return None
+    for part in where:  # walk the schema error's path down the composed document
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if k.value == str(part)]
+            if not found:
+                break
+            node = found[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+    return int(node.start_mark.line) + 1
+
+
+def load(path_text: str, source: str) -> Any:
+    """The file's parsed ``OpenTelemetryConfiguration``; raises ConfigError with the fix."""
+    if not _sdk_supports_it():
+        import opentelemetry.sdk.version as sdk_version
+
+        raise _problem(
+            path_text,
+            source,
+            f"is set but the installed opentelemetry-sdk {sdk_version.__version__} does not "
+            f"support declarative configuration; upgrade it (pip install -U "
+            f"opentelemetry-sdk '{EXTRA}') or unset {ENV}",
+        )
+    try:
+        from opentelemetry.configuration import ConfigurationError, load_config_file
+    except ImportError:
+        raise _problem(
+            path_text,
+            source,
+            f"is set but {PACKAGE} (OpenTelemetry's declarative configuration) is not "
+            f"installed; install it with: pip install '{EXTRA}' (or unset {ENV} to use "
+            f"ragsight's own export settings)",
+        ) from None
+    path = Path(path_text)
+    if not path.is_file():
+        raise _problem(
+            path_text,
+            source,
+            f"{path} is not a file; point {ENV} at an OpenTelemetry configuration file "
+            f"(.yaml, .yml or .json; {SCHEMA})",
+        )
+    try:
+        with _loader_quiet():
+            return load_config_file(path)
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        line = _line_of(path, exc)
+        where = f"{path}, line {line}" if line is not None else str(path)
+        detail = str(exc).strip() or type(exc).__name__
+        raise _problem(
+            path_text,
+            source,
+            f"{where}: {detail}; fix the file (schema and examples: {SCHEMA})",
+        ) from None
+
+
+def problems(path_text: str, source: str) -> list[Problem]:
+    """What is wrong with the file (empty when it loads), for validation's cross-checks."""
+    try:
+        load(path_text, source)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []

@@ -1,0 +1,276 @@
+"""OTEL_CONFIG_FILE: OpenTelemetry's declarative configuration builds the providers.
+
+Runs that install providers use a fresh interpreter (OpenTelemetry's global providers can
+be set once per process) and the file's console exporters, whose JSON the test reads back
+from the child's standard output. Failures are checked in-process: configure() raises
+ConfigError before it installs anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ragsight
+from ragsight import ConfigError, names
+
+CONSOLE_FILE = """\
+file_format: "1.0"
+resource:
+  attributes:
+    - name: service.name
+      value: from-the-file
+tracer_provider:
+  processors:
+    - simple:
+        exporter:
+          console: {}
+meter_provider:
+  readers:
+    - periodic:
+        interval: 60000
+        exporter:
+          console: {}
+{views}
+"""
+
+EXPONENTIAL_VIEW = """\
+  views:
+    - selector:
+        instrument_name: rag.operation.duration
+      stream:
+        aggregation:
+          base2_exponential_bucket_histogram:
+            max_size: 40
+"""
+
+
+def _console_file(views: str = "") -> str:
+    return CONSOLE_FILE.replace("{views}", views)
+
+
+APP = """
+import logging, sys
+import ragsight
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+ragsight.configure()
+
+@ragsight.retrieval(data_source="kb-main", top_k=2)
+def search(query):
+    return ["a", "b"]
+
+search("what is declarative configuration?")
+ragsight.shutdown()
+"""
+
+
+def _run_app(tmp_path: Path, config_text: str, **env: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(config_text)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(APP)],
+        cwd=tmp_path,
+        env={**base, "OTEL_CONFIG_FILE": str(config), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _documents(stdout: str) -> list[dict[str, Any]]:
+    """The console exporters' JSON documents, one after another on standard output."""
+    decoder = json.JSONDecoder()
+    documents: list[dict[str, Any]] = []
+    position = 0
+    while True:
+        while position < len(stdout) and stdout[position].isspace():
+            position += 1
+        if position >= len(stdout):
+            return documents
+        document, position = decoder.raw_decode(stdout, position)
+        documents.append(document)
+
+
+def _spans(stdout: str) -> list[dict[str, Any]]:
+    return [d for d in _documents(stdout) if "context" in d and "name" in d]
+
+
+def _metrics(stdout: str) -> dict[str, list[dict[str, Any]]]:
+    """Metric name -> its data points, from every console metrics document."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for document in _documents(stdout):
+        for resource_metrics in document.get("resource_metrics", []):
+            for scope_metrics in resource_metrics["scope_metrics"]:
+                for metric in scope_metrics["metrics"]:
+                    points = metric["data"]["data_points"]
+                    found.setdefault(metric["name"], []).extend(points)
+    return found
+
+
+def test_ragsight_spans_go_through_the_providers_the_file_builds(tmp_path: Path) -> None:
+    result = _run_app(tmp_path, _console_file())
+    (span,) = _spans(result.stdout)
+    assert span["name"] == "retrieval kb-main"
+    assert span["attributes"][names.GEN_AI_DATA_SOURCE_ID] == "kb-main"
+    assert span["resource"]["attributes"]["service.name"] == "from-the-file"
+
+
+def test_ragsight_export_settings_are_not_used_when_the_file_is_set(tmp_path: Path) -> None:
+    result = _run_app(
+        tmp_path,
+        _console_file(),
+        OTEL_SERVICE_NAME="from-the-environment",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+    )
+    (span,) = _spans(result.stdout)
+    assert span["resource"]["attributes"]["service.name"] == "from-the-file"
+    assert not (tmp_path / ".ragsight").exists()  # no embedded file sink either
+
+
+def test_configure_says_in_one_info_line_that_the_file_built_the_providers(
+    tmp_path: Path,
+) -> None:
+    result = _run_app(tmp_path, _console_file())
+    lines = [line for line in result.stderr.splitlines() if "declarative configuration" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("INFO:ragsight:")
+    assert str(tmp_path / "otel-config.yaml") in lines[0]
+    assert "env OTEL_CONFIG_FILE" in lines[0]
+
+
+def test_ragsight_histogram_buckets_apply_when_the_file_has_no_view_for_them(
+    tmp_path: Path,
+) -> None:
+    result = _run_app(tmp_path, _console_file())
+    (point,) = _metrics(result.stdout)[names.RAG_OPERATION_DURATION.name]
+    assert tuple(point["explicit_bounds"]) == names.RAG_OPERATION_DURATION.buckets
+
+
+def test_a_view_in_the_file_selecting_a_ragsight_histogram_wins_over_its_buckets(
+    tmp_path: Path,
+) -> None:
+    result = _run_app(tmp_path, _console_file(EXPONENTIAL_VIEW))
+    metrics = _metrics(result.stdout)
+    (duration,) = metrics[names.RAG_OPERATION_DURATION.name]
+    assert "scale" in duration  # exponential, as the file asked
+    assert "explicit_bounds" not in duration
+    (documents,) = metrics[names.RAG_RETRIEVAL_DOCUMENTS.name]
+    assert tuple(documents["explicit_bounds"]) == names.RAG_RETRIEVAL_DOCUMENTS.buckets
+
+
+def _configure_with(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        ragsight.configure(otel_config_file=str(path), exporter="none")
+    return caught.value
+
+
+def test_a_missing_declarative_package_is_a_config_error_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    monkeypatch.setitem(sys.modules, "opentelemetry.configuration", None)
+    error = _configure_with(path)
+    (problem,) = error.problems
+    assert problem.key == "otel_config_file"
+    assert problem.value == str(path)
+    assert "opentelemetry-configuration" in problem.message
+    assert "pip install 'ragsight[otelconfig]'" in problem.message
+
+
+def test_a_file_that_does_not_match_the_schema_names_the_line_to_fix(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(
+        'file_format: "1.0"\n'
+        "tracer_provider:\n"
+        "  processors:\n"
+        "    - simple:\n"
+        "        exporter:\n"
+        "          console: {}\n"
+        "meter_provider:\n"
+        "  readers:\n"
+        "    - periodic:\n"
+        "        interval: soon\n"
+        "        exporter:\n"
+        "          console: {}\n"
+    )
+    (problem,) = _configure_with(path).problems
+    assert f"{path}, line 10:" in problem.message
+    assert "interval" in problem.message
+    assert "fix the file" in problem.message
+
+
+def test_a_file_that_is_not_yaml_names_the_line_to_fix(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text('file_format: "1.0"\ntracer_provider:\n  processors: [\n')
+    (problem,) = _configure_with(path).problems
+    assert f"{path}, line 4:" in problem.message
+
+
+def test_a_file_that_does_not_exist_is_a_config_error(tmp_path: Path) -> None:
+    (problem,) = _configure_with(tmp_path / "nowhere.yaml").problems
+    assert "is not a file" in problem.message
+    assert "OTEL_CONFIG_FILE" in problem.message
+
+
+def test_an_exporter_whose_package_is_missing_fails_at_configure_not_at_export(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(
+        'file_format: "1.0"\n'
+        "tracer_provider:\n"
+        "  processors:\n"
+        "    - simple:\n"
+        "        exporter:\n"
+        "          otlp_file/development:\n"
+        "            output_stream: stdout\n"
+    )
+    from ragsight._export.setup import build_providers
+
+    settings = ragsight.Settings(otel_config_file=str(path))
+    with pytest.raises(ConfigError) as caught:
+        build_providers(settings)
+    (problem,) = caught.value.problems
+    assert "the providers cannot be built" in problem.message
+    assert "opentelemetry-exporter-otlp-json-file" in problem.message
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "ragsight.cli", *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_config_show_says_the_declarative_file_decides_export(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    result = _cli("config", "show", cwd=tmp_path, env={"OTEL_CONFIG_FILE": str(path)})
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"export: as the OpenTelemetry declarative configuration {path} says")
+
+
+def test_config_check_fails_on_an_invalid_declarative_file(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text('file_format: "9.0"\n')
+    result = _cli("config", "check", cwd=tmp_path, env={"OTEL_CONFIG_FILE": str(path)})
+    assert result.returncode == 1
+    assert "otel_config_file" in result.stderr
+    assert "Unsupported file_format" in result.stderr
