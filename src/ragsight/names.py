@@ -79,7 +79,9 @@ GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"  # s
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
-GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # v1.41.0 gen_ai.client.token.usage only
+# latest usage counters: required; ragsight reads no per-modality breakdown, so "unknown"
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
 GEN_AI_RETRIEVAL_QUERY_TEXT: Final = "gen_ai.retrieval.query.text"  # opt-in content
@@ -133,6 +135,7 @@ OP_RERANK: Final = "rerank"  # no convention: a custom value, allowed by the spe
 GenerationOperation = Literal["chat", "text_completion", "generate_content"]
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
+TOKEN_MODALITY_UNKNOWN: Final = "unknown"
 
 # --------------------------------------------------------------------------------------
 # rag.* attributes (no convention exists)
@@ -357,6 +360,10 @@ GEN_AI_DURATION_BUCKETS: Final = (
     81.92,
 )
 GEN_AI_TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))  # 1 .. 67108864
+# gen_ai.invoke_workflow.duration: opentelemetry-util-genai 1.3b0 _instruments.py
+GEN_AI_WORKFLOW_DURATION_BUCKETS: Final = (
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
+)  # fmt: skip
 SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 DISTANCE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 100.0)
 UNBOUNDED_SCORE_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0)
@@ -385,11 +392,20 @@ RAG_OPERATION_DURATION = MetricSpec(
     (RAG_STAGE, RAG_OPERATION_NAME, ERROR_TYPE),
     STAGE_DURATION_BUCKETS,
 )
+# GenAI metrics. Which ones a process emits depends on its conventions mode
+# (METRICS_BY_MODE below): never both generations at once, there is no dual-emit option.
+_GENAI_METRIC_ATTRS: Final = (
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+)
 GEN_AI_CLIENT_OPERATION_DURATION = MetricSpec(
     "gen_ai.client.operation.duration",
     "histogram",
     "s",
-    "GenAI operation duration (semconv).",
+    "GenAI operation duration (semconv): every GenAI client stage in v1.41.0, retrieval and "
+    "rerank in latest (inference and embeddings have their own metrics there).",
     (
         GEN_AI_OPERATION_NAME,
         GEN_AI_PROVIDER_NAME,
@@ -403,7 +419,7 @@ GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
     "gen_ai.client.token.usage",
     "histogram",
     "{token}",
-    "Number of input and output tokens used (semconv).",
+    "Number of input and output tokens used (semconv v1.41.0; replaced in latest).",
     (
         GEN_AI_OPERATION_NAME,
         GEN_AI_PROVIDER_NAME,
@@ -417,7 +433,7 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
     "gen_ai.client.operation.time_to_first_chunk",
     "histogram",
     "s",
-    "Time from the start of a streamed GenAI operation to its first chunk (semconv).",
+    "Time from the start of a streamed GenAI operation to its first chunk (semconv v1.41.0).",
     (
         GEN_AI_OPERATION_NAME,
         GEN_AI_PROVIDER_NAME,
@@ -426,6 +442,85 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
         ERROR_TYPE,
     ),
     GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_CLIENT_INFERENCE_DURATION = MetricSpec(
+    "gen_ai.client.inference.duration",
+    "histogram",
+    "s",
+    "GenAI client inference (chat, text_completion, generate_content) duration (semconv).",
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK = MetricSpec(
+    "gen_ai.client.inference.time_to_first_chunk",
+    "histogram",
+    "s",
+    "Time from issuing a streamed inference request to its first chunk (semconv).",
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS = MetricSpec(
+    "gen_ai.client.inference.usage.input_tokens",
+    "counter",
+    "{token}",
+    "Input tokens used by inference operations, 0 when a call reported none (semconv).",
+    (*_GENAI_METRIC_ATTRS, GEN_AI_TOKEN_MODALITY),
+)
+GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS = MetricSpec(
+    "gen_ai.client.inference.usage.output_tokens",
+    "counter",
+    "{token}",
+    "Output tokens used by inference operations, 0 when a call reported none (semconv).",
+    (*_GENAI_METRIC_ATTRS, GEN_AI_TOKEN_MODALITY),
+)
+GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS = MetricSpec(
+    "gen_ai.client.inference.operation.input_tokens",
+    "histogram",
+    "{token}",
+    "Input tokens per inference operation that reported usage, for percentiles (semconv).",
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    GEN_AI_TOKEN_BUCKETS,
+)
+GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS = MetricSpec(
+    "gen_ai.client.inference.operation.output_tokens",
+    "histogram",
+    "{token}",
+    "Output tokens per inference operation that reported usage, for percentiles (semconv).",
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    GEN_AI_TOKEN_BUCKETS,
+)
+GEN_AI_CLIENT_EMBEDDINGS_DURATION = MetricSpec(
+    "gen_ai.client.embeddings.duration",
+    "histogram",
+    "s",
+    "GenAI client embeddings operation duration (semconv).",
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS = MetricSpec(
+    "gen_ai.client.embeddings.operation.input_tokens",
+    "histogram",
+    "{token}",
+    "Input tokens per embeddings operation that reported usage (semconv).",
+    _GENAI_METRIC_ATTRS,
+    GEN_AI_TOKEN_BUCKETS,
+)
+GEN_AI_EXECUTE_TOOL_DURATION = MetricSpec(
+    "gen_ai.execute_tool.duration",
+    "histogram",
+    "s",
+    "Duration of one tool execution (@ragsight.tool) (semconv).",
+    (GEN_AI_TOOL_NAME, ERROR_TYPE),
+    GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_INVOKE_WORKFLOW_DURATION = MetricSpec(
+    "gen_ai.invoke_workflow.duration",
+    "histogram",
+    "s",
+    "Duration of one workflow (@ragsight.pipeline) run (semconv; coarse buckets: the "
+    "stage-level rag.operation.duration has the fine ones).",
+    (GEN_AI_WORKFLOW_NAME, ERROR_TYPE),
+    GEN_AI_WORKFLOW_DURATION_BUCKETS,
 )
 RAG_CACHE_REQUESTS = MetricSpec(
     "rag.cache.requests",
@@ -590,10 +685,34 @@ BATCH_DOCUMENTS = MetricSpec(
     (RESILIENCE_NAME, BATCH_OUTCOME),
 )
 
-METRICS: Final[tuple[MetricSpec, ...]] = (
+# The GenAI metrics of each conventions mode (semconv setting). The latest conventions
+# split gen_ai.client.operation.duration by operation and replaced gen_ai.client.token.usage
+# (CONVENTIONS says where each name is defined); a process emits one generation only.
+GENAI_METRICS_BY_MODE: Final[dict[str, tuple[MetricSpec, ...]]] = {
+    SEMCONV_LATEST: (
+        GEN_AI_CLIENT_OPERATION_DURATION,  # retrieval and rerank ("other client operations")
+        GEN_AI_CLIENT_INFERENCE_DURATION,
+        GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+        GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+        GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+        GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+        GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+        GEN_AI_CLIENT_EMBEDDINGS_DURATION,
+        GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
+        GEN_AI_EXECUTE_TOOL_DURATION,
+        GEN_AI_INVOKE_WORKFLOW_DURATION,
+    ),
+    SEMCONV_V1_41: (
+        GEN_AI_CLIENT_OPERATION_DURATION,
+        GEN_AI_CLIENT_TOKEN_USAGE,
+        GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+    ),
+}
+SEMCONV_DEFAULT: Final = SEMCONV_LATEST  # what configure() uses unless semconv= says otherwise
+
+# ragsight's own instruments: the same in every mode
+RAGSIGHT_METRICS: Final[tuple[MetricSpec, ...]] = (
     RAG_OPERATION_DURATION,
-    GEN_AI_CLIENT_OPERATION_DURATION,
-    GEN_AI_CLIENT_TOKEN_USAGE,
     RAG_CACHE_REQUESTS,
     RAG_RETRIEVAL_DOCUMENTS,
     RAG_RETRIEVAL_SCORE,
@@ -615,7 +734,18 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     RETRY_BUDGET_REMAINING,
     RETRY_BUDGET_EXHAUSTED,
     BATCH_DOCUMENTS,
-    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+)
+
+
+def metrics_of(mode: str) -> tuple[MetricSpec, ...]:
+    """Every instrument a process in conventions ``mode`` emits (the generated stack
+    queries ``metrics_of(SEMCONV_DEFAULT)``)."""
+    return RAGSIGHT_METRICS + GENAI_METRICS_BY_MODE[mode]
+
+
+# Every instrument of the contract, in any mode (bucket views, allow-lists)
+METRICS: Final[tuple[MetricSpec, ...]] = RAGSIGHT_METRICS + tuple(
+    dict.fromkeys(spec for mode in SEMCONV_MODES for spec in GENAI_METRICS_BY_MODE[mode])
 )
 
 
@@ -653,7 +783,21 @@ SRC_CORE: Final = (
     "semconv/_incubating/{attributes/gen_ai_attributes,metrics/gen_ai_metrics}.py"
 )
 SRC_GENAI_REGISTRY: Final = "semantic-conventions-genai@e8fc575 model/gen-ai/registry.yaml"
-SRC_GENAI_METRICS: Final = "semantic-conventions-genai@9ba9b77 model/gen-ai/metrics.yaml"
+# metrics.yaml@004902b (the newest snapshot read) still lists the v1.41.0 client metrics and
+# gen_ai.workflow.duration: the model files lag the docs and the migration guide, which
+# ragsight follows where they disagree (the rows below say which file defines what)
+SRC_GENAI_METRICS: Final = "semantic-conventions-genai@004902b model/gen-ai/metrics.yaml"
+SRC_GENAI_MIGRATION: Final = (
+    "semantic-conventions-genai@32c328e docs/gen-ai/non-normative/migration.md"
+)
+SRC_GENAI_INFERENCE: Final = "semantic-conventions-genai@024a4f9 docs/gen-ai/client-inference.md"
+SRC_GENAI_TOKENS: Final = (
+    "semantic-conventions-genai@066d4a7 model/gen-ai/token-metrics.yaml and "
+    "docs/gen-ai/gen-ai-token-metrics.md"
+)
+SRC_GENAI_EMBEDDINGS: Final = "semantic-conventions-genai@88eccb1 docs/gen-ai/client-embeddings.md"
+SRC_V1_41_METRICS: Final = "semantic-conventions v1.41.0 docs/gen-ai/gen-ai-metrics.md"
+SRC_UTIL_GENAI: Final = "opentelemetry-util-genai 1.3b0 opentelemetry/util/genai/_instruments.py"
 SRC_GENAI_EVENTS: Final = "semantic-conventions-genai model/gen-ai/events.yaml"
 SRC_RAGSIGHT: Final = "ragsight (no convention)"
 SAME: Final = "="  # a mode emits the name itself
@@ -669,6 +813,114 @@ class Convention:
     previously: str = ""
     latest: str = SAME  # what ragsight emits in mode latest ("=" the name, "-" nothing)
     v1_41: str = SAME  # ... in mode v1.41.0
+
+
+_V141: Final = SRC_CORE + "; " + SRC_V1_41_METRICS
+_METRIC_CONVENTIONS: Final = (
+    Convention(
+        GEN_AI_CLIENT_OPERATION_DURATION.name,
+        "metric",
+        _V141 + "; " + SRC_GENAI_MIGRATION + ": remains for non-inference client operations "
+        "and SHOULD NOT be reported for inference (#521)",
+        latest="= (retrieval and rerank stages only)",
+        v1_41="= (every GenAI client stage)",
+    ),
+    Convention(
+        GEN_AI_CLIENT_INFERENCE_DURATION.name,
+        "metric",
+        SRC_GENAI_INFERENCE + "; " + SRC_GENAI_MIGRATION + " (#521)",
+        f"{GEN_AI_CLIENT_OPERATION_DURATION.name} for chat, text_completion, generate_content",
+        v1_41=GEN_AI_CLIENT_OPERATION_DURATION.name,
+    ),
+    Convention(
+        GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
+        "metric",
+        _V141,
+        latest=f"- ({GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name})",
+    ),
+    Convention(
+        GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name,
+        "metric",
+        SRC_GENAI_INFERENCE + "; " + SRC_GENAI_MIGRATION + " (#521)",
+        GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
+        v1_41=GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
+    ),
+    Convention(
+        GEN_AI_CLIENT_TOKEN_USAGE.name,
+        "metric",
+        _V141 + "; " + SRC_GENAI_MIGRATION + ": removed (#374)",
+        latest="- (the usage counters and per-operation token histograms below)",
+    ),
+    *(
+        Convention(
+            spec.name,
+            "metric",
+            SRC_GENAI_TOKENS + "; " + SRC_GENAI_MIGRATION + " (#374). "
+            "model/gen-ai/usage-metrics.yaml@2f4c6b1 has an older draft of these names",
+            previously,
+            latest=latest,
+            v1_41=f"{GEN_AI_CLIENT_TOKEN_USAGE.name} ({GEN_AI_TOKEN_TYPE}={token_type})",
+        )
+        for spec, previously, latest, token_type in (
+            (
+                GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+                f"{GEN_AI_CLIENT_TOKEN_USAGE.name}_sum, {GEN_AI_TOKEN_TYPE}=input",
+                "= (counter; 0 for a call that reported no usage)",
+                TOKEN_TYPE_INPUT,
+            ),
+            (
+                GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+                f"{GEN_AI_CLIENT_TOKEN_USAGE.name}_sum, {GEN_AI_TOKEN_TYPE}=output",
+                "= (counter; 0 for a call that reported no usage)",
+                TOKEN_TYPE_OUTPUT,
+            ),
+            (
+                GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+                f"{GEN_AI_CLIENT_TOKEN_USAGE.name}, {GEN_AI_TOKEN_TYPE}=input",
+                "= (calls that reported usage)",
+                TOKEN_TYPE_INPUT,
+            ),
+            (
+                GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+                f"{GEN_AI_CLIENT_TOKEN_USAGE.name}, {GEN_AI_TOKEN_TYPE}=output",
+                "= (calls that reported usage)",
+                TOKEN_TYPE_OUTPUT,
+            ),
+        )
+    ),
+    Convention(
+        GEN_AI_CLIENT_EMBEDDINGS_DURATION.name,
+        "metric",
+        SRC_GENAI_EMBEDDINGS + " (not yet in the migration guide)",
+        f"{GEN_AI_CLIENT_OPERATION_DURATION.name} with {GEN_AI_OPERATION_NAME}=embeddings",
+        v1_41=GEN_AI_CLIENT_OPERATION_DURATION.name,
+    ),
+    Convention(
+        GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS.name,
+        "metric",
+        SRC_GENAI_EMBEDDINGS + " (not yet in the migration guide)",
+        f"{GEN_AI_CLIENT_TOKEN_USAGE.name} with {GEN_AI_OPERATION_NAME}=embeddings",
+        v1_41=f"{GEN_AI_CLIENT_TOKEN_USAGE.name} ({GEN_AI_TOKEN_TYPE}=input)",
+    ),
+    Convention(
+        GEN_AI_EXECUTE_TOOL_DURATION.name,
+        "metric",
+        SRC_GENAI_METRICS
+        + "; "
+        + SRC_GENAI_MIGRATION
+        + " (#201, #322); buckets: "
+        + SRC_UTIL_GENAI,
+        "none: new since v1.41.0",
+        v1_41="-",
+    ),
+    Convention(
+        GEN_AI_INVOKE_WORKFLOW_DURATION.name,
+        "metric",
+        SRC_GENAI_MIGRATION + " (#126, #341); name and buckets also " + SRC_UTIL_GENAI,
+        "none in v1.41.0; " + SRC_GENAI_METRICS + " still calls it gen_ai.workflow.duration",
+        v1_41="-",
+    ),
+)
 
 
 def _attr(
@@ -705,7 +957,20 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
     _attr(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
     _attr(GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens (deprecated in core)"),
     _attr(GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.completion_tokens (deprecated in core)"),
-    _attr(GEN_AI_TOKEN_TYPE),
+    Convention(
+        GEN_AI_TOKEN_TYPE,
+        "attribute",
+        SRC_CORE + "; " + SRC_GENAI_REGISTRY,
+        latest="- (its metric, gen_ai.client.token.usage, is replaced)",
+    ),
+    Convention(
+        GEN_AI_TOKEN_MODALITY,
+        "attribute",
+        SRC_GENAI_TOKENS + " (#374)",
+        "gen_ai.token.type on gen_ai.client.token.usage",
+        latest=f"= ({TOKEN_MODALITY_UNKNOWN}: ragsight reads no per-modality usage)",
+        v1_41="-",
+    ),
     _attr(GEN_AI_DATA_SOURCE_ID),
     _attr(GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
     _attr(GEN_AI_RETRIEVAL_QUERY_TEXT),
@@ -743,13 +1008,7 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
         "allowed by gen_ai.operation.name",
     ),
     *(Convention(p, "provider", SRC_CORE + "; " + SRC_GENAI_REGISTRY) for p in PROVIDERS),
-    Convention("gen_ai.client.operation.duration", "metric", SRC_CORE + "; " + SRC_GENAI_METRICS),
-    Convention("gen_ai.client.token.usage", "metric", SRC_CORE + "; " + SRC_GENAI_METRICS),
-    Convention(
-        "gen_ai.client.operation.time_to_first_chunk",
-        "metric",
-        SRC_CORE + "; " + SRC_GENAI_METRICS,
-    ),
+    *_METRIC_CONVENTIONS,
     Convention(EVENT_GEN_AI_EVALUATION_RESULT, "event", SRC_CORE + "; " + SRC_GENAI_EVENTS),
 )
 

@@ -31,15 +31,17 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 from ragsight._core import safety as _safety
+from ragsight._core import semconv as _semconv
 from ragsight._core.instruments import create_instrument
 
 if TYPE_CHECKING:
@@ -47,6 +49,15 @@ if TYPE_CHECKING:
     from ragsight._core.plan import GenAIKey, Plan
 
 SOFT_LIMIT: Final = 4096
+_ATTRS_CACHE_SIZE: Final = 4096
+# stages whose gen_ai.* duration is not a client operation: tool and workflow (latest only)
+_NAMED_STAGES: Final = frozenset({names.STAGE_TOOL, names.STAGE_PIPELINE})
+_GENAI_CLIENT_STAGES: Final = (
+    names.STAGE_RETRIEVAL,
+    names.STAGE_EMBEDDING,
+    names.STAGE_RERANK,
+    names.STAGE_GENERATION,
+)
 HARD_LIMIT: Final = 32768
 _EMPTY: Final = Context()
 
@@ -56,17 +67,65 @@ Item = tuple["Plan", float, "str | None", "trace.SpanContext | None", "Readout |
 
 
 class Instruments:
-    """The core's instruments on one MeterProvider, plus that provider's pending calls."""
+    """The core's instruments on one MeterProvider, plus that provider's pending calls.
 
-    def __init__(self, meter: Meter) -> None:
+    The GenAI instruments are those of the conventions mode in force when the provider's
+    instruments were made (``names.GENAI_METRICS_BY_MODE``): ``latest`` records inference,
+    embeddings, tool and workflow durations and the usage counters; ``v1.41.0`` records
+    ``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage``. Never both.
+    """
+
+    def __init__(self, meter: Meter, mode: str | None = None) -> None:
+        self.mode = _semconv.mode() if mode is None else mode
+        self.latest = self.mode == names.SEMCONV_LATEST
         self.stage_duration: Histogram = create_instrument(meter, names.RAG_OPERATION_DURATION)
         self.genai_duration: Histogram = create_instrument(
             meter, names.GEN_AI_CLIENT_OPERATION_DURATION
         )
-        self.token_usage: Histogram = create_instrument(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
-        self.time_to_first_chunk: Histogram = create_instrument(
-            meter, names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
-        )
+        # gen_ai.* duration per stage (the conventions' metric for that operation)
+        self.duration_by_stage: dict[str, Histogram] = {
+            stage: self.genai_duration for stage in _GENAI_CLIENT_STAGES
+        }
+        self.tool_duration: Histogram | None = None
+        self.workflow_duration: Histogram | None = None
+        self.usage_input: Counter | None = None
+        self.usage_output: Counter | None = None
+        self.operation_input: Histogram | None = None
+        self.operation_output: Histogram | None = None
+        self.embeddings_input: Histogram | None = None
+        self.token_usage: Histogram | None = None
+        if self.latest:
+            self.duration_by_stage[names.STAGE_GENERATION] = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_DURATION
+            )
+            self.duration_by_stage[names.STAGE_EMBEDDING] = create_instrument(
+                meter, names.GEN_AI_CLIENT_EMBEDDINGS_DURATION
+            )
+            self.time_to_first_chunk: Histogram = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK
+            )
+            self.usage_input = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS
+            )
+            self.usage_output = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS
+            )
+            self.operation_input = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS
+            )
+            self.operation_output = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS
+            )
+            self.embeddings_input = create_instrument(
+                meter, names.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS
+            )
+            self.tool_duration = create_instrument(meter, names.GEN_AI_EXECUTE_TOOL_DURATION)
+            self.workflow_duration = create_instrument(meter, names.GEN_AI_INVOKE_WORKFLOW_DURATION)
+        else:
+            self.token_usage = create_instrument(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
+            self.time_to_first_chunk = create_instrument(
+                meter, names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+            )
         self.documents: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DOCUMENTS)
         self.score: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_SCORE)
         self.distance: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DISTANCE)
@@ -77,6 +136,8 @@ class Instruments:
         self.pending: deque[Item] = deque()
         self.drain_requested = False
         self._recording = threading.RLock()  # re-entrant: a record() may log, and so on
+        # attribute sets built at drain time, bounded (past the bound: built per record)
+        self._attrs: dict[tuple[Any, ...], dict[str, AttributeValue]] = {}
 
     def _on_collect(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()
@@ -124,9 +185,16 @@ class Instruments:
         ctx = _EMPTY
         if span_context is not None:
             ctx = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY)
-        self.stage_duration.record(duration, plan.stage_metric_attrs(error_type), ctx)
+        stage_attrs = plan.stage_metric_attrs(error_type)
+        self.stage_duration.record(duration, stage_attrs, ctx)
+        stage = plan.stage
         if plan.genai_metric_attrs is not None:
-            self.genai_duration.record(duration, plan.genai_attrs_for_key(identity), ctx)
+            histogram = self.duration_by_stage.get(stage, self.genai_duration)
+            histogram.record(duration, plan.genai_attrs_for_key(identity), ctx)
+        elif self.latest and stage in _NAMED_STAGES:
+            self._record_named(plan, stage_attrs.get(names.ERROR_TYPE), duration, ctx)
+        if stage == names.STAGE_GENERATION and self.usage_input is not None:
+            self._record_usage_counters(plan, identity, readout, ctx)
         if readout is None:
             return
         if readout.cache_result is not None:
@@ -136,11 +204,7 @@ class Instruments:
         if first_chunk is not None and plan.genai_metric_attrs is not None:
             self.time_to_first_chunk.record(first_chunk, plan.genai_attrs_for_key(identity), ctx)
         if plan.token_attrs is not None:
-            inputs, outputs = plan.token_attrs_for_key(identity)
-            if readout.input_tokens is not None:
-                self.token_usage.record(readout.input_tokens, inputs, ctx)
-            if readout.output_tokens is not None:
-                self.token_usage.record(readout.output_tokens, outputs, ctx)
+            self._record_tokens(plan, identity, readout, ctx)
         if plan.documents_metrics:
             if readout.count is not None:
                 self.documents.record(readout.count, plan.document_attrs, ctx)
@@ -151,6 +215,75 @@ class Instruments:
                 self.distance.record(readout.distance_best, plan.document_attrs, ctx)
             if readout.unbounded_top is not None:
                 self.unbounded.record(readout.unbounded_top, plan.document_attrs, ctx)
+
+    def _cached(
+        self, key: tuple[Any, ...], build: Callable[[], dict[str, AttributeValue]]
+    ) -> dict[str, AttributeValue]:
+        found = self._attrs.get(key)
+        if found is None:
+            found = build()
+            if len(self._attrs) < _ATTRS_CACHE_SIZE:
+                self._attrs[key] = found  # racing threads store equal dicts: harmless
+        return found
+
+    def _record_named(
+        self, plan: Plan, error_type: AttributeValue | None, duration: float, ctx: Context
+    ) -> None:
+        """gen_ai.execute_tool.duration / gen_ai.invoke_workflow.duration (latest only)."""
+        if plan.stage == names.STAGE_TOOL:
+            histogram, key_name = self.tool_duration, names.GEN_AI_TOOL_NAME
+        else:
+            histogram, key_name = self.workflow_duration, names.GEN_AI_WORKFLOW_NAME
+
+        def build() -> dict[str, AttributeValue]:
+            attrs: dict[str, AttributeValue] = {key_name: plan.op_name}
+            if error_type is not None:
+                attrs[names.ERROR_TYPE] = error_type
+            return attrs
+
+        if histogram is not None:
+            histogram.record(duration, self._cached((plan, error_type), build), ctx)
+
+    def _record_usage_counters(
+        self, plan: Plan, identity: GenAIKey, readout: Readout | None, ctx: Context
+    ) -> None:
+        """The latest usage counters: every inference call adds its tokens, or 0 under the
+        ``unknown`` modality when it reported none (the conventions' rule for failures)."""
+        if self.usage_input is None or self.usage_output is None:
+            return
+        key: GenAIKey = (None, identity[1], identity[2], identity[3])
+        base = plan.genai_attrs_for_key(key)
+        attrs = self._cached(
+            ("usage", plan, *key),
+            lambda: {**base, names.GEN_AI_TOKEN_MODALITY: names.TOKEN_MODALITY_UNKNOWN},
+        )
+        tokens_in = readout.input_tokens if readout is not None else None
+        tokens_out = readout.output_tokens if readout is not None else None
+        self.usage_input.add(tokens_in or 0, attrs, ctx)
+        self.usage_output.add(tokens_out or 0, attrs, ctx)
+
+    def _record_tokens(
+        self, plan: Plan, identity: GenAIKey, readout: Readout, ctx: Context
+    ) -> None:
+        """Per-operation token histograms: only calls that reported usage."""
+        if self.token_usage is not None:  # v1.41.0: one histogram, gen_ai.token.type
+            inputs, outputs = plan.token_attrs_for_key(identity)
+            if readout.input_tokens is not None:
+                self.token_usage.record(readout.input_tokens, inputs, ctx)
+            if readout.output_tokens is not None:
+                self.token_usage.record(readout.output_tokens, outputs, ctx)
+            return
+        if plan.stage == names.STAGE_EMBEDDING:
+            if readout.input_tokens is not None and self.embeddings_input is not None:
+                key: GenAIKey = (None, identity[1], identity[2], identity[3])
+                attrs = plan.genai_attrs_for_key(key)
+                self.embeddings_input.record(readout.input_tokens, attrs, ctx)
+            return
+        attrs = plan.genai_attrs_for_key(identity)
+        if readout.input_tokens is not None and self.operation_input is not None:
+            self.operation_input.record(readout.input_tokens, attrs, ctx)
+        if readout.output_tokens is not None and self.operation_output is not None:
+            self.operation_output.record(readout.output_tokens, attrs, ctx)
 
     def record_evaluation(self, score: float, attributes: dict[str, Any]) -> None:
         self.evaluation.record(score, attributes)

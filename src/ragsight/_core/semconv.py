@@ -23,7 +23,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 
-_mode: str = names.SEMCONV_LATEST
+_mode: str = names.SEMCONV_DEFAULT
 
 
 def mode() -> str:
@@ -41,7 +41,7 @@ def set_mode(value: str) -> None:
 
 def reset_for_tests() -> None:
     """Back to the default mode (latest)."""
-    set_mode(names.SEMCONV_LATEST)
+    set_mode(names.SEMCONV_DEFAULT)
 
 
 def schema_url() -> str:

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from ragsight import names
 from ragsight._core import content as _content
 from ragsight._core import policy as _policy
 from ragsight._core import runtime as _runtime
@@ -50,6 +51,17 @@ class Otel:
 
 @pytest.fixture
 def otel() -> Iterator[Otel]:
+    yield from _otel()
+
+
+@pytest.fixture
+def otel_v1_41() -> Iterator[Otel]:
+    """Like ``otel``, with the conventions pinned to v1.41.0 before the instruments exist."""
+    _semconv.set_mode(names.SEMCONV_V1_41)
+    yield from _otel()
+
+
+def _otel() -> Iterator[Otel]:
     exporter = InMemorySpanExporter()
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(exporter))

@@ -25,7 +25,7 @@ def _typed(module: str, name: str = "Obj", **fields: Any) -> Any:
 
 
 def _duration_points(otel: Any) -> list[Any]:
-    return otel.points(names.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    return otel.points(names.GEN_AI_CLIENT_INFERENCE_DURATION.name)
 
 
 # ---- mode and schema_url -------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_metrics_carry_the_inferred_provider_and_the_response_model(otel):
     (duration,) = _duration_points(otel)
     assert duration.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
     assert duration.attributes[names.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
-    tokens = otel.points(names.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    tokens = otel.points(names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS.name)
     assert {p.attributes[names.GEN_AI_RESPONSE_MODEL] for p in tokens} == {"gpt-4o-2024-08-06"}
     assert {p.attributes[names.GEN_AI_PROVIDER_NAME] for p in tokens} == {"openai"}
 

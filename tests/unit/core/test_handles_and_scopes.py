@@ -50,7 +50,14 @@ def test_set_usage_feeds_token_metrics(otel):
         11,
         4,
     )
-    sums = sorted(p.sum for p in otel.points(names.GEN_AI_CLIENT_TOKEN_USAGE.name))
+    sums = sorted(
+        p.sum
+        for spec in (
+            names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+            names.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+        )
+        for p in otel.points(spec.name)
+    )
     assert sums == [4, 11]
 
 

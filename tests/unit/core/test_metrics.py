@@ -62,13 +62,13 @@ def test_cancelled_calls_are_labelled_cancelled(otel):
     assert attrs(point)[names.ERROR_TYPE] == names.ERROR_TYPE_CANCELLED
 
 
-def test_genai_client_duration_uses_spec_attributes_and_buckets(otel):
+def test_inference_duration_uses_spec_attributes_and_buckets(otel):
     @ragsight.generation(provider="openai", model="gpt-4o-mini")
     def answer(q: str) -> str:
         return "a"
 
     answer("q")
-    (point,) = otel.points(names.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    (point,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_DURATION.name)
     assert attrs(point) == {
         names.GEN_AI_OPERATION_NAME: "chat",
         names.GEN_AI_PROVIDER_NAME: "openai",
@@ -99,11 +99,9 @@ def test_token_usage_is_read_from_openai_style_responses(otel):
         return ChatCompletion()
 
     answer("q")
-    by_type = {
-        attrs(p)[names.GEN_AI_TOKEN_TYPE]: p.sum
-        for p in otel.points(names.GEN_AI_CLIENT_TOKEN_USAGE.name)
-    }
-    assert by_type == {"input": 120, "output": 30}
+    (tokens_in,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS.name)
+    (tokens_out,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS.name)
+    assert (tokens_in.value, tokens_out.value) == (120, 30)
     span = otel.span("chat gpt-4o-mini")
     assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 120
     assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
@@ -443,7 +441,7 @@ def test_streamed_generation_records_time_to_first_chunk(otel, monkeypatch):
         clock.now += 10.0  # the consumer's time is not the model's
     span = otel.span("chat gpt-4o-mini")
     assert span.attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == 0.5
-    (point,) = otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
+    (point,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name)
     assert attrs(point) == {
         names.GEN_AI_OPERATION_NAME: "chat",
         names.GEN_AI_PROVIDER_NAME: "openai",
@@ -475,7 +473,7 @@ def test_async_streamed_generation_failing_after_a_chunk_keeps_its_first_chunk_t
     with pytest.raises(TimeoutError):
         asyncio.run(consume())
     assert otel.span("chat m").attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == 0.25
-    (point,) = otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name)
+    (point,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name)
     assert point.sum == 0.25
     assert attrs(point)[names.ERROR_TYPE] == "TimeoutError"
 
@@ -491,7 +489,7 @@ def test_time_to_first_chunk_is_only_for_streamed_generation(otel):
 
     answer("q")
     list(search("q"))
-    assert otel.points(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name) == []
+    assert otel.points(names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name) == []
     assert all(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK not in s.attributes for s in otel.spans())
 
 

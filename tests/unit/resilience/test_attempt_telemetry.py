@@ -102,10 +102,10 @@ def test_operation_duration_metrics_count_one_sample_per_attempt(order: Any) -> 
     fn, _ = failing_twice()
     with capture_telemetry() as t, no_wait():
         order(fn)("q")
-        assert t.histogram_count(n.GEN_AI_CLIENT_OPERATION_DURATION.name) == 3
+        assert t.histogram_count(n.GEN_AI_CLIENT_INFERENCE_DURATION.name) == 3
         assert t.histogram_count(n.RAG_OPERATION_DURATION.name) == 3
         failed = t.histogram_count(
-            n.GEN_AI_CLIENT_OPERATION_DURATION.name, **{n.ERROR_TYPE: failed_type(t)}
+            n.GEN_AI_CLIENT_INFERENCE_DURATION.name, **{n.ERROR_TYPE: failed_type(t)}
         )
         assert failed == 2
 
@@ -123,7 +123,7 @@ def test_async_stage_over_retry_shows_each_attempt() -> None:
 
     with capture_telemetry() as t, no_wait():
         assert asyncio.run(answer("q")) == "answer"
-        assert t.histogram_count(n.GEN_AI_CLIENT_OPERATION_DURATION.name) == 2
+        assert t.histogram_count(n.GEN_AI_CLIENT_INFERENCE_DURATION.name) == 2
     _, attempts = roots_and_children(t)
     assert len(attempts) == 2
 
@@ -136,7 +136,7 @@ def test_a_call_that_succeeds_at_once_keeps_a_single_span_and_sample() -> None:
 
     with capture_telemetry() as t:
         answer("q")
-        assert t.histogram_count(n.GEN_AI_CLIENT_OPERATION_DURATION.name) == 1
+        assert t.histogram_count(n.GEN_AI_CLIENT_INFERENCE_DURATION.name) == 1
     assert len(t.spans) == 1
 
 
@@ -165,7 +165,7 @@ def test_a_retried_stage_that_gives_up_records_every_attempt_as_failed() -> None
     with no_wait():
         assert (
             t.histogram_count(
-                n.GEN_AI_CLIENT_OPERATION_DURATION.name, **{n.ERROR_TYPE: failed_type(t)}
+                n.GEN_AI_CLIENT_INFERENCE_DURATION.name, **{n.ERROR_TYPE: failed_type(t)}
             )
             == 3
         )
