@@ -1,8 +1,8 @@
 """What every export setting accepts, stated once for the loader and the export components.
 
-The ``shutdown_timeout``, ``otlp.*timeout``, ``batch.*`` and ``file_sink.*`` keys parse
-with these :class:`~ragsight._core.limits.Limit` objects, and the components that use the
-values (the bounded batch processor, the metric reader, the file sink, shutdown) check
+The ``shutdown_timeout``, ``otlp.*timeout``, ``batch.*``, ``file_sink.*`` and ``spool.*``
+keys parse with these :class:`~ragsight._core.limits.Limit` objects, and the components that
+use the values (the batch processor, the metric reader, the file sink, the spool, shutdown) check
 their arguments with the very same objects. So a value the configuration accepts is one
 the exporter runs with, and every number has a sane range: ``OTEL_BSP_SCHEDULE_DELAY=1e15``
 once killed the export thread (``Event.wait`` overflows), ``shutdown_timeout=inf`` raised
@@ -30,6 +30,10 @@ SCHEDULE_DELAY: Final = Limit(float, minimum=0.001, maximum=_HOUR, unit=_SECONDS
 METRIC_INTERVAL: Final = Limit(float, minimum=0.01, maximum=_DAY, unit=_SECONDS)
 FILE_MAX_BYTES: Final = Limit(int, minimum=64 * 1024, maximum=1 << 40, unit="bytes")
 FILE_BACKUPS: Final = Limit(int, minimum=1, maximum=100)
+# The outage spool (ragsight._export.spool): at least one large batch, at most what its
+# in-memory index (one small tuple per batch, at most max_bytes / 4 KiB batches) keeps small.
+SPOOL_MAX_BYTES: Final = Limit(int, minimum=1 * MIB, maximum=64 * 1024 * MIB, unit="bytes")
+SPOOL_MAX_AGE: Final = Limit(float, minimum=1.0, maximum=7 * _DAY, unit=_SECONDS)
 
 EXPORT_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
     {
@@ -42,6 +46,8 @@ EXPORT_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
         "batch.metric_export_interval": METRIC_INTERVAL,
         "file_sink.max_bytes": FILE_MAX_BYTES,
         "file_sink.backups": FILE_BACKUPS,
+        "spool.max_bytes": SPOOL_MAX_BYTES,
+        "spool.max_age": SPOOL_MAX_AGE,
     }
 )
 """Every numeric export key and its limit (a test walks each one through its component)."""

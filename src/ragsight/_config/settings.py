@@ -169,6 +169,20 @@ class Settings:
     """
 
     service_name: str | None = None
+@dataclass(frozen=True)
+class SpoolSettings:
+    """The outage spool (``ragsight._export.spool``): off by default; OTLP export only.
+
+    ``directory`` None means the per-user cache (``$XDG_CACHE_HOME/ragsight/spool``, else
+    ``~/.cache/ragsight/spool``). ``max_bytes`` bounds this process's spool (all signals);
+    batches older than ``max_age`` seconds are dropped unsent (and counted)."""
+
+    enabled: bool = False
+    directory: str | None = None
+    max_bytes: int = 64 * 1024 * 1024
+    max_age: float = 3600.0
+
+
     service_version: str | None = None
     environment: str | None = None
     resource_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -195,6 +209,7 @@ class Settings:
     def uses_otlp(self) -> bool:
         if self.exporter == "auto":
             return self.otlp.any_endpoint()
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
         return self.exporter == "otlp"
 
     def uses_file_sink(self) -> bool:

@@ -80,6 +80,13 @@ class ExportCall:
         )
         return False
 
+    def tick(self) -> None:
+        """Idle time on the export worker (the spooling call replays then); nothing here."""
+
+    def begin_shutdown(self, deadline: Deadline) -> None:
+        """Shutdown started; sends from now on must fit ``deadline`` (nothing to do here:
+        the SDK exporters are bounded by stopping them)."""
+
     def abandon(self) -> int:
         """Count every item still being exported as dropped (shutdown ran out of time)."""
         with self._lock:
@@ -210,6 +217,7 @@ class _BoundedQueue(Generic[T]):
             max_export_batch_size=settings.batch.max_export_batch_size,
             schedule_delay=settings.batch.schedule_delay,
             health=call.health,
+            idle=call.tick,
         )
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -45,6 +45,7 @@ class ExportHealth:
         self._dropped: dict[str, int] = collections.defaultdict(int)
         self._failing: dict[str, int] = {}  # signal -> failed batches in current episode
         self._episode_dropped: dict[str, int] = collections.defaultdict(int)
+        self._spool: dict[str, dict[str, int]] = {}
         self.episodes = 0  # failure episodes started (for tests and config show)
 
     def dropped(self, signal: str, count: int) -> None:
@@ -72,7 +73,41 @@ class ExportHealth:
                 reason,
             )
 
-    def success(self, signal: str, target: str) -> None:
+    def spooling(self, signal: str, target: str, reason: str, directory: str) -> None:
+        """A batch went to the outage spool instead of the collector (nothing dropped)."""
+        with self._lock:
+            first = signal not in self._failing
+            self._failing[signal] = self._failing.get(signal, 0) + 1
+            if first:
+                self.episodes += 1
+        if first:
+            logger.warning(
+                "ragsight: exporting %s to %s is failing (%s); the application is unaffected, "
+                "batches are kept in the outage spool %s and replayed in order when it "
+                "answers (what exceeds spool.max_bytes or spool.max_age is dropped and "
+                "counted in ragsight.export.dropped); this is logged once until export "
+                "recovers",
+                signal,
+                target,
+                reason,
+                directory,
+            )
+
+    def spool(self, signal: str, **counts: int) -> None:
+        """Add to the outage spool's counters of ``signal`` (see :meth:`spool_counts`)."""
+        with self._lock:
+            mine = self._spool.setdefault(signal, collections.defaultdict(int))
+            for name, count in counts.items():
+                mine[name] += count
+
+    def spool_counts(self) -> dict[str, dict[str, int]]:
+        """Per signal, items ``produced`` (handed to a spooling export), ``sent`` directly,
+        ``spooled``, ``replayed``, ``dropped`` by the spool (of which ``full``, ``expired``,
+        ``rejected``) and ``torn`` files skipped; empty while the spool is off."""
+        with self._lock:
+            return {signal: dict(counts) for signal, counts in self._spool.items()}
+
+    def success(self, signal: str, target: str, replayed: int = 0) -> None:
         if signal not in self._failing:  # the common case: one dict lookup, no lock
             return
         with self._lock:
@@ -80,11 +115,13 @@ class ExportHealth:
             lost = self._episode_dropped.pop(signal, 0)
         if failed:
             logger.info(
-                "ragsight: exporting %s to %s recovered after %d failed batches (%d items dropped)",
+                "ragsight: exporting %s to %s recovered after %d failed batches (%d items "
+                "dropped%s)",
                 signal,
                 target,
                 failed,
                 lost,
+                f", {replayed} batches replayed from the outage spool" if replayed else "",
             )
 
     def dropped_counts(self) -> dict[str, int]:
@@ -112,7 +149,8 @@ class BoundedBatchProcessor(Generic[T]):
 
     ``emit`` is an append to a ``deque`` (atomic in CPython) plus a length check; it never
     blocks and never raises. Export happens on the worker, in batches, every
-    ``schedule_delay`` seconds or as soon as a full batch is waiting.
+    ``schedule_delay`` seconds or as soon as a full batch is waiting; ``idle`` (if given)
+    is called on the worker after a wake-up that found nothing to export.
     """
 
     def __init__(
@@ -124,8 +162,10 @@ class BoundedBatchProcessor(Generic[T]):
         max_export_batch_size: int,
         schedule_delay: float,
         health: ExportHealth = HEALTH,
+        idle: Callable[[], object] | None = None,
     ) -> None:
         self._export = export
+        self._idle = idle
         self._signal = signal
         self._max_queue = QUEUE_SIZE.check(max_queue_size, "batch.max_queue_size")
         self._batch = BATCH_SIZE.check(max_export_batch_size, "batch.max_export_batch_size")
@@ -172,7 +212,13 @@ class BoundedBatchProcessor(Generic[T]):
                 break
             with self._flushed:
                 target = self._flush_requests
+            idle = not self._queue
             self._drain(everything=target > self._flush_done)
+            if idle and self._idle is not None:
+                try:
+                    self._idle()  # e.g. replay the outage spool while the app is quiet
+                except Exception as exc:
+                    logger.debug("ragsight: idle export step failed: %r", exc)
             with self._flushed:
                 self._flush_done = target
                 self._flushed.notify_all()

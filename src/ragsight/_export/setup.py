@@ -167,7 +167,6 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
     from ragsight._export.exporters import (
         BoundedLogProcessor,
         BoundedSpanProcessor,
-        ExportCall,
         GuardedMetricExporter,
     )
 
@@ -193,8 +192,11 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
     tracer_provider = TracerProvider(
         resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
     )
-    span_call = ExportCall(SIGNAL_TRACES, target, health)
+    span_call = make_call(SIGNAL_TRACES, target)
     span_processor = BoundedSpanProcessor(span_exporter, span_call, settings)
+    from ragsight._export.spool import export_calls
+
+    make_call = export_calls(settings, health)  # with the outage spool when enabled
     tracer_provider.add_span_processor(span_processor)
     providers.tracer_provider = tracer_provider
     plan.processors.append(span_processor)
@@ -203,7 +205,7 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
 
     metric_exporter, target = _exporter(settings, SIGNAL_METRICS, health)
     providers.targets[SIGNAL_METRICS] = target
-    metric_call = ExportCall(SIGNAL_METRICS, target, health)
+    metric_call = make_call(SIGNAL_METRICS, target)
     reader = PeriodicExportingMetricReader(
         GuardedMetricExporter(metric_exporter, metric_call),
         export_interval_millis=METRIC_INTERVAL.check(
@@ -228,7 +230,7 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
         log_exporter, target = _exporter(settings, SIGNAL_LOGS, health)
         providers.targets[SIGNAL_LOGS] = target
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        log_call = ExportCall(SIGNAL_LOGS, target, health)
+        log_call = make_call(SIGNAL_LOGS, target)
         log_processor = BoundedLogProcessor(log_exporter, log_call, settings)
         logger_provider.add_log_record_processor(log_processor)
         providers.logger_provider = logger_provider

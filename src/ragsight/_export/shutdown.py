@@ -58,6 +58,8 @@ class ShutdownPlan:
     exporters: list[Any] = field(default_factory=list)
 
     def run(self, deadline: Deadline) -> None:
+        for call in self.calls:  # a spooling call keeps what it cannot send in time
+            _contained(call.begin_shutdown, deadline)
         signals = deadline.share(_SIGNAL_SHARE)
         for processor in self.processors:
             _contained(processor.shutdown_within, signals)

@@ -20,6 +20,7 @@ from ragsight._core.limits import Limit, LimitError
 from ragsight._export.filesink import JsonLinesWriter
 from ragsight._export.health import BoundedBatchProcessor, ExportHealth
 from ragsight._export.shutdown import ShutdownPlan, run_bounded
+from ragsight._export.spool import SpoolBudget, SpoolStore
 
 
 def _component_accepts(key: str, value: Any, tmp_path: Path) -> bool:
@@ -45,6 +46,10 @@ def _component_accepts(key: str, value: Any, tmp_path: Path) -> bool:
             field = key.split(".", 1)[1]
             sizes: dict[str, Any] = {"max_bytes": 1 << 20, "backups": 1, field: value}
             JsonLinesWriter(tmp_path, "traces", **sizes)
+        elif key == "spool.max_bytes":
+            SpoolBudget(value)
+        elif key == "spool.max_age":
+            SpoolStore(tmp_path, "traces", "http://collector:4318", SpoolBudget(1 << 20), value)
         else:
             raise AssertionError(f"no component known for {key}")
     except LimitError:
@@ -73,8 +78,8 @@ def test_every_numeric_export_key_has_a_limit() -> None:
     numeric_export = {
         k.name
         for k in KEYS
-        if k.name.startswith(("batch.", "file_sink.", "otlp."))
-        and k.name.endswith(("size", "delay", "interval", "timeout", "bytes", "backups"))
+        if k.name.startswith(("batch.", "file_sink.", "otlp.", "spool."))
+        and k.name.endswith(("size", "delay", "interval", "timeout", "bytes", "backups", "age"))
     } | {"shutdown_timeout"}
     assert numeric_export == set(EXPORT_LIMITS)
     assert all(BY_NAME[k].limit is EXPORT_LIMITS[k] for k in EXPORT_LIMITS)
