@@ -416,15 +416,15 @@ KEYS: tuple[Key, ...] = (
     _own("file_sink.directory", _str, "a directory path"),
     _export("file_sink.max_bytes", own=True),
     _export("file_sink.backups", own=True),
+    _own("spool.enabled", _bool, "true or false (OTLP export only)"),
+    _own("spool.directory", _str, "a directory path (default: the per-user cache)"),
+    _export("spool.max_bytes", own=True),
+    _export("spool.max_age", own=True),
     *_section("breaker", BreakerConfig, _BREAKER_PARSERS),
     *_section("retry", RetryConfig, _RETRY_PARSERS),
 )
 
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
-    _own("spool.enabled", _bool, "true or false (OTLP export only)"),
-    _own("spool.directory", _str, "a directory path (default: the per-user cache)"),
-    _export("spool.max_bytes", own=True),
-    _export("spool.max_age", own=True),
 BY_ARGUMENT: dict[str, Key] = {k.argument: k for k in KEYS}
 MAPPING_KEYS = frozenset(
     {"otlp.headers", "resource_attributes", *(f"otlp.{s}_headers" for s in _SIGNALS)}

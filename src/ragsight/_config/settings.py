@@ -161,15 +161,6 @@ class FileSinkSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything configure() needs, validated; ``sources`` says where each key came from.
-
-    configure() builds and returns it; ``Settings()`` holds the built-in defaults. Read a
-    dotted key with ``get(key)`` and where its value came from with ``source_of(key)``.
-    """
-
-    service_name: str | None = None
-@dataclass(frozen=True)
 class SpoolSettings:
     """The outage spool (``ragsight._export.spool``): off by default; OTLP export only.
 
@@ -183,6 +174,15 @@ class SpoolSettings:
     max_age: float = 3600.0
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Everything configure() needs, validated; ``sources`` says where each key came from.
+
+    configure() builds and returns it; ``Settings()`` holds the built-in defaults. Read a
+    dotted key with ``get(key)`` and where its value came from with ``source_of(key)``.
+    """
+
+    service_name: str | None = None
     service_version: str | None = None
     environment: str | None = None
     resource_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -199,6 +199,7 @@ class SpoolSettings:
     content: ContentSettings = field(default_factory=ContentSettings)
     logs: LogSettings = field(default_factory=LogSettings)
     file_sink: FileSinkSettings = field(default_factory=FileSinkSettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
     breaker: BreakerDefaults = field(default_factory=BreakerDefaults)
     retry: RetryDefaults = field(default_factory=RetryDefaults)
     # Not part of equality: the same values from another source are the same config.
@@ -209,7 +210,6 @@ class SpoolSettings:
     def uses_otlp(self) -> bool:
         if self.exporter == "auto":
             return self.otlp.any_endpoint()
-    spool: SpoolSettings = field(default_factory=SpoolSettings)
         return self.exporter == "otlp"
 
     def uses_file_sink(self) -> bool:

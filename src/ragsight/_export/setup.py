@@ -185,6 +185,9 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
     resource = _resource(settings)
 
     plan = providers.plan
+    from ragsight._export.spool import export_calls
+
+    make_call = export_calls(settings, health)  # with the outage spool when enabled
     # shutdown_on_exit=False everywhere: the SDK's own exit hooks wait up to 30 s each;
     # ragsight's hook (shutdown()) is bounded by shutdown_timeout
     span_exporter, target = _exporter(settings, SIGNAL_TRACES, health)
@@ -194,9 +197,6 @@ def build_providers(settings: Settings, *, health: ExportHealth = HEALTH) -> Pro
     )
     span_call = make_call(SIGNAL_TRACES, target)
     span_processor = BoundedSpanProcessor(span_exporter, span_call, settings)
-    from ragsight._export.spool import export_calls
-
-    make_call = export_calls(settings, health)  # with the outage spool when enabled
     tracer_provider.add_span_processor(span_processor)
     providers.tracer_provider = tracer_provider
     plan.processors.append(span_processor)
