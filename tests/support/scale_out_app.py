@@ -3,7 +3,8 @@
 Reads commands on stdin, one per line, answers one JSON line each:
   fail N    N calls that raise ConnectionError (the dependency fails for this replica)
   ok N      N calls that succeed
-  state     the breaker's state and the store's mode
+  state     the breaker's state, the store's mode and how many fresh replicas (this one
+            included) the breaker's last fleet view held (0: no view, local mode)
   others    the other replicas' budget window as this replica last saw it
   spend N   try to take N retries from the fleet-wide budget; answers how many were granted
 Every call's outcome is one of ok / failed / rejected; anything else reaching the app is
@@ -52,7 +53,12 @@ def main() -> None:
                     counts["unexpected"].append(type(err).__name__)  # type: ignore[attr-defined]
             result = counts
         elif cmd == "state":
-            result = {"state": breaker.state, "mode": store.mode, "rt": store.round_trips}
+            verdict = breaker._shared.verdict if breaker._shared is not None else None
+            result = {
+                "state": breaker.state,
+                "mode": store.mode,
+                "replicas": 0 if verdict is None else verdict.replicas,
+            }
         elif cmd == "others":  # the other replicas' (calls, retries) as this one sees them
             link = budget._shared
             result = {"others": None if link is None else link.fleet_others()}

@@ -21,7 +21,10 @@ class SharedConfig:
     Redis being down. ``stale_after``: a replica's report (and the fleet's view a replica
     holds) older than this is ignored. ``quorum``: replicas whose own window qualifies that
     the fleet needs before it trips. ``replica_minimum_calls``: calls a replica's window must
-    hold before it votes (0: the breaker's own ``minimum_calls``).
+    hold before it votes (0: the breaker's own ``minimum_calls``). ``reconnect_max``: while
+    Redis is unreachable the store tries again after ``publish_interval``, doubling (with
+    jitter) up to this many seconds, so a fleet does not hammer a server that is coming
+    back; shared mode resumes at most this long (plus one exchange) after Redis answers.
 
     Raises:
         LimitError (a ValueError): a setting outside its limit, or ``stale_after`` not above
@@ -33,9 +36,10 @@ class SharedConfig:
     stale_after: float = 2.0
     quorum: int = 1
     replica_minimum_calls: int = 0
+    reconnect_max: float = 1.0
 
     def __post_init__(self) -> None:
-        for field in ("publish_interval", "timeout", "stale_after"):
+        for field in ("publish_interval", "timeout", "stale_after", "reconnect_max"):
             object.__setattr__(self, field, SECONDS.check(getattr(self, field), field))
         COUNT.check(self.quorum, "quorum")
         OPTIONAL_COUNT.check(self.replica_minimum_calls, "replica_minimum_calls")

@@ -1,16 +1,18 @@
 """What one attached breaker or budget exchanges with the store on each tick.
 
-A link reads its component's window aggregates (one short lock, on the publisher thread),
-queues one script call in the tick's pipeline, and applies the reply. Components keep a
-weak reference out of it: a link never keeps a breaker or budget alive.
+A link reads its component's window (one short lock, on the publisher thread), gives the
+tick its report, and applies the other replicas' reports. Components keep a link; a link
+keeps only a weak reference to its component, so it never keeps a breaker or budget alive.
 """
 
 from __future__ import annotations
 
-import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from ragsight._resilience.shared import fleet
+from ragsight._resilience.shared.backends import Reply
 from ragsight._resilience.shared.config import SharedConfig
 
 if TYPE_CHECKING:
@@ -18,97 +20,109 @@ if TYPE_CHECKING:
     from ragsight._resilience.budget import RetryBudget
 
 
-def _key(kind: str, name: str, part: str, prefix: str) -> str:
-    # one hash tag per component: both keys of a breaker map to one Cluster slot
-    return f"{prefix}{{{kind}:{name}}}:{part}"
+def _key(kind: str, name: str, prefix: str) -> str:
+    # a hash tag per component: its key maps to one Redis Cluster slot
+    return f"{prefix}{{{kind}:{name}}}:reports"
 
 
 class BreakerLink:
-    """One breaker's part in the fleet: publishes its window, opens it on a fleet trip."""
+    """One breaker's part in the fleet: publishes its window, opens it on a fleet trip.
 
-    __slots__ = ("_ref", "keys", "name", "seen_trip", "view_at", "voters")
+    A trip is an edge: the breaker is opened (reason ``fleet``) when the fleet's verdict
+    goes from healthy to tripped, once; recovery stays local, so a breaker that closed
+    again through its own probes is not re-opened by the same trip.
+    """
+
+    __slots__ = ("_ref", "key", "name", "tripped", "verdict")
 
     def __init__(self, breaker: CircuitBreaker, prefix: str) -> None:
         self._ref = weakref.ref(breaker)
         self.name = breaker.name
-        self.keys = [
-            _key("cb", self.name, "reports", prefix),
-            _key("cb", self.name, "trip", prefix),
-        ]
-        self.seen_trip: str | None = None  # the trip id this replica has acted on
-        self.view_at = 0.0  # monotonic time of the last fleet view
-        self.voters = 0
+        self.key = _key("cb", self.name, prefix)
+        self.tripped = False  # the fleet's verdict last seen
+        self.verdict: fleet.BreakerVerdict | None = None  # None: no fleet view (local)
 
     @property
     def alive(self) -> bool:
         return self._ref() is not None
 
-    def queue(self, pipe: Any, sha: str, replica: str, cfg: SharedConfig) -> bool:
-        """Queue this tick's script call; False when the breaker is gone."""
+    def report(self) -> tuple[str, str] | None:
+        """This tick's (key, payload); None when the breaker is gone."""
         breaker = self._ref()
         if breaker is None:
-            return False
+            return None
         snap = breaker.snapshot()
-        bc = breaker.config
-        minimum = cfg.replica_minimum_calls or bc.minimum_calls
-        pipe.evalsha(
-            sha, 2, *self.keys, replica, snap.window_calls, snap.window_failures,
-            snap.window_slow_calls, repr(bc.failure_rate_threshold),
-            repr(bc.slow_call_rate_threshold), minimum, cfg.quorum,
-            int(cfg.stale_after * 1000),
-        )  # fmt: skip
-        return True
+        own = fleet.BreakerWindow(snap.window_calls, snap.window_failures, snap.window_slow_calls)
+        return self.key, own.payload()
 
-    def apply(self, reply: Any) -> None:
-        """Act on the fleet's view: a trip id not seen before opens a closed breaker."""
-        tripped, trip_id = int(reply[0]), _text(reply[1])
-        self.voters = int(reply[2])
-        self.view_at = time.monotonic()
-        if tripped and trip_id != self.seen_trip:
-            self.seen_trip = trip_id
-            breaker = self._ref()
-            if breaker is not None:
-                breaker._fleet_open()
-        elif not tripped and self.seen_trip is None:
-            self.seen_trip = trip_id
+    def apply(self, reply: Reply, payload: str, cfg: SharedConfig) -> None:
+        """Judge the fleet (this replica's report and the others') with this breaker's
+        settings; a healthy-to-tripped edge opens a closed breaker."""
+        breaker = self._ref()
+        if breaker is None:
+            return
+        bc = breaker.config
+        verdict = fleet.breaker_verdict(
+            fleet.BreakerWindow.parse(payload),
+            [fleet.BreakerWindow.parse(p) for p in reply.values()],
+            minimum_calls=cfg.replica_minimum_calls or bc.minimum_calls,
+            quorum=cfg.quorum,
+            failure_rate_threshold=bc.failure_rate_threshold,
+            slow_call_rate_threshold=bc.slow_call_rate_threshold,
+        )
+        self.verdict = verdict
+        edge = verdict.tripped and not self.tripped
+        self.tripped = verdict.tripped
+        if edge:
+            breaker._fleet_open()
+
+    def lose(self) -> None:
+        """The exchange failed: no fleet view until the next good one (the last verdict
+        seen stays the reference for the next edge)."""
+        self.verdict = None
 
 
 class BudgetLink:
     """One retry budget's part in the fleet: publishes its window, holds the others' sums."""
 
-    __slots__ = ("_ref", "keys", "name", "others", "stale_after", "view_at")
+    __slots__ = ("_clock", "_ref", "key", "name", "others", "stale_after", "view_at")
 
-    def __init__(self, budget: RetryBudget, prefix: str, stale_after: float) -> None:
+    def __init__(
+        self, budget: RetryBudget, prefix: str, stale_after: float, clock: Callable[[], float]
+    ) -> None:
         self.stale_after = stale_after
+        self._clock = clock
         self._ref = weakref.ref(budget)
         self.name = budget.name
-        self.keys = [_key("budget", self.name, "reports", prefix)]
-        self.others: tuple[int, int] = (0, 0)  # calls, retries of every other fresh replica
+        self.key = _key("budget", self.name, prefix)
+        self.others: tuple[int, int] | None = None  # calls, retries of the other replicas
         self.view_at = float("-inf")
 
     @property
     def alive(self) -> bool:
         return self._ref() is not None
 
-    def queue(self, pipe: Any, sha: str, replica: str, cfg: SharedConfig) -> bool:
+    def report(self) -> tuple[str, str] | None:
         budget = self._ref()
         if budget is None:
-            return False
+            return None
         calls, retries = budget.window_totals()
-        pipe.evalsha(sha, 1, *self.keys, replica, calls, retries, int(cfg.stale_after * 1000))
-        return True
+        return self.key, fleet.BudgetWindow(calls, retries).payload()
 
-    def apply(self, reply: Any) -> None:
-        self.others = (int(reply[0]), int(reply[1]))
-        self.view_at = time.monotonic()
+    def apply(self, reply: Reply, payload: str, cfg: SharedConfig) -> None:
+        self.others = fleet.budget_others(fleet.BudgetWindow.parse(p) for p in reply.values())
+        self.view_at = self._clock()
+
+    def lose(self) -> None:
+        self.others = None
 
     def fleet_others(self) -> tuple[int, int] | None:
-        """The other replicas' (calls, retries), or None when the view is too old (local
-        mode: Redis down or slow, or not reached yet)."""
-        if time.monotonic() - self.view_at > self.stale_after:
+        """The other replicas' (calls, retries), or None in local mode: the last exchange
+        failed, or its view is older than ``stale_after`` (Redis hanging), or none yet."""
+        others = self.others
+        if others is None or self._clock() - self.view_at > self.stale_after:
             return None
-        return self.others
+        return others
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+Link = BreakerLink | BudgetLink

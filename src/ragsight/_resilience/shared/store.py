@@ -1,27 +1,33 @@
-"""The Redis store: one background thread per store, one pipelined round trip per tick.
+"""The shared store: one background thread per store, one pipelined round trip per tick.
 
 The application's threads only ever read plain attributes the thread writes (the fleet's
-view, the mode); nothing on a call path touches a socket. Redis down, slow (a reply later
-than ``timeout``) or answering garbage puts the store in local mode: every component runs
-on its own window, the episode is logged once (and once more when shared mode resumes),
-and ``resilience.shared.mode`` shows it.
+verdict, the other replicas' budget sums, the mode); nothing on a call path touches a socket
+or waits for the thread. Redis down, slow (a reply later than ``timeout``) or answering
+garbage puts the store in local mode: every component runs on its own window, the episode
+is logged once (and once more when shared mode resumes), and ``resilience.shared.mode``
+shows it.
+
+Fork safety: a forked child (gunicorn pre-fork, ``multiprocessing`` with fork) gets fresh
+locks, its own replica id, its own connection and its own publisher thread
+(``os.register_at_fork``); it never writes on the parent's socket or reports as the parent.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
-import time
 import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from ragsight import names as n
-from ragsight._resilience.shared import scripts
+from ragsight._resilience import clock as _clock
+from ragsight._resilience.shared.backends import FleetBackend, RedisBackend
 from ragsight._resilience.shared.config import SharedConfig
-from ragsight._resilience.shared.links import BreakerLink, BudgetLink
+from ragsight._resilience.shared.links import BreakerLink, BudgetLink, Link
 
 if TYPE_CHECKING:
     from ragsight._resilience.breaker.facade import CircuitBreaker
@@ -39,13 +45,24 @@ def live_stores() -> list[RedisState]:
         return list(_live)
 
 
+def _auto_replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class RedisState:
     """Fleet-wide breaker state and retry budgets through one Redis server.
 
     ``url`` is a redis-py URL (``redis://host:port/db``); ``prefix`` namespaces the keys
     (one per service, so two services' breakers named alike stay apart); ``config`` holds the
     timing and voting settings (:class:`SharedConfig`). ``client`` injects a ready redis-py
-    client instead (tests, TLS set-ups). Nothing connects until a component attaches.
+    client instead (TLS set-ups). ``replica_id`` names this replica in the fleet (default:
+    host, pid and a random part; a forked child gets its own, an explicit id gains the
+    child's pid). Nothing connects until a component attaches.
+
+    ``backend`` replaces Redis with another :class:`FleetBackend` (tests run the real logic
+    over an in-memory fleet); ``clock`` is the monotonic clock the mode and the views are
+    aged by; ``background=False`` starts no publisher thread: call :meth:`exchange` on your
+    own schedule.
 
     Raises:
         ImportError: redis-py is missing (``pip install 'ragsight[redis]'``), on attach.
@@ -59,25 +76,35 @@ class RedisState:
         config: SharedConfig | None = None,
         client: Any = None,
         replica_id: str | None = None,
+        backend: FleetBackend | None = None,
+        clock: _clock.Clock | None = None,
+        background: bool = True,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.config = config or SharedConfig()
-        self.replica_id = (
-            replica_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        )
-        self.round_trips = 0  # exchanges attempted with Redis (the benchmark's count)
+        self._explicit_id = replica_id
+        self.replica_id = replica_id or _auto_replica_id()
         self._client = client
-        self._shas: dict[str, str] = {}
-        self._links: list[BreakerLink | BudgetLink] = []
-        self._lock = threading.Lock()
+        self._backend = backend
+        self._now = clock.monotonic if clock is not None else _clock.now
+        self._background = background
+        self._rng = random.Random()
+        self._links: list[Link] = []
+        self._init_process_state()
+        with _live_lock:
+            _live.add(self)
+
+    def _init_process_state(self) -> None:
+        """Everything that belongs to one process: locks, the thread, the connection's
+        health. Called at creation and again in a forked child."""
+        self._lock = threading.Lock()  # guards _links and _thread
+        self._exchange_lock = threading.Lock()  # one exchange at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_ok = float("-inf")  # monotonic time of the last good exchange
         self._local_episode = False  # an outage was logged and not yet resolved
-        with _live_lock:
-            _live.add(self)
 
     # ---------------------------------------------------------------- attaching --
     def attach_breaker(self, breaker: CircuitBreaker) -> BreakerLink:
@@ -88,63 +115,93 @@ class RedisState:
 
     def attach_budget(self, budget: RetryBudget) -> BudgetLink:
         """Share ``budget``'s window with the fleet (called by ``RetryBudget(shared=)``)."""
-        link = BudgetLink(budget, self.prefix, self.config.stale_after)
+        link = BudgetLink(budget, self.prefix, self.config.stale_after, self._now)
         self._attach(link)
         return link
 
-    def _attach(self, link: BreakerLink | BudgetLink) -> None:
-        if self._client is None:
-            import redis  # the optional extra: ragsight[redis]
-
-            timeout = self.config.timeout
-            self._client = redis.Redis.from_url(
-                self.url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                retry_on_timeout=False,
-            )  # fmt: skip
+    def _attach(self, link: Link) -> None:
+        if self._backend is None:
+            self._backend = RedisBackend(self.url, self.config.timeout, self._client)
         with self._lock:
             self._links.append(link)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="ragsight-shared-state", daemon=True
-                )
-                self._thread.start()
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        """Lock held."""
+        if self._thread is None and self._background and not self._stop.is_set():
+            self._thread = threading.Thread(
+                target=self._run, name="ragsight-shared-state", daemon=True
+            )
+            self._thread.start()
 
     # ---------------------------------------------------------------- reading --
     @property
     def mode(self) -> str:
-        """``shared`` while the last good exchange is fresher than ``stale_after``, else
-        ``local`` (one of ``ragsight.names.SHARED_MODES``)."""
-        fresh = time.monotonic() - self._last_ok <= self.config.stale_after
+        """``shared`` while the last exchange succeeded and is fresher than
+        ``stale_after``, else ``local`` (one of ``ragsight.names.SHARED_MODES``)."""
+        fresh = self._now() - self._last_ok <= self.config.stale_after
         return n.SHARED_MODE_SHARED if fresh else n.SHARED_MODE_LOCAL
+
+    @property
+    def round_trips(self) -> int:
+        """Round trips to the server so far (exchanges and script loads)."""
+        backend = self._backend
+        return 0 if backend is None else backend.round_trips
 
     def component_names(self) -> list[str]:
         with self._lock:
             return [link.name for link in self._links]
 
     def close(self) -> None:
-        """Stop the publisher thread (components carry on locally)."""
+        """Stop the publisher thread and drop the connection (components carry on
+        locally)."""
         self._stop.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+        if self._backend is not None:
+            self._backend.close()
 
-    # ---------------------------------------------------------------- the thread --
-    def _run(self) -> None:
-        interval = self.config.publish_interval
-        while not self._stop.is_set():
-            started = time.monotonic()
+    # ---------------------------------------------------------------- exchanging --
+    def exchange(self) -> bool:
+        """One exchange now, on the calling thread: publish every attached component's
+        window and apply the fleet's view. True when the backend answered; False (local
+        mode, logged once per episode) when it failed. Never raises."""
+        with self._lock:
+            self._links = [link for link in self._links if link.alive]
+            links = list(self._links)
+        if not links:
+            return True
+        with self._exchange_lock:
             try:
-                self._exchange()
+                self._exchange(links)
             except Exception as err:  # Redis down, slow or broken: carry on locally
                 self._last_ok = float("-inf")  # local mode at once, not after stale_after
+                for link in links:
+                    link.lose()
                 self._went_local(err)
-            else:
-                self._last_ok = time.monotonic()
-                if self._local_episode:
-                    self._local_episode = False
-                    logger.warning("ragsight shared state: Redis reachable again, shared mode")
-            self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
+                return False
+        self._last_ok = self._now()
+        if self._local_episode:
+            self._local_episode = False
+            logger.warning("ragsight shared state: Redis reachable again, shared mode")
+        return True
+
+    def _exchange(self, links: list[Link]) -> None:
+        backend = self._backend
+        assert backend is not None  # set by the first attach, before any link exists
+        queued: list[tuple[Link, str, str]] = []
+        for link in links:
+            report = link.report()
+            if report is not None:
+                queued.append((link, *report))
+        stale_ms = int(self.config.stale_after * 1000)
+        replies = backend.exchange(self.replica_id, stale_ms, [(k, p) for _, k, p in queued])
+        if len(replies) != len(queued):
+            raise ValueError(f"{len(replies)} replies to {len(queued)} reports")
+        for (link, _key, payload), reply in zip(queued, replies, strict=True):
+            link.apply(reply, payload, self.config)
 
     def _went_local(self, err: BaseException) -> None:
         if not self._local_episode:
@@ -155,34 +212,48 @@ class RedisState:
                 type(err).__name__, err,
             )  # fmt: skip
 
-    def _sha(self, link: BreakerLink | BudgetLink) -> str:
-        source = scripts.BREAKER if isinstance(link, BreakerLink) else scripts.BUDGET
-        sha = self._shas.get(source)
-        if sha is None:
-            sha = self._client.script_load(source)
-            self.round_trips += 1
-            self._shas[source] = sha
-        return sha
+    def _pause(self, failures: int) -> float:
+        """Seconds until the next exchange: the interval, or a jittered doubling of it up
+        to ``reconnect_max`` after ``failures`` failed exchanges in a row."""
+        cfg = self.config
+        if failures == 0:
+            return cfg.publish_interval
+        ceiling = min(cfg.reconnect_max, cfg.publish_interval * 2.0 ** min(failures - 1, 30))
+        return max(cfg.publish_interval, ceiling * self._rng.uniform(0.5, 1.0))
 
-    def _exchange(self) -> None:
-        with self._lock:
-            self._links = [link for link in self._links if link.alive]
-            links = list(self._links)
-        if not links:
-            return
-        pipe = self._client.pipeline(transaction=False)
-        queued = [
-            link
-            for link in links
-            if link.queue(pipe, self._sha(link), self.replica_id, self.config)
-        ]
-        self.round_trips += 1
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            failures = 0 if self.exchange() else failures + 1
+            self._wake.wait(self._pause(failures))
+
+    # ---------------------------------------------------------------- fork --
+    def _after_fork_in_child(self) -> None:
+        stopped = self._stop.is_set()
+        self._init_process_state()
+        if stopped:
+            self._stop.set()
+        self.replica_id = (
+            f"{self._explicit_id}:{os.getpid()}" if self._explicit_id else _auto_replica_id()
+        )
+        self._rng = random.Random()
+        for link in self._links:
+            link.lose()
+        if self._backend is not None:
+            self._backend.after_fork()
+        if self._links:
+            with self._lock:
+                self._start_thread()
+
+
+def _after_fork_in_child() -> None:
+    global _live_lock
+    _live_lock = threading.Lock()  # another thread may have held it at the fork
+    for store in list(_live):
         try:
-            replies = pipe.execute()
-        except Exception:
-            # a restarted Redis has lost its script cache (NoScriptError, whose message
-            # does not say NOSCRIPT): load the scripts again on the next good exchange
-            self._shas.clear()
-            raise
-        for link, reply in zip(queued, replies, strict=True):
-            link.apply(reply)
+            store._after_fork_in_child()
+        except Exception:  # a store must never break the child's start
+            logger.exception("ragsight shared state: could not reset a store after fork")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
