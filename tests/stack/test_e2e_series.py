@@ -21,7 +21,16 @@ from stackgen import load_generator
 from stackprocs import get_json, prom_query, wait_until
 
 from ragsight import names
-from ragsight.names import METRICS, MetricSpec, prometheus_attribute, prometheus_name
+from ragsight.names import (
+    SEMCONV_DEFAULT,
+    MetricSpec,
+    metrics_of,
+    prometheus_attribute,
+    prometheus_name,
+)
+
+# the tour app runs in the default conventions mode, the generated files' mode
+METRICS = metrics_of(SEMCONV_DEFAULT)
 
 gen = load_generator()
 SERVICE = "e2e-tour"

@@ -9,7 +9,8 @@ endpoint, export intervals). Every request it reads ``--control`` (JSON ``{"mode
 so a test can inject a fault and take it away while the process keeps running:
 
 - ``healthy``: stages succeed; the answers cache hits every other request; uncached
-  requests alternate a plain and a streamed generation; one vector
+  requests embed (with usage), call a tool, retrieve, rerank and alternate a plain and a
+  streamed generation; one vector
   store call in 20 fails once and is retried; every 10th request ingests a small batch
   with one bad document;
 - ``errors``: retrieval raises ``TimeoutError`` on every other uncached request (outside the
@@ -82,7 +83,12 @@ class App:
     # --- stages -------------------------------------------------------------------------
     @ragsight.embedding("embed_query", provider="local", model="minilm", local=True)
     def embed(self, question: str) -> list[float]:
+        ragsight.current_stage().set_usage(input_tokens=8)  # an embeddings API's usage
         return [0.1] * 8
+
+    @ragsight.tool("lookup_glossary")
+    def lookup_glossary(self, question: str) -> str:
+        return "a glossary entry"
 
     @ragsight.retrieval("search", data_source="kb-main", top_k=5)
     def search(self, vector: list[float]) -> list[dict[str, Any]]:
@@ -122,6 +128,7 @@ class App:
                 return "cached answer"
             lookup.miss()
         vector = self.embed(question)
+        self.lookup_glossary(question)
         docs = self.rerank(self.search(vector))
         if self.i % 3 == 0:  # other retrievers: distances and unbounded (BM25) scores
             self.search_by_distance(vector)

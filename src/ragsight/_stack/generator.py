@@ -65,19 +65,40 @@ RETRY_REASON = label(n.RETRY_REASON)
 RETRY_OUTCOME = label(n.RETRY_OUTCOME)
 RETRY_STOP = label(n.RETRY_STOP_REASON)
 EVAL_NAME = label(n.GEN_AI_EVALUATION_NAME)
-TOKEN_TYPE = label(n.GEN_AI_TOKEN_TYPE)
+TOOL_NAME = label(n.GEN_AI_TOOL_NAME)
+WORKFLOW_NAME = label(n.GEN_AI_WORKFLOW_NAME)
 MODEL = label(n.GEN_AI_REQUEST_MODEL)
 GENAI_OP = label(n.GEN_AI_OPERATION_NAME)
 BATCH_OUTCOME = label(n.BATCH_OUTCOME)
 
+# The GenAI series are those of the default conventions mode: a service configured with
+# semconv=v1.41.0 exports the v1.41.0 names, which these files do not query.
+GENAI_MODE = n.SEMCONV_DEFAULT
+
+
+def genai_series(spec: n.MetricSpec) -> str:
+    """``series(spec)``, after checking the default conventions mode emits ``spec``."""
+    if spec not in n.GENAI_METRICS_BY_MODE[GENAI_MODE]:
+        raise ValueError(f"{spec.name} is not emitted in conventions mode {GENAI_MODE}")
+    return series(spec)
+
+
 DURATION = series(n.RAG_OPERATION_DURATION)
 CACHE_REQUESTS = series(n.RAG_CACHE_REQUESTS)
 RETRIEVAL_SCORE = series(n.RAG_RETRIEVAL_SCORE)
+RETRIEVAL_DISTANCE = series(n.RAG_RETRIEVAL_DISTANCE)
+RETRIEVAL_UNBOUNDED = series(n.RAG_RETRIEVAL_SCORE_UNBOUNDED)
 RETRIEVAL_DOCS = series(n.RAG_RETRIEVAL_DOCUMENTS)
 EVAL_SCORE = series(n.RAG_EVALUATION_SCORE)
-GENAI_DURATION = series(n.GEN_AI_CLIENT_OPERATION_DURATION)
-GENAI_TTFC = series(n.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
-TOKENS = series(n.GEN_AI_CLIENT_TOKEN_USAGE)
+GENAI_DURATION = genai_series(n.GEN_AI_CLIENT_OPERATION_DURATION)  # retrieval, rerank
+INFERENCE_DURATION = genai_series(n.GEN_AI_CLIENT_INFERENCE_DURATION)
+EMBEDDINGS_DURATION = genai_series(n.GEN_AI_CLIENT_EMBEDDINGS_DURATION)
+GENAI_TTFC = genai_series(n.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK)
+INPUT_TOKENS = genai_series(n.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS)
+OUTPUT_TOKENS = genai_series(n.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS)
+EMBEDDING_TOKENS = genai_series(n.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS)
+TOOL_DURATION = genai_series(n.GEN_AI_EXECUTE_TOOL_DURATION)
+WORKFLOW_DURATION = genai_series(n.GEN_AI_INVOKE_WORKFLOW_DURATION)
 INTERNAL_ERRORS = series(n.RAGSIGHT_INTERNAL_ERRORS)
 EXPORT_DROPPED = series(n.RAGSIGHT_EXPORT_DROPPED)
 CB_STATE_SERIES = series(n.CB_STATE_METRIC)
@@ -326,6 +347,12 @@ def _rec(profile: RuleProfile) -> dict[str, str]:
         "reporting": "ragsight:stage_metrics_reporting:present",
         "retrieval_score": f"ragsight:retrieval_score:mean{profile.score_window}",
         "retrieval_score_long": f"ragsight:retrieval_score:mean{profile.score_baseline}",
+        "retrieval_distance": f"ragsight:retrieval_distance:mean{profile.score_window}",
+        "retrieval_distance_long": f"ragsight:retrieval_distance:mean{profile.score_baseline}",
+        "retrieval_unbounded": (f"ragsight:retrieval_score_unbounded:mean{profile.score_window}"),
+        "retrieval_unbounded_long": (
+            f"ragsight:retrieval_score_unbounded:mean{profile.score_baseline}"
+        ),
         "eval_score": f"ragsight:evaluation_score:mean{profile.score_window}",
         "eval_score_long": f"ragsight:evaluation_score:mean{profile.score_baseline}",
     }
@@ -405,9 +432,16 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
         recording.append(
             {"record": r[key], "expr": f"({hits}\nor\n{looked_up} * 0)\n/\n{looked_up}"}
         )
+    # One mean per score kind (names.SCORE_KINDS): 0..1 similarities, distances (lower is
+    # better, L2 and other metrics that do not convert) and unbounded scores (BM25, inner
+    # product) live in separate histograms, so no mean mixes two scales.
     for key, metric, by, window in (
         ("retrieval_score", RETRIEVAL_SCORE, OPERATION, p.score_window),
         ("retrieval_score_long", RETRIEVAL_SCORE, OPERATION, p.score_baseline),
+        ("retrieval_distance", RETRIEVAL_DISTANCE, OPERATION, p.score_window),
+        ("retrieval_distance_long", RETRIEVAL_DISTANCE, OPERATION, p.score_baseline),
+        ("retrieval_unbounded", RETRIEVAL_UNBOUNDED, OPERATION, p.score_window),
+        ("retrieval_unbounded_long", RETRIEVAL_UNBOUNDED, OPERATION, p.score_baseline),
         ("eval_score", EVAL_SCORE, EVAL_NAME, p.score_window),
         ("eval_score_long", EVAL_SCORE, EVAL_NAME, p.score_baseline),
     ):
@@ -452,11 +486,25 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
             "a cold or evicted cache sends every request to retrieval and generation.",
         ),
     ]
-    for alert_name, key, by, what in (
-        ("RagRetrievalScoreDrop", "retrieval_score", OPERATION, "retrieval relevance"),
-        ("RagEvaluationScoreDrop", "eval_score", EVAL_NAME, "evaluation"),
+    for alert_name, key, metric, by, what in (
+        (
+            "RagRetrievalScoreDrop",
+            "retrieval_score",
+            RETRIEVAL_SCORE,
+            OPERATION,
+            "retrieval relevance (0..1 similarity)",
+        ),
+        (
+            "RagRetrievalUnboundedScoreDrop",
+            "retrieval_unbounded",
+            RETRIEVAL_UNBOUNDED,
+            OPERATION,
+            "unbounded retrieval (BM25, inner product)",
+        ),
+        ("RagEvaluationScoreDrop", "eval_score", EVAL_SCORE, EVAL_NAME, "evaluation"),
     ):
-        metric = RETRIEVAL_SCORE if key == "retrieval_score" else EVAL_SCORE
+        # relative to the service's own baseline: the only comparison an unbounded scale
+        # (whose range depends on the corpus and the query) supports
         alerts.append(
             _alert(
                 alert_name,
@@ -471,6 +519,23 @@ def rules(profile: RuleProfile = PRODUCTION) -> dict[str, Any]:
                 "changes and recent deployments.",
             )
         )
+    # distances: lower is better, so the alert is on a rise past baseline / drop factor
+    alerts.append(
+        _alert(
+            "RagRetrievalDistanceRise",
+            f"{r['retrieval_distance']} > {r['retrieval_distance_long']} / "
+            f"{p.score_drop_factor:g}\nand\n"
+            f"sum by ({SVC}, {OPERATION}) "
+            f"(increase({RETRIEVAL_DISTANCE}_count[{p.score_window}])) >= {p.min_score_samples}",
+            p.for_scores,
+            "warning",
+            f"Mean best distance of {{{{ $labels.{OPERATION} }}}} rose",
+            f"The {p.score_window} mean best distance (lower is better) is above "
+            f"{1 / p.score_drop_factor:.0%} of its {p.score_baseline} mean: queries land "
+            "further from the indexed documents. Check index freshness, embedding model "
+            "changes and recent deployments.",
+        )
+    )
     open_states = f"{n.CB_STATE_OPEN}|{n.CB_STATE_FORCED_OPEN}"
     alerts += [
         _alert(
@@ -703,6 +768,28 @@ def rule_tests() -> dict[str, Any]:
                 {SVC: "support-bot", OPERATION: "search"},
             ),
             _case(
+                "mean BM25 score falls from 7 to 2 after six hours",
+                [
+                    (f"{RETRIEVAL_UNBOUNDED}_sum{_sel(**stage)}", "0+420x360 151200+120x120"),
+                    (f"{RETRIEVAL_UNBOUNDED}_count{_sel(**stage)}", "0+60x480"),
+                ],
+                "RagRetrievalUnboundedScoreDrop",
+                "380m",
+                "420m",
+                {SVC: "support-bot", OPERATION: "search"},
+            ),
+            _case(
+                "mean best L2 distance rises from 0.3 to 0.9 after six hours",
+                [
+                    (f"{RETRIEVAL_DISTANCE}_sum{_sel(**stage)}", "0+18x360 6480+54x120"),
+                    (f"{RETRIEVAL_DISTANCE}_count{_sel(**stage)}", "0+60x480"),
+                ],
+                "RagRetrievalDistanceRise",
+                "380m",
+                "420m",
+                {SVC: "support-bot", OPERATION: "search"},
+            ),
+            _case(
                 "mean faithfulness falls from 0.9 to 0.4 after six hours",
                 [
                     (f"{EVAL_SCORE}_sum{_sel(**evaluation)}", "0+54x360 19440+24x120"),
@@ -906,6 +993,9 @@ def _dashboard(uid: str, title: str, panels: Iterable[Panel], tags: list[str]) -
     return {
         "uid": uid,
         "title": title,
+        "description": f"Generated by ragsight stack generate. GenAI metric names: conventions "
+        f"mode {GENAI_MODE} (the default); services with semconv={n.SEMCONV_V1_41} export "
+        "other names.",
         "tags": tags,
         "editable": True,
         "graphTooltip": 1,
@@ -962,6 +1052,14 @@ def _zero_filled_ratio(part: str, whole: str) -> str:
 
 
 RI = "$__rate_interval"
+
+
+def _mean_by(metric: str, by: str) -> str:
+    """Mean of a histogram's observations per ``by`` over the panel's rate interval."""
+    return (
+        f"sum by ({by}) (rate({metric}_sum{{{SEL}}}[{RI}]))\n/\n"
+        f"sum by ({by}) (rate({metric}_count{{{SEL}}}[{RI}]))"
+    )
 
 
 def overview_dashboard() -> dict[str, Any]:
@@ -1025,15 +1123,23 @@ def overview_dashboard() -> dict[str, Any]:
             "percentunit",
         ),
         Panel(
-            "Mean retrieval score",
-            (
-                (
-                    f"sum by ({OPERATION}) (rate({RETRIEVAL_SCORE}_sum{{{SEL}}}[{RI}]))\n/\n"
-                    f"sum by ({OPERATION}) (rate({RETRIEVAL_SCORE}_count{{{SEL}}}[{RI}]))",
-                    f"{{{{{OPERATION}}}}}",
-                ),
-            ),
+            "Mean retrieval score (0..1 similarity)",
+            ((_mean_by(RETRIEVAL_SCORE, OPERATION), f"{{{{{OPERATION}}}}}"),),
             "percentunit",
+            description="Top score of each result set from retrievers whose scores are 0..1 "
+            "similarities (score kind similarity, or cosine distances converted).",
+        ),
+        Panel(
+            "Mean best retrieval distance (lower is better)",
+            ((_mean_by(RETRIEVAL_DISTANCE, OPERATION), f"{{{{{OPERATION}}}}}"),),
+            description="Smallest distance of each result set from retrievers that return "
+            "distances of an unknown metric (score kind distance: L2, ...), never converted.",
+        ),
+        Panel(
+            "Mean top unbounded retrieval score",
+            ((_mean_by(RETRIEVAL_UNBOUNDED, OPERATION), f"{{{{{OPERATION}}}}}"),),
+            description="Top score of each result set on an open scale (score kind "
+            "unbounded: BM25, inner product); compare a retriever with its own past only.",
         ),
         Panel(
             "Mean evaluation score",
@@ -1057,25 +1163,58 @@ def overview_dashboard() -> dict[str, Any]:
             ),
         ),
         Panel(
-            "Tokens per second by model and type",
+            "Tokens per second by model",
             (
                 (
-                    f"sum by ({MODEL}, {TOKEN_TYPE}) (rate({TOKENS}_sum{{{SEL}}}[{RI}]))",
-                    f"{{{{{MODEL}}}}} {{{{{TOKEN_TYPE}}}}}",
+                    f"sum by ({MODEL}) (rate({INPUT_TOKENS}{{{SEL}}}[{RI}]))",
+                    f"{{{{{MODEL}}}}} input",
+                ),
+                (
+                    f"sum by ({MODEL}) (rate({OUTPUT_TOKENS}{{{SEL}}}[{RI}]))",
+                    f"{{{{{MODEL}}}}} output",
+                ),
+                (
+                    f"sum by ({MODEL}) (rate({EMBEDDING_TOKENS}_sum{{{SEL}}}[{RI}]))",
+                    f"{{{{{MODEL}}}}} embeddings input",
                 ),
             ),
+            description="Inference usage counters and the embeddings token histogram "
+            f"(GenAI conventions mode {GENAI_MODE}).",
         ),
         Panel(
             "GenAI p95 latency by model",
-            (
+            tuple(
                 (
                     "histogram_quantile(0.95, "
                     f"sum by ({MODEL}, {GENAI_OP}, le) "
-                    f"(rate({GENAI_DURATION}_bucket{{{SEL}}}[{RI}])))",
+                    f"(rate({metric}_bucket{{{SEL}}}[{RI}])))",
                     f"{{{{{MODEL}}}}} {{{{{GENAI_OP}}}}}",
+                )
+                for metric in (INFERENCE_DURATION, EMBEDDINGS_DURATION, GENAI_DURATION)
+            ),
+            "s",
+            description="Inference, embeddings and the other GenAI client operations "
+            f"(retrieval, rerank), each under its own metric (GenAI conventions mode "
+            f"{GENAI_MODE}).",
+        ),
+        Panel(
+            "Tool and workflow p95 latency",
+            (
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({TOOL_NAME}, le) (rate({TOOL_DURATION}_bucket{{{SEL}}}[{RI}])))",
+                    f"tool {{{{{TOOL_NAME}}}}}",
+                ),
+                (
+                    "histogram_quantile(0.95, sum by "
+                    f"({WORKFLOW_NAME}, le) (rate({WORKFLOW_DURATION}_bucket{{{SEL}}}[{RI}])))",
+                    f"workflow {{{{{WORKFLOW_NAME}}}}}",
                 ),
             ),
             "s",
+            description="gen_ai.execute_tool.duration and gen_ai.invoke_workflow.duration; "
+            "the workflow buckets are the conventions' (1 s to 2 h), so a sub-second pipeline "
+            "reads as at most 1 s here: the stage panels above have the fine buckets.",
         ),
         Panel(
             "Streamed generation: time to first chunk p95",
@@ -1340,7 +1479,11 @@ def grafana_datasources() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------
-HEADER = "# GENERATED by ragsight stack generate from src/ragsight/names.py: do not edit.\n"
+HEADER = (
+    "# GENERATED by ragsight stack generate from src/ragsight/names.py: do not edit.\n"
+    f"# GenAI metric names: conventions mode {GENAI_MODE} (the default). Services configured\n"
+    f"# with semconv={n.SEMCONV_V1_41} export the v1.41.0 names, which this file does not use.\n"
+)
 
 
 class _NoAliasDumper(yaml.SafeDumper):

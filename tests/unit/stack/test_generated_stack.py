@@ -16,7 +16,10 @@ from stackenv import rule_profile_for_tests
 from stackgen import ROOT, load_generator
 
 from ragsight import names
-from ragsight.names import METRICS, prometheus_attribute, prometheus_name
+from ragsight.names import SEMCONV_DEFAULT, metrics_of, prometheus_attribute, prometheus_name
+
+# what a service in the default conventions mode exports (the generated files' mode)
+METRICS = metrics_of(SEMCONV_DEFAULT)
 
 gen = load_generator()
 
