@@ -33,16 +33,15 @@ class BreakerWindow:
 class BreakerVerdict:
     """The fleet's view of one breaker.
 
-    ``voters``: replicas whose window held at least the per-replica minimum; ``replicas``:
-    fresh replicas, this one included; the rates are the voters' mean rates (0.0 with no
-    voter).
+    ``replicas``: fresh replicas, this one included; ``voters``: those whose window held at
+    least the per-replica minimum; ``tripping``: voters whose own window crosses a
+    threshold.
     """
 
     tripped: bool
     voters: int
+    tripping: int
     replicas: int
-    failure_rate: float
-    slow_call_rate: float
 
 
 def breaker_verdict(
@@ -54,30 +53,30 @@ def breaker_verdict(
     failure_rate_threshold: float,
     slow_call_rate_threshold: float,
 ) -> BreakerVerdict:
-    """Replica-weighted votes with a per-replica minimum and a quorum.
+    """A strict majority of voting replicas, and at least ``quorum`` of them, must trip.
 
-    Every replica whose window holds at least ``minimum_calls`` calls votes with its own
-    failure and slow-call rates, each vote weighing the same whatever the replica's
-    traffic; the fleet trips when at least ``quorum`` replicas vote and the voters' mean
-    failure (or slow-call) rate reaches the threshold. One bad replica among busy healthy
-    ones cannot carry the mean, however many calls it makes; a replica alone with traffic
-    (the others below their minimum) decides alone unless ``quorum`` asks for more.
+    Every replica whose window holds at least ``minimum_calls`` calls votes; it votes
+    *trip* when its own failure rate (or slow-call rate) reaches the threshold, judged by
+    its window alone. The fleet trips when the tripping voters are more than half of the
+    voters and at least ``quorum``. A vote weighs the same whatever the replica's traffic,
+    so one bad replica cannot open healthy ones however many calls it makes (at two
+    voters, one bad and one healthy is a tie: no trip); a replica alone with traffic (the
+    others below their minimum) decides for the idle ones unless ``quorum`` asks for more.
     """
-    voters = replicas = 0
-    fails = slows = 0.0
+    voters = tripping = replicas = 0
     for window in (own, *others):
         replicas += 1
-        if window.calls > 0 and window.calls >= minimum_calls:
+        calls = window.calls
+        if calls > 0 and calls >= minimum_calls:
             voters += 1
-            fails += window.failures / window.calls
-            slows += window.slow / window.calls
-    if voters == 0:
-        return BreakerVerdict(False, 0, replicas, 0.0, 0.0)
-    failure_rate, slow_rate = fails / voters, slows / voters
-    tripped = voters >= quorum and (
-        failure_rate >= failure_rate_threshold or slow_rate >= slow_call_rate_threshold
-    )
-    return BreakerVerdict(tripped, voters, replicas, failure_rate, slow_rate)
+            # divide, don't multiply (as the local breaker does): 7 / 25 is exactly 0.28
+            if (
+                window.failures / calls >= failure_rate_threshold
+                or window.slow / calls >= slow_call_rate_threshold
+            ):
+                tripping += 1
+    tripped = tripping >= quorum and 2 * tripping > voters
+    return BreakerVerdict(tripped, voters, tripping, replicas)
 
 
 @dataclass(frozen=True, slots=True)
