@@ -310,8 +310,18 @@ EVENT_RETRY_GAVE_UP: Final = "resilience.retry.gave_up"
 EVENT_RETRY_NESTED: Final = "resilience.retry.nested"
 EVENT_BATCH_ITEM_FAILED: Final = "resilience.batch.item_failed"
 EVENT_CACHE_LOOKUP: Final = "rag.cache.lookup"
-# content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY/SPAN_AND_EVENT
-EVENT_RAG_CONTENT: Final = "rag.content"
+# Content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY/SPAN_AND_EVENT,
+# as Logs-API events with structured (AnyValue) attributes: the conventions' details event for
+# inference stages, ragsight's own for retrieval stages (the conventions define no retrieval
+# event; it carries the retrieval span's opt-in gen_ai.retrieval.* attributes) and for others.
+EVENT_GEN_AI_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
+EVENT_RAG_RETRIEVAL_DETAILS: Final = "rag.retrieval.operation.details"
+EVENT_RAG_CONTENT: Final = "rag.content"  # rag.input / rag.output of any other stage
+# Logs-API events (every EVENT_* above but exception) may be mirrored as span events on the
+# span they belong to, for backends that show span events only (config events.span_events)
+SPAN_EVENTS_MIRROR: Final = "mirror"
+SPAN_EVENTS_OFF: Final = "off"
+SPAN_EVENTS_MODES: Final = (SPAN_EVENTS_MIRROR, SPAN_EVENTS_OFF)
 EVENT_EXCEPTION: Final = "exception"  # the OTel exception event (its spec name)
 
 # --------------------------------------------------------------------------------------
@@ -1009,7 +1019,20 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
     ),
     *(Convention(p, "provider", SRC_CORE + "; " + SRC_GENAI_REGISTRY) for p in PROVIDERS),
     *_METRIC_CONVENTIONS,
-    Convention(EVENT_GEN_AI_EVALUATION_RESULT, "event", SRC_CORE + "; " + SRC_GENAI_EVENTS),
+    Convention(
+        EVENT_GEN_AI_EVALUATION_RESULT,
+        "event",
+        SRC_GENAI_EVENTS + " (the core Python package generates no event constants)",
+        "ragsight emitted it as a span event on the current span; now a Logs-API event "
+        "parented to the judged span (mirrored as a span event unless events.span_events=off)",
+    ),
+    Convention(
+        EVENT_GEN_AI_INFERENCE_DETAILS,
+        "event",
+        SRC_GENAI_EVENTS + " (the core Python package generates no event constants)",
+        "ragsight's rag.content span event with JSON strings; now a Logs-API event with "
+        "structured gen_ai.input.messages / output.messages / system_instructions",
+    ),
 )
 
 

@@ -1,8 +1,9 @@
 """Test helpers for users: see exactly what ragsight emitted, in any test runner.
 
-``capture_telemetry()`` routes ragsight's spans and metrics to private in-memory SDK
-providers for the duration of a ``with`` block (the process-global providers, if any, are
-left alone and receive nothing from ragsight meanwhile). The pytest fixture
+``capture_telemetry()`` routes ragsight's spans, metrics and Logs-API events (evaluations,
+captured content, breaker and retry decisions) to private in-memory SDK providers for the
+duration of a ``with`` block (the process-global providers, if any, are left alone and
+receive nothing from ragsight meanwhile). The pytest fixture
 ``ragsight_telemetry`` (from the ``ragsight.pytest_plugin`` entry point) wraps it.
 
 This module imports the OpenTelemetry SDK; ``import ragsight`` never imports it.
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -22,10 +25,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from ragsight._core import events as _events
 from ragsight._core import runtime as _runtime
 from ragsight._core import safety as _safety
 
-__all__ = ["CapturedEvent", "MetricPoint", "Telemetry", "capture_telemetry"]
+__all__ = ["CapturedEvent", "LogEvent", "MetricPoint", "Telemetry", "capture_telemetry"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +52,38 @@ class CapturedEvent:
     attributes: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class LogEvent:
+    """One Logs-API event: its name, attributes (structured values as Python lists and
+    dicts), and the trace and span ids of the span it is parented to (None: no parent)."""
+
+    name: str
+    attributes: Mapping[str, Any]
+    trace_id: int | None
+    span_id: int | None
+    severity: str | None
+    body: Any = None
+
+    def parented_to(self, span: ReadableSpan) -> bool:
+        """Whether this event belongs to ``span`` (same trace and span id)."""
+        context = span.get_span_context()
+        if context is None:
+            return False
+        return self.trace_id == context.trace_id and self.span_id == context.span_id
+
+
 class Telemetry:
     """What was captured, with helpers that fail with a readable message."""
 
-    def __init__(self, exporter: InMemorySpanExporter, reader: InMemoryMetricReader) -> None:
+    def __init__(
+        self,
+        exporter: InMemorySpanExporter,
+        reader: InMemoryMetricReader,
+        logs: InMemoryLogRecordExporter | None = None,
+    ) -> None:
         self._exporter = exporter
         self._reader = reader
+        self._logs = logs
         self._points: list[MetricPoint] = []
 
     # ---- spans -------------------------------------------------------------------------
@@ -79,6 +109,40 @@ class Telemetry:
             for s in self.spans
             for e in s.events
         ]
+
+    # ---- Logs-API events ------------------------------------------------------------------
+    @property
+    def log_events(self) -> list[LogEvent]:
+        """Every log record with an event name, in the order they were emitted."""
+        if self._logs is None:
+            return []
+        out: list[LogEvent] = []
+        for data in self._logs.get_finished_logs():
+            record = data.log_record
+            if not record.event_name:
+                continue
+            valid = bool(record.trace_id) and bool(record.span_id)
+            out.append(
+                LogEvent(
+                    record.event_name,
+                    _plain(dict(record.attributes or {})),
+                    record.trace_id if valid else None,
+                    record.span_id if valid else None,
+                    record.severity_text,
+                    _plain(record.body),
+                )
+            )
+        return out
+
+    def log_event(self, name: str) -> LogEvent:
+        """The one Logs-API event called ``name`` (fails if there are none or several)."""
+        found = [e for e in self.log_events if e.name == name]
+        if len(found) != 1:
+            raise AssertionError(
+                f"expected exactly one event named {name!r}, found {len(found)}; "
+                f"events: {[e.name for e in self.log_events]}"
+            )
+        return found[0]
 
     def assert_span(
         self,
@@ -125,6 +189,10 @@ class Telemetry:
             for key, value in point.attributes.items():
                 if needle in str(value) or needle in key:
                     raise AssertionError(f"{needle!r} found in metric {point.name}: {key}")
+        for event in self.log_events:
+            for key, value in event.attributes.items():
+                if needle in str(value) or needle in key:
+                    raise AssertionError(f"{needle!r} found in event {event.name}: {key}")
 
     # ---- metrics -----------------------------------------------------------------------
     def collect(self) -> list[MetricPoint]:
@@ -165,6 +233,16 @@ class Telemetry:
         return _safety.internal_error_counts()
 
 
+def _plain(value: Any) -> Any:
+    """SDK attribute values as plain Python: tuples (how the SDK stores sequences) as lists,
+    mappings as dicts, at any depth, so tests compare them with literals."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _point(name: str, dp: Any) -> MetricPoint:
     attrs = dict(dp.attributes or {})
     if hasattr(dp, "bucket_counts"):
@@ -187,10 +265,16 @@ def capture_telemetry() -> Iterator[Telemetry]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
+    logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     previous = _runtime.override(tracer_provider, meter_provider)
+    previous_logs = _events.override(logger_provider)
     try:
-        yield Telemetry(exporter, reader)
+        yield Telemetry(exporter, reader, logs)
     finally:
+        _events.restore(previous_logs)
         _runtime.restore(previous)
         meter_provider.shutdown()
         tracer_provider.shutdown()
+        logger_provider.shutdown()

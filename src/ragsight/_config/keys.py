@@ -413,6 +413,11 @@ KEYS: tuple[Key, ...] = (
     _own("logs.level", _choice(*LOG_LEVELS), "one of " + ", ".join(LOG_LEVELS)),
     _own("logs.correlation", _bool, "true or false"),
     _own("logs.export", _bool, "true or false"),
+    _own(
+        "events.span_events",
+        _choice(*names.SPAN_EVENTS_MODES),
+        "one of " + ", ".join(names.SPAN_EVENTS_MODES),
+    ),
     _own("file_sink.directory", _str, "a directory path"),
     _export("file_sink.max_bytes", own=True),
     _export("file_sink.backups", own=True),

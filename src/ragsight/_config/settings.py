@@ -154,6 +154,15 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """Events (evaluations, captured content, breaker and retry decisions) are Logs-API
+    records; ``span_events`` mirror (default) also adds each one to its span as a span
+    event, for backends that show span events only (Jaeger); off sends log records only."""
+
+    span_events: str = names.SPAN_EVENTS_MIRROR
+
+
+@dataclass(frozen=True)
 class FileSinkSettings:
     directory: str = "ragsight-telemetry"
     max_bytes: int = 10 * 1024 * 1024  # per file, before rotation
@@ -198,6 +207,7 @@ class Settings:
     batch: BatchSettings = field(default_factory=BatchSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     logs: LogSettings = field(default_factory=LogSettings)
+    events: EventSettings = field(default_factory=EventSettings)
     file_sink: FileSinkSettings = field(default_factory=FileSinkSettings)
     spool: SpoolSettings = field(default_factory=SpoolSettings)
     breaker: BreakerDefaults = field(default_factory=BreakerDefaults)

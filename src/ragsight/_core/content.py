@@ -342,9 +342,7 @@ def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
     messages = arguments.get("messages")
     out: list[dict[str, Any]] = []
     if isinstance(messages, (list, tuple)):
-        system = arguments.get("system")  # Anthropic passes the system prompt apart
-        if system is not None:
-            out.append({"role": "system", "parts": _parts(red, system)})
+        # a system prompt passed apart (Anthropic's system=) is system_instructions()
         for message in messages[:_MAX_ITEMS]:
             role = _field(message, "role")
             if isinstance(role, str):
@@ -356,6 +354,18 @@ def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
                 out.append({"role": "user", "parts": [_text_part(red, value)]})
                 break
     return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def system_instructions(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
+    """``gen_ai.system_instructions`` (a list of parts): instructions passed apart from the
+    chat history, Anthropic's ``system=`` or the OpenAI Responses API's ``instructions=``.
+    A system message inside ``messages`` stays in the input messages, as the spec says."""
+    for key in ("system", "instructions"):
+        value = arguments.get(key)
+        if value is not None and not red.secret(key):
+            parts = _parts(red, value)
+            return json.dumps(parts, ensure_ascii=False) if parts else None
+    return None
 
 
 def output_messages(red: _Redactor, result: Any) -> str | None:
@@ -397,3 +407,56 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
             }
         )
     return json.dumps(out, ensure_ascii=False) if out else None
+
+
+# ------------------------------------------------------------------ the content events --
+# Content captured for an event (capture_to event / span_and_event) travels as a Logs-API
+# event (ragsight._core.events) whose attributes may be structured: the conventions'
+# messages and documents are lists of objects there, not JSON text as on span attributes.
+_STRUCTURED: Final = frozenset(
+    {
+        names.GEN_AI_INPUT_MESSAGES,
+        names.GEN_AI_OUTPUT_MESSAGES,
+        names.GEN_AI_SYSTEM_INSTRUCTIONS,
+        names.GEN_AI_RETRIEVAL_DOCUMENTS,
+        names.RAG_INPUT,  # always the JSON of the captured arguments
+    }
+)
+# the span attributes an event repeats, so it reads on its own ("stored independently of
+# traces", the conventions say of the details event)
+_DESCRIBING_PREFIXES: Final = ("gen_ai.", "server.", names.ERROR_TYPE, names.RAG_STAGE)
+
+
+def content_event(
+    stage: str | None, content: Mapping[str, Any], span_attributes: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The event name and attributes for one stage's captured ``content``.
+
+    Inference (generation) stages: the conventions' ``gen_ai.client.inference.operation.
+    details`` with the inference span's attributes. Retrieval stages: ragsight's
+    ``rag.retrieval.operation.details`` with the retrieval span's (the conventions define
+    no retrieval event). Any other stage: ``rag.content``. JSON-rendered content becomes
+    structured values again; content that does not parse stays text.
+    """
+    if stage == names.STAGE_GENERATION:
+        name = names.EVENT_GEN_AI_INFERENCE_DETAILS
+    elif stage == names.STAGE_RETRIEVAL:
+        name = names.EVENT_RAG_RETRIEVAL_DETAILS
+    else:
+        name = names.EVENT_RAG_CONTENT
+    attributes: dict[str, Any] = {}
+    for key, value in (span_attributes or {}).items():
+        if key.startswith(_DESCRIBING_PREFIXES) and key not in content:
+            attributes[key] = list(value) if isinstance(value, tuple) else value
+    for key, value in content.items():
+        attributes[key] = _structured(value) if key in _STRUCTURED else value
+    return name, attributes
+
+
+def _structured(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

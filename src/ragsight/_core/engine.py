@@ -41,6 +41,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 from ragsight._core import content as _content
+from ragsight._core import events as _events
 from ragsight._core import extract as _extract
 from ragsight._core import policy as _policy
 from ragsight._core import returned as _returned
@@ -65,6 +66,8 @@ from ragsight._core.safety import report_internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# what record_evaluation() judges by default once the stage ended (ragsight._core.events)
+_JUDGED_STAGES: Final = frozenset({names.STAGE_GENERATION, names.STAGE_PIPELINE})
 _QUERY_ARGS: Final = ("query", "question", "q", "query_text", "search_query", "text", "prompt")
 _STREAM_KEEP: Final = 1000  # streamed documents kept for scoring
 
@@ -205,6 +208,9 @@ class StageCall:
                 messages = _content.input_messages(red, arguments)
                 if messages is not None:
                     content[names.GEN_AI_INPUT_MESSAGES] = messages
+                instructions = _content.system_instructions(red, arguments)
+                if instructions is not None:
+                    content[names.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
             if self._plan.stage == names.STAGE_RETRIEVAL:
                 for key in _QUERY_ARGS:
                     value = arguments.get(key)
@@ -428,12 +434,23 @@ class StageCall:
                     self._add_output_messages(result)
             self._flush_content()
         span.end()
+        if self._plan.stage in _JUDGED_STAGES and span is not INVALID_SPAN:
+            self._note_judged(span)
         attempts = self._attempts
         if attempts is not None:  # retried: the metrics measure the last attempt
             duration, _, context = attempts.last
         else:
             context = span.get_span_context() if span is not INVALID_SPAN else None
         self._queue(duration, error_type, context, readout)
+
+    @staticmethod
+    def _note_judged(span: Span) -> None:
+        try:
+            attributes = getattr(span, "attributes", None)
+            found = attributes.get(names.GEN_AI_RESPONSE_ID) if attributes else None
+            _events.note_ended(span.get_span_context(), found if isinstance(found, str) else None)
+        except Exception as exc:
+            report_internal_error("events", exc)
 
     def _queue(
         self,
@@ -469,7 +486,19 @@ class StageCall:
             if to in ("span", "span_and_event"):
                 self._span.set_attributes(content)
             if to in ("event", "span_and_event"):
-                self._span.add_event(names.EVENT_RAG_CONTENT, content)
+                span = self._span
+                name, attributes = _content.content_event(
+                    self._plan.stage, content, getattr(span, "attributes", None)
+                )
+                _events.emit(
+                    name,
+                    attributes,
+                    parent=span.get_span_context(),
+                    mirror_to=span,
+                    # with span_and_event the span already has the content as attributes
+                    mirror=to == "event",
+                    severity=_events.DEBUG,  # the conventions' severity for the details event
+                )
         except Exception as exc:
             report_internal_error("content", exc)
 

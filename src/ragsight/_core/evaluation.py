@@ -1,9 +1,10 @@
 """``record_evaluation``: a judged score as the spec's event and as an alertable metric.
 
-The GenAI conventions define the ``gen_ai.evaluation.result`` event (parented to the span
-being evaluated) but no metric; without one nobody can alert on quality. ragsight emits
-both: the event on the current span, and ``rag.evaluation.score`` keyed by evaluation name
-and (low-cardinality) label.
+The GenAI conventions define the ``gen_ai.evaluation.result`` event, parented to the span of
+the operation being evaluated, but no metric; without one nobody can alert on quality.
+ragsight emits both: the event through the Logs API (:mod:`ragsight._core.events`, mirrored
+as a span event unless ``events.span_events=off``) and ``rag.evaluation.score`` keyed by
+evaluation name and (low-cardinality) label.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import threading
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import Span, SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 from ragsight._core import content as _content
+from ragsight._core import events as _events
 from ragsight._core import runtime as _runtime
+from ragsight._core.current import CURRENT
 from ragsight._core.safety import report_internal_error
 
 
@@ -28,16 +32,33 @@ def record_evaluation(
     label: str | None = None,
     explanation: str | None = None,
     response_id: str | None = None,
+    judged: Any = None,
+    error_type: str | None = None,
 ) -> None:
     """Record one evaluation result, e.g. ``record_evaluation("relevance", 0.82, label="pass")``.
 
     ``score`` is expected in 0..1 (the histogram's buckets); ``label`` must have low
     cardinality (pass/fail, relevant/not_relevant) because it is a metric label;
-    ``explanation`` goes on the event only, redacted. Invalid input is reported through
-    ragsight's internal-error count, never raised: telemetry must not break the app.
+    ``explanation`` goes on the event only, redacted. ``error_type`` says the evaluation
+    itself failed (the judge timed out); the score is then still recorded as given.
+
+    ``judged`` is what was evaluated: a stage handle (``ragsight.current_stage()``, a
+    ``ragsight.stage(...)`` block), an OpenTelemetry span, or a ``SpanContext`` (for a span
+    that ended long ago, e.g. one kept from ``span.get_span_context()``). The event is
+    parented to it (its trace and span ids). Without ``judged``:
+
+    1. inside a ragsight stage, the innermost stage being run is judged;
+    2. otherwise, the ragsight inference (generation) or pipeline span that ended most
+       recently in the current trace (with no span current: in this thread or task), so
+       ``answer = pipeline(q); record_evaluation(...)`` judges that pipeline call;
+    3. otherwise the event has no parent; pass ``response_id`` to correlate it.
+
+    ``gen_ai.response.id`` is taken from the judged span when it recorded one and
+    ``response_id`` is not given. Invalid input is reported through ragsight's
+    internal-error count, never raised: telemetry must not break the app.
     """
     try:
-        _record(name, score, label, explanation, response_id)
+        _record(name, score, label, explanation, response_id, judged, error_type)
     except Exception as exc:
         report_internal_error("evaluation", exc)
 
@@ -69,7 +90,13 @@ def _metric_attributes(name: str, label: str | None) -> dict[str, AttributeValue
 
 
 def _record(
-    name: str, score: Any, label: str | None, explanation: str | None, response_id: str | None
+    name: str,
+    score: Any,
+    label: str | None,
+    explanation: str | None,
+    response_id: str | None,
+    judged: Any,
+    error_type: str | None,
 ) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"evaluation name must be a non-empty string, got {name!r}")
@@ -78,6 +105,7 @@ def _record(
     value = float(score)
     if not math.isfinite(value):
         raise ValueError(f"evaluation score must be finite, got {score!r}")
+    target, mirror_to, known_id = _judged(judged)
     event: dict[str, AttributeValue] = {
         names.GEN_AI_EVALUATION_NAME: name,
         names.GEN_AI_EVALUATION_SCORE_VALUE: value,
@@ -89,13 +117,52 @@ def _record(
         event[names.GEN_AI_EVALUATION_EXPLANATION] = _content.redact_text(
             explanation, _content.effective_policy()
         )
+    if response_id is None:
+        response_id = known_id
     if response_id is not None:
         event[names.GEN_AI_RESPONSE_ID] = response_id
+    if error_type is not None:
+        event[names.ERROR_TYPE] = error_type
     rt = _runtime.get()
     if rt is None:
         return
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.add_event(names.EVENT_GEN_AI_EVALUATION_RESULT, event)
+    _events.emit(
+        names.EVENT_GEN_AI_EVALUATION_RESULT,
+        event,
+        parent=target,
+        mirror_to=mirror_to,
+        severity=_events.INFO,
+    )
     if rt.instruments is not None:
         rt.instruments.record_evaluation(value, metric)
+
+
+def _judged(judged: Any) -> tuple[SpanContext | None, Span | None, str | None]:
+    """(the judged span's context, the span itself when known, its response id)."""
+    if judged is None:
+        stage = CURRENT.get()
+        if stage is not None:
+            judged = stage.span
+        else:
+            current = trace.get_current_span()
+            context = current.get_span_context()
+            found = _events.last_ended(context.trace_id if context.is_valid else None)
+            if found is None:
+                return None, None, None
+            return found[0], None, found[1]
+    if isinstance(judged, SpanContext):
+        return (judged if judged.is_valid else None), None, None
+    span = judged if isinstance(judged, Span) else getattr(judged, "span", None)
+    if not isinstance(span, Span):
+        raise TypeError(
+            "judged must be a stage handle, an OpenTelemetry span or a SpanContext, "
+            f"got {type(judged).__name__}"
+        )
+    context = span.get_span_context()
+    attributes = getattr(span, "attributes", None)  # SDK spans expose what they recorded
+    found_id = attributes.get(names.GEN_AI_RESPONSE_ID) if attributes is not None else None
+    return (
+        (context if context.is_valid else None),
+        span,
+        found_id if isinstance(found_id, str) else None,
+    )

@@ -28,6 +28,7 @@ from typing import Any
 from ragsight import names
 from ragsight._config.export_limits import METRIC_INTERVAL
 from ragsight._config.settings import ConfigError, Problem, Settings
+from ragsight._core import events as _events
 from ragsight._core import runtime as _runtime
 from ragsight._core import semconv as _semconv
 from ragsight._core.instruments import create_instrument
@@ -50,7 +51,15 @@ from ragsight._export.shutdown import ShutdownPlan
 logger = logging.getLogger("ragsight")
 
 # Keys configure() can change on a running process: they feed ragsight's own policies.
-LIVE_PREFIXES = ("content.", "breaker.", "retry.", "logs.format", "logs.level", "logs.correlation")
+LIVE_PREFIXES = (
+    "content.",
+    "breaker.",
+    "retry.",
+    "events.",
+    "logs.format",
+    "logs.level",
+    "logs.correlation",
+)
 
 
 @dataclass
@@ -319,6 +328,7 @@ def _apply_policies(settings: Settings, redact_hook: Callable[[str], str] | None
         )
     )
     set_resilience_defaults(ResilienceDefaults(breaker=settings.breaker, retry=settings.retry))
+    _events.set_span_events(settings.events.span_events)
 
 
 def _changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -364,8 +374,9 @@ def configure(
                             shown(new, key),
                             f"ragsight is already configured with {shown(_active.settings, key)!r}"
                             f"; OpenTelemetry providers cannot be replaced in a running process "
-                            f"(only content.*, breaker.*, retry.* and logs.format/level/"
-                            f"correlation can change); restart the process to change this",
+                            f"(only content.*, breaker.*, retry.*, events.* and "
+                            f"logs.format/level/correlation can change); restart the "
+                            f"process to change this",
                         )
                         for key in fixed
                     ]

@@ -6,10 +6,12 @@ the metrics SDK (a synchronous ``counter.add`` costs about 9x a whole breaker ch
 Synchronous instruments are reserved for rare events: transitions, scheduled retries,
 give-ups, delays, budget exhaustion.
 
-Decisions also land where a human looks first: as span events on the span that is current
-when the decision is taken (with stage decorators, the stage's span), and as log records on
-``ragsight.resilience`` for transitions, give-ups and the first rejection of each open
-period (later rejections add span events only, so an open circuit cannot flood the logs).
+Decisions are named Logs-API events (``names.EVENT_CB_*``, ``EVENT_RETRY_*``) parented to
+the span that is current when the decision is taken (with stage decorators, the stage's
+span) and, unless ``events.span_events=off``, mirrored as span events on it
+(:mod:`ragsight._core.events`). For a human, ``ragsight.resilience`` also logs plain
+messages for the start and end of each outage, give-ups and the first rejection of each
+open period (later rejections are events only, so an open circuit cannot flood the logs).
 
 These functions are the package's default hooks (``ragsight._resilience.hooks``), put in
 place by :func:`install`, which ``ragsight/__init__.py`` calls on purpose; importing this
@@ -33,6 +35,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProvider, Observation
 
 from ragsight import names as n
+from ragsight._core import events as _events
 from ragsight._core import runtime as _runtime
 from ragsight._core import safety as _safety
 from ragsight._core import semconv as _semconv
@@ -196,7 +199,7 @@ def active() -> ResilienceTelemetry:
 def use_providers(meter_provider: MeterProvider) -> Iterator[ResilienceTelemetry]:
     """Send resilience metrics to ``meter_provider`` inside the block (tests, private SDKs).
 
-    Span events always go to the current span, whatever provider created it.
+    Events always go to the current span, whatever provider created it.
     """
     global _explicit
     telemetry = ResilienceTelemetry(meter_provider)
@@ -232,6 +235,20 @@ def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
+def _event(name: str, attrs: dict[str, Any], severity: Any = _events.INFO) -> trace.Span | None:
+    """Emit the named event, parented to the current span; returns that span if recording."""
+    current = trace.get_current_span()
+    context = current.get_span_context()
+    _events.emit(
+        name,
+        attrs,
+        parent=context if context.is_valid else None,
+        mirror_to=current,
+        severity=severity,
+    )
+    return current if current.is_recording() else None
+
+
 # ------------------------------------------------------------------------------ breaker --
 def on_breaker_change(breaker: _breaker.CircuitBreaker, change: _breaker.StateChange) -> None:
     t = active()
@@ -262,9 +279,11 @@ def on_breaker_change(breaker: _breaker.CircuitBreaker, change: _breaker.StateCh
             n.ERROR_TYPE: change.error_type,
         }
     )
-    span = _span()
-    if span is not None:
-        span.add_event(n.EVENT_CB_STATE_CHANGED, attrs)
+    _event(
+        n.EVENT_CB_STATE_CHANGED,
+        attrs,
+        _events.WARN if change.to_state in _OPENISH else _events.INFO,
+    )
     _log_episode(change, attrs)
 
 
@@ -276,7 +295,7 @@ _episodes: dict[str, dict[str, int]] = {}
 
 
 def _log_episode(change: _breaker.StateChange, attrs: dict[str, Any]) -> None:
-    extra = {"event.name": n.EVENT_CB_STATE_CHANGED, **attrs}
+    extra = dict(attrs)  # a message for humans: the named event is emitted apart
     name = change.name
     with _episodes_lock:
         episode = _episodes.get(name)
@@ -346,16 +365,15 @@ def on_breaker_reject(breaker: _breaker.CircuitBreaker, rejection: _breaker.Reje
             n.ERROR_TYPE: rejection.last_failure_type,
         }
     )
-    span = _span()
+    span = _event(n.EVENT_CB_CALL_REJECTED, attrs)
     if span is not None:
-        span.add_event(n.EVENT_CB_CALL_REJECTED, attrs)
         span.set_attribute(n.RESILIENCE_NAME, rejection.name)
     if _first_rejection_of_episode(rejection.name):
         logger.info(
             "circuit breaker %r is %s: rejecting calls (logged once per outage)",
             rejection.name,
             rejection.state,
-            extra={"event.name": n.EVENT_CB_CALL_REJECTED, **attrs},
+            extra=attrs,
         )
 
 
@@ -383,22 +401,20 @@ def on_retry_scheduled(event: _hooks.RetryScheduled) -> None:
     t.retry_delay.record(
         event.delay, {n.RESILIENCE_NAME: event.name, n.RETRY_DELAY_SOURCE: event.delay_source}
     )
-    span = _span()
-    if span is not None:
-        span.add_event(
-            n.EVENT_RETRY_SCHEDULED,
-            _clean(
-                {
-                    n.RESILIENCE_NAME: event.name,
-                    n.RESILIENCE_STRATEGY: n.STRATEGY_RETRY,
-                    n.RETRY_ATTEMPT: event.attempt,
-                    n.RETRY_DELAY_S: event.delay,
-                    n.RETRY_DELAY_SOURCE: event.delay_source,
-                    n.RETRY_REASON: event.reason,
-                    n.ERROR_TYPE: event.error_type,
-                }
-            ),
-        )
+    _event(
+        n.EVENT_RETRY_SCHEDULED,
+        _clean(
+            {
+                n.RESILIENCE_NAME: event.name,
+                n.RESILIENCE_STRATEGY: n.STRATEGY_RETRY,
+                n.RETRY_ATTEMPT: event.attempt,
+                n.RETRY_DELAY_S: event.delay,
+                n.RETRY_DELAY_SOURCE: event.delay_source,
+                n.RETRY_REASON: event.reason,
+                n.ERROR_TYPE: event.error_type,
+            }
+        ),
+    )
 
 
 def on_retry_gave_up(event: _hooks.RetryGaveUp) -> None:
@@ -423,9 +439,8 @@ def on_retry_gave_up(event: _hooks.RetryGaveUp) -> None:
             n.ERROR_TYPE: event.error_type,
         }
     )
-    span = _span()
+    span = _event(n.EVENT_RETRY_GAVE_UP, attrs, _events.WARN)
     if span is not None:
-        span.add_event(n.EVENT_RETRY_GAVE_UP, attrs)
         span.set_attribute(n.RETRY_ATTEMPT, event.attempts)
     # A warning only when retrying was tried and did not help (or the budget refused it);
     # a call that was never retryable (non_retryable, not_idempotent, circuit_open) is the
@@ -437,7 +452,7 @@ def on_retry_gave_up(event: _hooks.RetryGaveUp) -> None:
         event.name,
         event.attempts,
         event.stop_reason,
-        extra={"event.name": n.EVENT_RETRY_GAVE_UP, **attrs},
+        extra=attrs,
     )
 
 
@@ -448,9 +463,7 @@ def on_retry_succeeded(event: _hooks.RetrySucceeded) -> None:
 
 
 def on_retry_nested(event: _hooks.RetryNested) -> None:
-    span = _span()
-    if span is not None:
-        span.add_event(n.EVENT_RETRY_NESTED, {n.RESILIENCE_NAME: event.name})
+    _event(n.EVENT_RETRY_NESTED, {n.RESILIENCE_NAME: event.name})
 
 
 def on_budget_exhausted(event: _hooks.BudgetExhausted) -> None:

@@ -104,6 +104,8 @@ class LogRecord:
     attributes: Mapping[str, Any]
     trace_id: str | None
     resource: Resource
+    span_id: str | None = None
+    event_name: str | None = None  # a Logs-API event (gen_ai.evaluation.result, ...)
 
 
 @dataclass
@@ -337,6 +339,8 @@ def _log(node: Any, resource: Resource) -> LogRecord:
     time = _int(node.get("timeUnixNano") or node.get("observedTimeUnixNano") or 0)
     body = any_value(node.get("body"))
     trace_id = node.get("traceId") or None
+    span_id = node.get("spanId") or None
+    event_name = node.get("eventName") or None
     return LogRecord(
         time,
         _str(node, "severityText", ""),
@@ -344,7 +348,33 @@ def _log(node: Any, resource: Resource) -> LogRecord:
         attributes(node.get("attributes", [])),
         trace_id if isinstance(trace_id, str) else None,
         resource,
+        span_id if isinstance(span_id, str) else None,
+        event_name if isinstance(event_name, str) else None,
     )
+
+
+def attach_log_events(recording: Recording) -> None:
+    """Put every Logs-API event that names a span (evaluations, content details, breaker
+    and retry decisions) among that span's events, as if it were a span event, so every
+    command reads one carrier. A copy the process also mirrored as a span event (same
+    name and timestamp, ``events.span_events=mirror``) is counted once."""
+    by_span: dict[tuple[str, str], list[Event]] = {}
+    for record in recording.logs:
+        if record.event_name is None or record.trace_id is None or record.span_id is None:
+            continue
+        by_span.setdefault((record.trace_id, record.span_id), []).append(
+            Event(record.event_name, record.time, record.attributes)
+        )
+    if not by_span:
+        return
+    for span in recording.spans:
+        found = by_span.get((span.trace_id, span.span_id))
+        if found is None:
+            continue
+        present = {(e.name, e.time) for e in span.events}
+        extra = [e for e in found if (e.name, e.time) not in present]
+        if extra:
+            span.events = tuple(sorted((*span.events, *extra), key=lambda e: e.time))
 
 
 # --------------------------------------------------------------------------------------
@@ -495,4 +525,5 @@ def read_directory(directory: str | Path) -> Recording:
         for path in telemetry_files(recording.directory):
             recording.files.append(path)
             read_file(path, recording)
+        attach_log_events(recording)
     return recording

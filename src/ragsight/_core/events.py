@@ -1,0 +1,198 @@
+"""Named events through the OpenTelemetry Logs API, optionally mirrored as span events.
+
+OpenTelemetry is deprecating the Span Event API in favour of log records with an event
+name (OTEP 4430); the GenAI conventions define their events that way
+(``gen_ai.evaluation.result``, ``gen_ai.client.inference.operation.details``). Every event
+ragsight emits goes through :func:`emit`: one log record with ``event_name`` whose trace
+and span ids are those of the span it belongs to, so backends that store logs
+(VictoriaLogs, Loki, any OTLP logs pipeline) show it next to its trace.
+
+Backends that show span events only (Jaeger, the trace views of most vendors) would lose
+them; ``events.span_events`` (``mirror``, the default, or ``off``) decides whether each
+event is also added to its span as a span event. Structured attribute values (messages,
+documents) are allowed on log records and become JSON strings on the mirrored copy,
+since span event attributes are primitives only. A span that already ended cannot take
+an event; the mirror then goes to the span current at the call, if any, else nowhere.
+
+Where the log records go: the LoggerProvider ragsight's ``configure()`` installed (or the
+application's), or the private one ``ragsight.testing.capture_telemetry()`` installs. With
+no OpenTelemetry SDK configured at all nothing is built and nothing is emitted.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import _logs, trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext
+from opentelemetry.util.types import AttributeValue
+
+from ragsight import names
+from ragsight._core import runtime as _runtime
+from ragsight._core import semconv as _semconv
+from ragsight._core.safety import report_internal_error
+from ragsight._version import __version__
+
+DEBUG = SeverityNumber.DEBUG
+INFO = SeverityNumber.INFO
+WARN = SeverityNumber.WARN
+
+_span_events: str = names.SPAN_EVENTS_MIRROR
+
+
+def set_span_events(mode: str) -> None:
+    """``mirror`` (events also become span events) or ``off``; configure() sets it."""
+    global _span_events
+    if mode not in names.SPAN_EVENTS_MODES:
+        raise ValueError(f"events.span_events must be one of {names.SPAN_EVENTS_MODES}")
+    _span_events = mode
+
+
+def span_events() -> str:
+    return _span_events
+
+
+def mirroring() -> bool:
+    return _span_events == names.SPAN_EVENTS_MIRROR
+
+
+# ---------------------------------------------------------------------------- logger --
+_override: Any = None  # a LoggerProvider installed by ragsight.testing
+_cached: tuple[Any, str, Any] | None = None  # (provider, schema_url, logger)
+_lock = threading.Lock()
+
+
+def override(logger_provider: Any) -> Any:
+    """Send events to ``logger_provider`` (``None``: back to the global one); returns the
+    previous override so callers can nest and restore."""
+    global _override
+    previous, _override = _override, logger_provider
+    return previous
+
+
+def restore(previous: Any) -> None:
+    global _override
+    _override = previous
+
+
+def _logger() -> Any:
+    global _cached
+    provider = _override if _override is not None else _logs.get_logger_provider()
+    schema = _semconv.schema_url()
+    cached = _cached
+    if cached is not None and cached[0] is provider and cached[1] == schema:
+        return cached[2]
+    with _lock:
+        made = provider.get_logger(names.SCOPE_NAME, __version__, schema_url=schema)
+        _cached = (provider, schema, made)
+    return made
+
+
+# ------------------------------------------------------------------------------ emit --
+def emit(
+    name: str,
+    attributes: Mapping[str, Any],
+    *,
+    parent: SpanContext | None,
+    mirror_to: Span | None = None,
+    mirror: bool = True,
+    severity: SeverityNumber = INFO,
+) -> None:
+    """One named event: a log record parented to ``parent`` (no parent: no trace ids) and,
+    when mirroring, a span event on ``mirror_to`` (or the current span if that one ended).
+    ``mirror=False`` never mirrors (the span already carries the same data).
+
+    Never raises; a failure is counted as an internal error.
+    """
+    try:
+        now = time.time_ns()
+        # no SDK configured for ragsight (an unconfigured process, or only a private
+        # tracer): no log record to build; a recording span still gets its mirror
+        if _override is not None or _runtime.get() is not None:
+            context = None
+            if parent is not None and parent.is_valid:
+                context = trace.set_span_in_context(NonRecordingSpan(parent))
+            _logger().emit(
+                timestamp=now,
+                context=context,
+                severity_number=severity,
+                severity_text=severity.name,
+                attributes=dict(attributes),
+                event_name=name,
+            )
+        if mirror and _span_events == names.SPAN_EVENTS_MIRROR:
+            span = mirror_to if mirror_to is not None and mirror_to.is_recording() else None
+            if span is None:
+                current = trace.get_current_span()
+                span = current if current.is_recording() else None
+            if span is not None:
+                span.add_event(name, flat_attributes(attributes), timestamp=now)
+    except Exception as exc:
+        report_internal_error("events", exc)
+
+
+def flat_attributes(attributes: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """Span-event-safe attributes: primitives and homogeneous primitive lists kept, any
+    other structured value (a list of messages, a mapping) as its JSON text."""
+    out: dict[str, AttributeValue] = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, bool, int, float)):
+            out[key] = value
+        elif _primitive_list(value):
+            out[key] = list(value)
+        else:
+            out[key] = json.dumps(value, ensure_ascii=False, default=str)
+    return out
+
+
+def _primitive_list(value: Any) -> bool:
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
+        return False
+    kinds = {type(v) for v in value}
+    return len(kinds) == 1 and next(iter(kinds)) in (str, bool, int, float)
+
+
+# ----------------------------------------------------- what an evaluation judges by default --
+# The last inference (generation) or pipeline span that ended, per trace and per context:
+# record_evaluation() called after the pipeline returned judges that pipeline's answer.
+_MAX_TRACES = 1024
+_ended_lock = threading.Lock()
+_ended_by_trace: dict[int, tuple[SpanContext, str | None]] = {}
+_ended_here: ContextVar[tuple[SpanContext, str | None] | None] = ContextVar(
+    "ragsight_last_judged_span", default=None
+)
+
+
+def note_ended(context: SpanContext, response_id: str | None) -> None:
+    """An inference or pipeline stage span ended (the engine calls this; cheap)."""
+    entry = (context, response_id)
+    _ended_here.set(entry)
+    with _ended_lock:
+        _ended_by_trace.pop(context.trace_id, None)
+        _ended_by_trace[context.trace_id] = entry
+        if len(_ended_by_trace) > _MAX_TRACES:
+            del _ended_by_trace[next(iter(_ended_by_trace))]
+
+
+def last_ended(trace_id: int | None) -> tuple[SpanContext, str | None] | None:
+    """The most recently ended inference/pipeline span of ``trace_id``; with ``None`` (no
+    span is current), the one that ended last in this context (thread or task)."""
+    if trace_id is None:
+        return _ended_here.get()
+    with _ended_lock:
+        return _ended_by_trace.get(trace_id)
+
+
+def reset_for_tests() -> None:
+    with _ended_lock:
+        _ended_by_trace.clear()
+    _ended_here.set(None)
+    set_span_events(names.SPAN_EVENTS_MIRROR)
