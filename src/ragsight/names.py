@@ -64,7 +64,9 @@ GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
 GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
-GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"  # retrieval and sampling top-k (double)
+# sampling top-k: an int in latest; in v1.41.0 a double, also used for retrieval top-k
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"  # latest: retrieval top-k (int)
 GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
 GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
 GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
@@ -949,10 +951,23 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
     _attr(GEN_AI_REQUEST_TEMPERATURE),
     _attr(GEN_AI_REQUEST_MAX_TOKENS),
     _attr(GEN_AI_REQUEST_TOP_P),
-    _attr(
+    Convention(
         GEN_AI_REQUEST_TOP_K,
-        "ragsight's old opt-in emitted gen_ai.retrieval.top_k (int); the genai registry "
-        "defines no such name",
+        "attribute",
+        SRC_CORE + "; " + SRC_GENAI_MIGRATION + ": type double -> int, decoding only (#217)",
+        "a double, on retrieval spans too",
+        latest="= (int; generation spans only)",
+        v1_41="= (double; generation and retrieval spans)",
+    ),
+    Convention(
+        GEN_AI_RETRIEVAL_TOP_K,
+        "attribute",
+        SRC_GENAI_MIGRATION + ": gen_ai.request.top_k -> gen_ai.retrieval.top_k on "
+        "retrieval spans, int (#217); emitted by opentelemetry-util-genai 1.3b0 "
+        "opentelemetry/util/genai/_retrieval_invocation.py. registry.yaml@e8fc575 predates it",
+        "gen_ai.request.top_k (double)",
+        latest="= (int)",
+        v1_41=f"{GEN_AI_REQUEST_TOP_K} (double)",
     ),
     _attr(GEN_AI_REQUEST_FREQUENCY_PENALTY),
     _attr(GEN_AI_REQUEST_PRESENCE_PENALTY),

@@ -144,6 +144,7 @@ class Plan:
     """The precomputed per-stage data the hot path and the metrics drain read."""
 
     __slots__ = (
+        "__weakref__",
         "_genai_by_error",
         "_genai_by_key",
         "_stage_by_error",
@@ -166,6 +167,7 @@ class Plan:
         "spec",
         "stage",
         "token_attrs",
+        "top_k",
     )
 
     def __init__(self, spec: StageSpec, op_name: str, fn: Any = None) -> None:
@@ -191,6 +193,7 @@ class Plan:
             attrs[names.GEN_AI_REQUEST_MODEL] = spec.model
         if spec.data_source is not None:
             attrs[names.GEN_AI_DATA_SOURCE_ID] = spec.data_source
+        self.top_k = spec.top_k
         if spec.top_k is not None:
             key, value = _semconv.top_k_attribute(spec.top_k)
             attrs[key] = value
@@ -202,6 +205,8 @@ class Plan:
             attrs[names.GEN_AI_TOOL_NAME] = op_name
         attrs.update(spec.attributes)
         self.span_attrs = attrs
+        if spec.top_k is not None:  # its name and type depend on the conventions mode
+            _semconv.depends_on_mode(self)
 
         self.operation = operation
         # GenAI span names are "{operation} {target}" or "{operation}" (the conventions'
@@ -277,6 +282,21 @@ class Plan:
             names.RAG_STAGE: stage,
             names.RAG_OPERATION_NAME: op_name,
         }
+
+    def apply_semconv_mode(self) -> None:
+        """Rename the top-k start attribute for the mode now in force (a new dict: spans
+        starting meanwhile read the old one whole)."""
+        if self.top_k is None:
+            return
+        user = {k for k, _ in self.spec.attributes}  # the decorator's attributes= win
+        attrs = {
+            k: v
+            for k, v in self.span_attrs.items()
+            if k not in _semconv.TOP_K_ATTRIBUTES or k in user
+        }
+        key, value = _semconv.top_k_attribute(self.top_k)
+        attrs.setdefault(key, value)
+        self.span_attrs = attrs
 
     @staticmethod
     def _with_error(

@@ -15,8 +15,9 @@ and never raises for an unknown shape.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
@@ -26,9 +27,24 @@ from ragsight import names
 _mode: str = names.SEMCONV_DEFAULT
 
 
+class ModeDependent(Protocol):
+    """Something precomputed from the mode (a stage's start attributes) that is rebuilt
+    when the mode changes: decorators usually run at import, before configure()."""
+
+    def apply_semconv_mode(self) -> None: ...
+
+
+_dependents: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def mode() -> str:
     """The conventions generation in force (``latest`` or ``v1.41.0``)."""
     return _mode
+
+
+def depends_on_mode(obj: ModeDependent) -> None:
+    """Call ``obj.apply_semconv_mode()`` whenever the mode changes (weakly referenced)."""
+    _dependents.add(obj)
 
 
 def set_mode(value: str) -> None:
@@ -36,7 +52,11 @@ def set_mode(value: str) -> None:
     global _mode
     if value not in names.SEMCONV_MODES:
         raise ValueError(f"semconv mode must be one of {names.SEMCONV_MODES}, got {value!r}")
+    changed = value != _mode
     _mode = value
+    if changed:
+        for dependent in list(_dependents):
+            dependent.apply_semconv_mode()
 
 
 def reset_for_tests() -> None:
@@ -50,9 +70,14 @@ def schema_url() -> str:
 
 
 def top_k_attribute(top_k: int) -> tuple[str, int | float]:
-    """Retrieval top-k: ``gen_ai.request.top_k`` (a double) in both modes; the registry of
-    semantic-conventions-genai defines no other top-k name (names.CONVENTIONS)."""
+    """Retrieval top-k: ``gen_ai.retrieval.top_k`` (an int) in latest, ``gen_ai.request.top_k``
+    (a double) in v1.41.0 (names.CONVENTIONS cites both)."""
+    if _mode == names.SEMCONV_LATEST:
+        return names.GEN_AI_RETRIEVAL_TOP_K, int(top_k)
     return names.GEN_AI_REQUEST_TOP_K, float(top_k)
+
+
+TOP_K_ATTRIBUTES: Final = (names.GEN_AI_RETRIEVAL_TOP_K, names.GEN_AI_REQUEST_TOP_K)
 
 
 def workflow_name_attribute() -> str:
@@ -260,7 +285,15 @@ _REQUEST_PARAMS: Final = (
     ("n", names.GEN_AI_REQUEST_CHOICE_COUNT, _int),
     ("stream", names.GEN_AI_REQUEST_STREAM, lambda v: v if isinstance(v, bool) else None),
 )
-_GENERATION_ONLY_TOP_K: Final = (("top_k", names.GEN_AI_REQUEST_TOP_K, _float),)
+
+
+def _sampling_top_k(value: Any) -> int | float | None:
+    """gen_ai.request.top_k: an int in latest (semantic-conventions-genai #217), a double in
+    v1.41.0."""
+    return _int(value) if _mode == names.SEMCONV_LATEST else _float(value)
+
+
+_GENERATION_ONLY_TOP_K: Final = (("top_k", names.GEN_AI_REQUEST_TOP_K, _sampling_top_k),)
 _GENERATION_PARAMS: Final = _REQUEST_PARAMS + _GENERATION_ONLY_TOP_K
 _MODEL_ARGS: Final = ("model", "model_name", "model_id", "deployment_name")
 

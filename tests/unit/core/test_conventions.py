@@ -212,7 +212,8 @@ def test_request_parameters_come_from_keyword_arguments(otel):
     assert attributes[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
     assert attributes[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
     assert attributes[names.GEN_AI_REQUEST_TOP_P] == 1.0
-    assert attributes[names.GEN_AI_REQUEST_TOP_K] == 5.0
+    assert attributes[names.GEN_AI_REQUEST_TOP_K] == 5
+    assert type(attributes[names.GEN_AI_REQUEST_TOP_K]) is int  # latest: an int (#217)
     assert list(attributes[names.GEN_AI_REQUEST_STOP_SEQUENCES]) == ["END"]
     assert attributes[names.GEN_AI_REQUEST_SEED] == 7
     assert attributes[names.GEN_AI_REQUEST_CHOICE_COUNT] == 2

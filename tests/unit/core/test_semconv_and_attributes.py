@@ -69,14 +69,35 @@ def test_sampling_relevant_attributes_are_set_at_span_start(otel):
     assert seen[names.GEN_AI_OPERATION_NAME] == "chat"
 
 
-@pytest.mark.parametrize("mode", names.SEMCONV_MODES)
-def test_workflow_and_top_k_names_are_the_registry_ones_in_every_mode(otel, mode):
+@pytest.mark.parametrize(
+    ("mode", "key", "other"),
+    [
+        (names.SEMCONV_LATEST, names.GEN_AI_RETRIEVAL_TOP_K, names.GEN_AI_REQUEST_TOP_K),
+        (names.SEMCONV_V1_41, names.GEN_AI_REQUEST_TOP_K, names.GEN_AI_RETRIEVAL_TOP_K),
+    ],
+)
+def test_retrieval_top_k_has_the_name_and_type_of_each_mode(otel, mode, key, other):
     _semconv.set_mode(mode)
     ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])()
-    ragsight.pipeline("qa")(lambda: None)()
+    retrieval = otel.span("retrieval kb").attributes
+    assert retrieval[key] == 5
+    assert type(retrieval[key]) is (int if mode == names.SEMCONV_LATEST else float)
+    assert other not in retrieval
+
+
+def test_a_retrieval_decorated_before_the_mode_is_pinned_follows_the_pin(otel):
+    search = ragsight.retrieval(data_source="kb", top_k=5)(lambda: [])  # at import time
+    _semconv.set_mode(names.SEMCONV_V1_41)  # then configure(semconv="v1.41.0")
+    search()
     retrieval = otel.span("retrieval kb").attributes
     assert retrieval[names.GEN_AI_REQUEST_TOP_K] == 5.0
-    assert "gen_ai.retrieval.top_k" not in retrieval
+    assert names.GEN_AI_RETRIEVAL_TOP_K not in retrieval
+
+
+@pytest.mark.parametrize("mode", names.SEMCONV_MODES)
+def test_the_workflow_name_is_the_registry_one_in_every_mode(otel, mode):
+    _semconv.set_mode(mode)
+    ragsight.pipeline("qa")(lambda: None)()
     pipeline = otel.span("invoke_workflow qa").attributes
     assert pipeline[names.GEN_AI_WORKFLOW_NAME] == "qa"
     assert "gen_ai.agent.name" not in pipeline  # invoke_agent's attribute, not a workflow's
