@@ -32,7 +32,7 @@ class Usage:
 @dataclass(frozen=True)
 class Completion:
     text: str
-    usage: Usage  # OpenAI-style: read by @generation for gen_ai.client.token.usage
+    usage: Usage  # OpenAI-style: read by @generation for the token usage metrics
 
 
 KB = [

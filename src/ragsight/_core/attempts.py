@@ -7,7 +7,8 @@ into a logical call with one child span per attempt (the first one recorded afte
 fact, from the stage's start to its failure): each attempt span is the stage's operation
 (same name, SpanKind and attributes, plus ``resilience.retry.attempt``), and each attempt, not
 the whole call, is one sample of ``rag.operation.duration`` and
-``gen_ai.client.operation.duration``. Backoff waits happen between attempts, on the
+the stage's GenAI duration (``gen_ai.client.inference.duration`` for a generation in the
+default conventions mode). Backoff waits happen between attempts, on the
 logical span (``resilience.retry.scheduled`` events; ``resilience.retry.delay``), so no
 operation latency includes them. The logical call keeps its own duration: its span, and
 ``resilience.retry.elapsed_s`` on a give-up.
