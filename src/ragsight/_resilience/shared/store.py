@@ -149,8 +149,10 @@ class RedisState:
         return 0 if backend is None else backend.round_trips
 
     def component_names(self) -> list[str]:
+        """The attached components' names, each once (a breaker and a budget for one
+        dependency usually share a name, and one mode)."""
         with self._lock:
-            return [link.name for link in self._links]
+            return sorted({link.name for link in self._links})
 
     def close(self) -> None:
         """Stop the publisher thread and drop the connection (components carry on
