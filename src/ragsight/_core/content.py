@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from ragsight import names
 from ragsight._core import policy as _policy
+from ragsight._core.extract import RAW_RESPONSES, StreamSummary, raw_parsed, response_status
 from ragsight._core.policy import DEFAULT_CONTENT_POLICY, ContentPolicy
 
 logger = logging.getLogger("ragsight")
@@ -256,6 +257,10 @@ class _Redactor:
             if len(value) > _MAX_ITEMS:
                 seq.append(f"... {len(value) - _MAX_ITEMS} more")
             return seq
+        if type(value).__name__ in RAW_RESPONSES:  # with_raw_response: its parsed body
+            parsed = raw_parsed(value)
+            if parsed is not value:
+                return self.value(parsed, depth)
         dump = getattr(value, "model_dump", None)  # pydantic v2 models
         if callable(dump):  # a model is its data: its fields cost no extra depth
             return self.value(dump(), depth)
@@ -312,6 +317,11 @@ def _field(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
+# text parts: chat content parts and Anthropic blocks ("text"), the Responses API's
+# "input_text" (sent) and "output_text" (generated)
+_TEXT_PARTS: Final = frozenset({"text", "input_text", "output_text"})
+
+
 def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
     """GenAI message parts of one message's content: a string, or a list of openai
     content parts / Anthropic content blocks (``{"type": "text", "text": ...}``)."""
@@ -326,7 +336,7 @@ def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
             text = _field(part, "text")
             if isinstance(part, str):
                 out.append(_text_part(red, part))
-            elif kind == "text" and isinstance(text, str):
+            elif kind in _TEXT_PARTS and isinstance(text, str):
                 out.append(_text_part(red, text))
             elif kind in ("tool_use", "function"):
                 out.append({"type": "tool_call", "name": red.text(str(_field(part, "name")))})
@@ -340,6 +350,8 @@ def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
     """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) from an OpenAI-style
     ``messages`` argument, or from a single prompt/question string."""
     messages = arguments.get("messages")
+    if not isinstance(messages, (list, tuple)):
+        messages = arguments.get("input")  # the Responses API's input= as a message list
     out: list[dict[str, Any]] = []
     if isinstance(messages, (list, tuple)):
         # a system prompt passed apart (Anthropic's system=) is system_instructions()
@@ -375,6 +387,11 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
             [{"role": "assistant", "parts": [_text_part(red, result)], "finish_reason": "stop"}],
             ensure_ascii=False,
         )
+    result = raw_parsed(result)
+    if isinstance(result, StreamSummary):
+        return _streamed_messages(red, result)
+    if _field(result, "object") == "response":
+        return _response_messages(red, result)
     choices = _field(result, "choices")
     if not isinstance(choices, (list, tuple)):
         content = _field(result, "content")  # an Anthropic Message
@@ -406,6 +423,42 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
                 "finish_reason": reason if isinstance(reason, str) else "stop",
             }
         )
+    return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def _streamed_messages(red: _Redactor, summary: StreamSummary) -> str | None:
+    """Output messages of a stream: the text :class:`StreamReader` kept per choice."""
+    if not summary.messages:
+        return None
+    reasons = [c.get("finish_reason") for c in summary.choices or []]
+    out = []
+    for i, message in enumerate(summary.messages[:_MAX_ITEMS]):
+        reason = reasons[i] if i < len(reasons) else summary.stop_reason
+        out.append(
+            {
+                "role": "assistant",
+                "parts": [_text_part(red, message.get("content", ""))],
+                "finish_reason": reason if isinstance(reason, str) else "stop",
+            }
+        )
+    return json.dumps(out, ensure_ascii=False)
+
+
+def _response_messages(red: _Redactor, response: Any) -> str | None:
+    """Output messages of an openai Responses API ``Response``: its ``message`` items."""
+    items = _field(response, "output")
+    if not isinstance(items, (list, tuple)):
+        return None
+    reason = response_status(response) or "stop"
+    out = [
+        {
+            "role": "assistant",
+            "parts": _parts(red, _field(item, "content")),
+            "finish_reason": reason,
+        }
+        for item in items[:_MAX_ITEMS]
+        if _field(item, "type") == "message"
+    ]
     return json.dumps(out, ensure_ascii=False) if out else None
 
 

@@ -285,6 +285,8 @@ class StageCall:
                 self._models = (self._models[0], readout.response_model)
             if self._provider is None and self._plan.reads_request:
                 found = _semconv.provider_of_response(result)
+                if found is None and readout is not None:
+                    found = readout.provider  # a stream's chunks told
                 if found is not None:
                     self._provider = found
                     self._span.set_attribute(names.GEN_AI_PROVIDER_NAME, found)
@@ -316,7 +318,9 @@ class StageCall:
         if self._plan.reads == "usage":  # chunks are read as they pass, never kept
             reader = self._reader
             if reader is None:
-                reader = self._reader = _extract.StreamReader()
+                policy = self._policy  # capture on: the generated text is kept (bounded)
+                limit = policy.max_length if policy is not None else 0
+                reader = self._reader = _extract.StreamReader(limit)
             reader.feed(item)
             return
         items = self._items
@@ -427,7 +431,10 @@ class StageCall:
             if span.is_recording():
                 span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, first_chunk)
         if self._policy is not None:
-            streamed = self._items is not None or self._reader is not None
+            streamed = self._items is not None  # a usage stream's summary has its text
+            if self._result is not _NOTHING and (streamed or result is None):
+                # a returned library stream's final snapshot (returned.py): its content
+                result, streamed = self._result, False
             if readout_needed and result is not _NOTHING and not streamed:
                 self._add_content(names.RAG_OUTPUT, result)
                 if self._plan.stage == names.STAGE_GENERATION:
@@ -627,7 +634,7 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
             raise
         _CURRENT_RESET(stage_token)
         _detach(otel_token)
-        stream = _returned.stream_kind(type(result))
+        stream = _returned.stream_kind_of(result)
         if stream is not None:  # the stage lasts as long as the stream it returned
             return _returned.wrap(result, stream, call)
         call._finish(result, None, True)
@@ -661,7 +668,7 @@ def _async_wrapper(plan: Plan) -> Wrapper:
             call._finish_exc(exc)
             raise
         call._leave(tokens)
-        stream = _returned.stream_kind(type(result))
+        stream = _returned.stream_kind_of(result)
         if stream is not None:  # e.g. an awaited openai AsyncStream
             return _returned.wrap(result, stream, call)
         call._finish_ok(result)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ragsight._core.semconv import provider_of_type
+
 _SCAN: Final = 1000
 _CAPTURED: Final = 20  # documents listed in captured content
 _DOC_CONTAINERS: Final = (
@@ -53,6 +55,7 @@ class Readout:
     output_tokens: int | None = None
     response_model: str | None = None
     response_id: str | None = None
+    provider: str | None = None  # what a stream's chunks revealed
     finish_reasons: tuple[str, ...] | None = None
     cache_result: str | None = None  # a cache block's hit/miss/error
     time_to_first_chunk: float | None = None  # seconds; streamed generation only
@@ -324,6 +327,7 @@ def embedding_dimension(result: Any) -> int | None:
         if inner is not None:
             return inner
         return _vector_length(_get(first, "embedding"))
+    result = raw_parsed(result)  # embeddings.with_raw_response
     data = _get(result, "data")
     if isinstance(data, (list, tuple)) and data:
         return _vector_length(_get(data[0], "embedding"))
@@ -339,16 +343,25 @@ def _int(value: Any) -> int | None:
     return value if value >= 0 else None
 
 
-def _raw_parsed(result: Any) -> Any:
-    """What an openai ``with_raw_response`` response (``LegacyAPIResponse``/``APIResponse``)
-    parses to, when it already holds a complete body; else ``result`` itself.
+RAW_RESPONSES: Final = frozenset({"LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"})
+
+
+def raw_streamed(result: Any) -> bool:
+    """Whether an openai/anthropic raw response wraps a server-sent event stream
+    (``LegacyAPIResponse._stream``, ``APIResponse._is_sse_stream``)."""
+    return bool(getattr(result, "_stream", False) or getattr(result, "_is_sse_stream", False))
+
+
+def raw_parsed(result: Any) -> Any:
+    """What an openai/anthropic ``with_raw_response`` response (``LegacyAPIResponse``/
+    ``APIResponse``) parses to, when it already holds a complete body; else ``result``.
 
     ``parse()`` is cached by the client, so the caller's own ``parse()`` gets the same
-    object; a streamed raw response is left alone (parsing it would start the stream).
+    object; a streamed raw response is left alone (returned.py follows its stream).
     """
-    if type(result).__name__ not in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"):
+    if type(result).__name__ not in RAW_RESPONSES:
         return result
-    if getattr(result, "_stream", False) or not hasattr(result, "http_response"):
+    if raw_streamed(result) or not hasattr(result, "http_response"):
         return result
     parse = getattr(result, "parse", None)
     if not callable(parse):
@@ -361,7 +374,7 @@ def read_usage(readout: Readout, result: Any) -> None:
     """Token usage and response metadata: openai chat completions, Responses and
     embeddings, Anthropic messages, their ``with_raw_response`` wrappers, and what
     :class:`StreamReader` accumulated from a stream."""
-    result = _raw_parsed(result)
+    result = raw_parsed(result)
     if isinstance(result, (str, bytes, list, tuple)) or result is None:
         return
     usage = _get(result, "usage")
@@ -380,39 +393,88 @@ def read_usage(readout: Readout, result: Any) -> None:
     rid = _get(result, "id")
     if isinstance(rid, str):
         readout.response_id = rid
+    if isinstance(result, StreamSummary):
+        readout.provider = result.provider
     choices = _get(result, "choices")
     if isinstance(choices, (list, tuple)) and choices:
         reasons = tuple(
             r for r in (_get(c, "finish_reason") for c in choices[:_SCAN]) if isinstance(r, str)
         )
         readout.finish_reasons = reasons or None
-    else:
-        stop = _get(result, "stop_reason")  # Anthropic
-        if isinstance(stop, str):
-            readout.finish_reasons = (stop,)
+        return
+    stop = _get(result, "stop_reason")  # Anthropic
+    if isinstance(stop, str):
+        readout.finish_reasons = (stop,)
+        return
+    status = response_status(result)
+    if status is not None:
+        readout.finish_reasons = (status,)
+
+
+def response_status(result: Any) -> str | None:
+    """The Responses API's stop reason: it has no ``finish_reason``; its ``status``
+    (``completed``, ``failed``, ``cancelled``) says how it ended, and an ``incomplete``
+    response says why in ``incomplete_details.reason`` (``max_output_tokens``,
+    ``content_filter``). Provider values, as Anthropic's ``stop_reason`` is kept."""
+    if _get(result, "object") != "response":
+        return None
+    status = _get(result, "status")
+    if status == "incomplete":
+        reason = _get(_get(result, "incomplete_details"), "reason")
+        return reason if isinstance(reason, str) else status
+    return status if isinstance(status, str) else None
+
+
+@dataclass(slots=True)
+class StreamSummary:
+    """What :class:`StreamReader` read from a stream, in the shape :func:`read_usage`
+    reads (numbers and short strings only)."""
+
+    model: str | None = None
+    id: str | None = None
+    usage: dict[str, int | None] | None = None
+    choices: list[dict[str, str]] | None = None
+    stop_reason: str | None = None
+    provider: str | None = None
+    messages: list[dict[str, str]] | None = None  # generated text: content capture only
 
 
 class StreamReader:
-    """Usage, model, id and finish reasons accumulated chunk by chunk from a stream.
+    """Usage, model, id, finish reasons and provider accumulated chunk by chunk.
 
     Reads openai ``ChatCompletionChunk``s (usage arrives in a last chunk with empty
     ``choices``: the finish reasons seen before are kept), ``chat.completions.stream()``
-    events (their ``.chunk``), Responses API events (``response.completed``) and Anthropic
-    stream events (``message_start``/``message_delta``). Holds no chunk.
+    events (their ``.chunk``), Responses API events (``response.completed``/
+    ``incomplete``/``failed`` carry the whole response) and Anthropic stream events
+    (``message_start``/``message_delta``). Holds no chunk; with ``text_limit`` (content
+    capture on) it also keeps the generated text, at most that many characters per choice.
     """
 
-    __slots__ = ("_id", "_input", "_model", "_output", "_reasons")
+    __slots__ = (
+        "_id", "_input", "_limit", "_model", "_output", "_provider", "_reasons", "_status",
+        "_texts",
+    )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, text_limit: int = 0) -> None:
+        self._limit = text_limit
+        self._texts: dict[int, list[str]] = {}
         self._input: int | None = None
         self._output: int | None = None
         self._model: str | None = None
         self._id: str | None = None
+        self._provider: str | None = None
+        self._status: str | None = None  # Responses API / Anthropic: one reason
         self._reasons: dict[Any, str] = {}
 
     def feed(self, item: Any) -> None:
-        if isinstance(item, (str, bytes)) or item is None:
+        if isinstance(item, str):  # a generator stage yielding text
+            if self._limit:
+                self._text(0, item)
             return
+        if isinstance(item, bytes) or item is None:
+            return
+        if self._provider is None:
+            self._provider = provider_of_type(item)
         chunk = _get(item, "chunk")  # chat.completions.stream() ChunkEvent
         if chunk is not None:
             item = chunk
@@ -425,9 +487,23 @@ class StreamReader:
         if isinstance(choices, (list, tuple)):
             for n, choice in enumerate(choices[:_SCAN]):
                 reason = _get(choice, "finish_reason")
+                index = _get(choice, "index")
+                key = index if isinstance(index, int) else n
                 if isinstance(reason, str):
-                    index = _get(choice, "index")
-                    self._reasons[index if isinstance(index, int) else n] = reason
+                    self._reasons[key] = reason
+                if self._limit:
+                    self._text(key, _get(_get(choice, "delta"), "content"))
+
+    def _text(self, key: int, text: Any) -> None:
+        if not isinstance(text, str) or not text:
+            return
+        parts = self._texts.get(key)
+        if parts is None:
+            if len(self._texts) >= _CAPTURED:
+                return
+            parts = self._texts[key] = []
+        if sum(len(p) for p in parts) < self._limit:
+            parts.append(text)
 
     def _response(self, obj: Any) -> None:
         usage = _get(obj, "usage")
@@ -454,20 +530,34 @@ class StreamReader:
                 self._output = out
             stop = _get(_get(event, "delta"), "stop_reason")
             if isinstance(stop, str):
-                self._reasons[0] = stop
+                self._status = stop
+        elif kind == "content_block_delta":  # Anthropic text
+            if self._limit:
+                self._text(0, _get(_get(event, "delta"), "text"))
+        elif kind == "response.output_text.delta":  # Responses API text
+            if self._limit:
+                self._text(0, _get(event, "delta"))
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
-            self._response(_get(event, "response"))
+            response = _get(event, "response")
+            self._response(response)
+            self._status = response_status(response) or self._status
         elif kind == "chunk":
             self._response(event)
 
-    def result(self) -> dict[str, Any]:
-        """What was read, in the shape :func:`read_usage` reads."""
-        out: dict[str, Any] = {"model": self._model, "id": self._id}
+    def result(self) -> StreamSummary:
+        """What was read."""
+        out = StreamSummary(model=self._model, id=self._id, provider=self._provider)
         if self._input is not None or self._output is not None:
-            out["usage"] = {"input_tokens": self._input, "output_tokens": self._output}
+            out.usage = {"input_tokens": self._input, "output_tokens": self._output}
         if self._reasons:
-            out["choices"] = [
+            out.choices = [
                 {"finish_reason": r} for _, r in sorted(self._reasons.items(), key=_index_key)
+            ]
+        out.stop_reason = self._status
+        if self._texts:
+            out.messages = [
+                {"role": "assistant", "content": "".join(parts)[: self._limit]}
+                for _, parts in sorted(self._texts.items())
             ]
         return out
 

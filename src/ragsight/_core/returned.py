@@ -16,19 +16,34 @@ Recognition is by the type's protocol methods and name (``__next__``, ``__anext_
 
 from __future__ import annotations
 
-from typing import Any, Final
+import inspect
+from typing import Any, Final, Protocol
 
 import wrapt
 
+from ragsight._core import extract as _extract
 from ragsight._core.callables import StreamObserver
 
 ITER: Final = "iter"
 AITER: Final = "aiter"
 MANAGER: Final = "manager"
 AMANAGER: Final = "amanager"
+RAW: Final = "raw"  # with_raw_response of a stream: parse() gives it
+ARAW: Final = "araw"  # an async with_streaming_response's APIResponse: await parse()
 
 _NOT_STREAMS: Final[tuple[type, ...]] = (str, bytes, bytearray, list, tuple, dict, set, int, float)
 _kinds: dict[type, str | None] = {t: None for t in (*_NOT_STREAMS, type(None), bool)}
+# openai/anthropic: ChatCompletionStreamManager, MessageStreamManager, ResponseStreamManager
+# and with_streaming_response's ResponseContextManager
+_MANAGER_SUFFIXES: Final = ("StreamManager", "ResponseContextManager")
+
+
+class Observer(StreamObserver, Protocol):
+    """A stream observer that also takes the stream's final result (a library stream's
+    accumulated snapshot, a streamed raw response's parsed body): the stage's
+    ``set_result``."""
+
+    def set_result(self, result: Any) -> None: ...
 
 
 def stream_kind(tp: type) -> str | None:
@@ -43,6 +58,15 @@ def stream_kind(tp: type) -> str | None:
     return found
 
 
+def stream_kind_of(result: Any) -> str | None:
+    """What ``result`` is as a returned stream: its type's kind, except that a raw
+    response holding a complete body is no stream (extract.py reads its ``parse()``)."""
+    kind = stream_kind(type(result))
+    if kind == RAW and not _extract.raw_streamed(result):
+        return None
+    return kind
+
+
 def _classify(tp: type) -> str | None:
     if issubclass(tp, _NOT_STREAMS) or issubclass(tp, wrapt.ObjectProxy):
         return None
@@ -50,30 +74,60 @@ def _classify(tp: type) -> str | None:
         return AITER
     if hasattr(tp, "__next__"):
         return ITER
-    if tp.__name__.endswith("StreamManager"):  # openai/anthropic ...StreamManager
+    name = tp.__name__
+    if name.endswith(_MANAGER_SUFFIXES):
         if hasattr(tp, "__aenter__"):
             return AMANAGER
         if hasattr(tp, "__enter__"):
             return MANAGER
+    parse = getattr(tp, "parse", None)
+    if name in _extract.RAW_RESPONSES and callable(parse):
+        return ARAW if inspect.iscoroutinefunction(parse) else RAW
     return None
 
 
-def wrap(result: Any, kind: str, observer: StreamObserver) -> Any:
+def _final_of(stream: Any) -> Any:
+    """The result a library stream accumulated itself, read once it ended: openai
+    ``ChatCompletionStream.current_completion_snapshot``, anthropic ``MessageStream.
+    current_message_snapshot`` (both raise before the first event), openai
+    ``ResponseStream``'s completed response. It covers consumers that bypass the proxy's
+    ``__next__`` (``get_final_completion()``, ``until_done()``, ``text_stream``)."""
+    for attr in ("current_completion_snapshot", "current_message_snapshot"):
+        try:
+            found = getattr(stream, attr, None)
+        except Exception:  # no event yet: the library asserts
+            found = None
+        if found is not None:
+            return found
+    return getattr(getattr(stream, "_state", None), "_completed_response", None)
+
+
+def wrap(result: Any, kind: str, observer: Observer) -> Any:
     """The proxy the caller receives for the stream ``result`` of kind ``kind``."""
     proxy_type = _PROXIES[kind]
     return proxy_type(result, observer)
 
 
 class _Proxy(wrapt.ObjectProxy[Any]):
-    def __init__(self, wrapped: Any, observer: StreamObserver) -> None:
+    def __init__(self, wrapped: Any, observer: Observer) -> None:
         super().__init__(wrapped)
-        self._self_observer = observer
+        self._self_observer: Observer | None = observer
         self._self_done = False
 
     def _self_end(self, error: BaseException | None, closed: bool) -> None:
-        if not self._self_done:
-            self._self_done = True
-            self._self_observer.end(error, closed)
+        observer = self._self_observer
+        if self._self_done or observer is None:
+            return
+        self._self_done = True
+        self._self_observer = None  # an ended stream the caller keeps holds no stage
+        if error is None:
+            final = self._self_final()
+            if final is not None:
+                observer.set_result(final)
+        observer.end(error, closed)
+
+    def _self_final(self) -> Any:
+        return _final_of(self.__wrapped__)
 
     def __del__(self) -> None:  # collected unfinished: the stage ends as closed
         if not self._self_done:
@@ -88,6 +142,8 @@ class _Stream(_Proxy):
 
     def __next__(self) -> Any:
         observer = self._self_observer
+        if observer is None:  # ended (closed, exhausted): the stream answers for itself
+            return next(self.__wrapped__)
         token = observer.resume()
         try:
             item = next(self.__wrapped__)
@@ -128,6 +184,8 @@ class _AStream(_Proxy):
 
     async def __anext__(self) -> Any:
         observer = self._self_observer
+        if observer is None:
+            return await self.__wrapped__.__anext__()
         token = observer.resume()
         try:
             item = await self.__wrapped__.__anext__()
@@ -166,13 +224,64 @@ class _AStream(_Proxy):
             self._self_end(None, True)
 
 
+class _Raw(_Proxy):
+    """A raw response of a stream (``with_raw_response.create(stream=True)``), or the
+    ``APIResponse`` a ``with_streaming_response`` block opened: ``parse()`` gives the
+    stream (followed by this stage) or the complete body (read as the stage's result)."""
+
+    def __init__(self, wrapped: Any, observer: Observer) -> None:
+        super().__init__(wrapped, observer)
+        self._self_parsed: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_parsed_as(self.__wrapped__.parse(*args, **kwargs))
+
+    def _self_parsed_as(self, parsed: Any) -> Any:
+        if self._self_parsed is not None and self._self_parsed.__wrapped__ is parsed:
+            return self._self_parsed  # the client caches parse(): so does the proxy
+        observer = self._self_observer
+        if observer is None:
+            return parsed
+        kind = stream_kind(type(parsed))
+        if kind in (ITER, AITER):
+            self._self_parsed = _PROXIES[kind](parsed, _Shared(self))
+            return self._self_parsed
+        observer.set_result(parsed)
+        if not _extract.raw_streamed(self.__wrapped__) and not isinstance(self, _OpenedRaw):
+            self._self_end(None, False)
+        return parsed
+
+    def _self_final(self) -> Any:
+        parsed = self._self_parsed
+        return _final_of(parsed.__wrapped__) if parsed is not None else None
+
+
+class _ARaw(_Raw):
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_parsed_as(await self.__wrapped__.parse(*args, **kwargs))
+
+
+class _OpenedRaw(_Raw):
+    """The ``APIResponse`` of a ``with_streaming_response`` block: its stage ends when
+    the block exits, whatever ``parse()`` gave."""
+
+
+class _AOpenedRaw(_ARaw, _OpenedRaw):
+    pass
+
+
 class _Manager(_Proxy):
-    """``client.chat.completions.stream(...)`` and the like: the stream it opens on
-    ``__enter__`` is stepped by the stage; ``__exit__`` ends the stage."""
+    """``client.chat.completions.stream(...)``, ``with_streaming_response.create(...)``
+    and the like: what ``__enter__`` opens is followed by the stage; ``__exit__`` ends it."""
+
+    def __init__(self, wrapped: Any, observer: Observer) -> None:
+        super().__init__(wrapped, observer)
+        self._self_opened: Any = None
 
     def __enter__(self) -> Any:
-        stream = self.__wrapped__.__enter__()
-        return _Stream(stream, _Shared(self))
+        opened = self.__wrapped__.__enter__()
+        self._self_opened = opened
+        return _opened(opened, self)
 
     def __exit__(self, *exc_info: Any) -> Any:
         try:
@@ -180,11 +289,20 @@ class _Manager(_Proxy):
         finally:
             self._self_end(None, True)
 
+    def _self_final(self) -> Any:
+        opened = self._self_opened
+        if opened is None:
+            return None
+        if type(opened).__name__ in _extract.RAW_RESPONSES:
+            return None  # its parse() already set the result
+        return _final_of(opened)
 
-class _AManager(_Proxy):
+
+class _AManager(_Manager):
     async def __aenter__(self) -> Any:
-        stream = await self.__wrapped__.__aenter__()
-        return _AStream(stream, _Shared(self))
+        opened = await self.__wrapped__.__aenter__()
+        self._self_opened = opened
+        return _opened(opened, self)
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         try:
@@ -193,23 +311,50 @@ class _AManager(_Proxy):
             self._self_end(None, True)
 
 
+def _opened(opened: Any, manager: _Proxy) -> Any:
+    kind = stream_kind(type(opened))
+    shared = _Shared(manager)
+    if kind == ITER:
+        return _Stream(opened, shared)
+    if kind == AITER:
+        return _AStream(opened, shared)
+    if kind == RAW:
+        return _OpenedRaw(opened, shared)
+    if kind == ARAW:
+        return _AOpenedRaw(opened, shared)
+    return opened
+
+
 class _Shared:
-    """The manager's observer as seen by the stream it opened: the stage ends once,
-    whichever of the two finishes first."""
+    """The manager's observer as seen by what it opened: the stage ends once, when the
+    manager exits (or the opened stream ends first)."""
 
     __slots__ = ("_manager",)
 
     def __init__(self, manager: _Proxy) -> None:
         self._manager = manager
 
+    def _observer(self) -> Observer | None:
+        return self._manager._self_observer
+
     def resume(self) -> Any:
-        return self._manager._self_observer.resume()
+        observer = self._observer()
+        return observer.resume() if observer is not None else None
 
     def pause(self, token: Any) -> None:
-        self._manager._self_observer.pause(token)
+        observer = self._observer()
+        if observer is not None:
+            observer.pause(token)
 
     def item(self, item: Any) -> None:
-        self._manager._self_observer.item(item)
+        observer = self._observer()
+        if observer is not None:
+            observer.item(item)
+
+    def set_result(self, result: Any) -> None:
+        observer = self._observer()
+        if observer is not None:
+            observer.set_result(result)
 
     def end(self, error: BaseException | None, closed: bool) -> None:
         self._manager._self_end(error, closed)
@@ -220,4 +365,6 @@ _PROXIES: Final[dict[str, type[_Proxy]]] = {
     AITER: _AStream,
     MANAGER: _Manager,
     AMANAGER: _AManager,
+    RAW: _Raw,
+    ARAW: _ARaw,
 }

@@ -1,0 +1,506 @@
+"""Every LLM-client row of docs/readers.md, with the objects the openai and anthropic
+clients themselves build from real wire payloads (tests/support/llm_wire.py), sync and
+async: usage in and out, time to first chunk, finish reasons, response model and id,
+provider and captured output; and the caller gets the object the client returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx
+import httpx2
+import llm_wire as wire
+import openai
+import pytest
+from openai.lib.streaming.chat import AsyncChatCompletionStream, ChatCompletionStream
+from openai.lib.streaming.responses import AsyncResponseStream, ResponseStream
+
+import ragsight
+import ragsight.testing
+from ragsight import names
+
+MSGS = [{"role": "user", "content": "Capital of France?"}]
+
+
+def _openai() -> openai.OpenAI:
+    transport = httpx.MockTransport(wire.openai_handler)
+    return openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
+    )
+
+
+def _aopenai() -> openai.AsyncOpenAI:
+    transport = httpx.MockTransport(wire.openai_handler)
+    client = httpx.AsyncClient(transport=transport)
+    return openai.AsyncOpenAI(api_key="sk-test", max_retries=0, http_client=client)
+
+
+def _anthropic() -> anthropic.Anthropic:
+    transport = httpx2.MockTransport(wire.anthropic_handler(httpx2.Response))
+    return anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+
+def _aanthropic() -> anthropic.AsyncAnthropic:
+    transport = httpx2.MockTransport(wire.anthropic_handler(httpx2.Response))
+    return anthropic.AsyncAnthropic(
+        api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
+    )
+
+
+@dataclass(frozen=True)
+class Expect:
+    input_tokens: int
+    output_tokens: int | None
+    finish_reasons: list[str] | None
+    model: str
+    response_id: str | None
+    provider: str
+    first_chunk: bool  # streamed through the returned object: time to first chunk
+    dimension: int | None = None
+
+
+CHAT = Expect(12, 3, ["stop"], wire.CHAT_MODEL, "chatcmpl-AbC1", "openai", False)
+CHAT_STREAM = Expect(9, 2, ["stop"], wire.CHAT_MODEL, "chatcmpl-Str1", "openai", True)
+RESPONSES = Expect(21, 4, ["completed"], "gpt-4.1-2025-04-14", wire.RESPONSE["id"], "openai", False)
+RESPONSES_STREAM = Expect(**{**RESPONSES.__dict__, "first_chunk": True})
+EMBED = Expect(5, None, None, wire.EMBED_MODEL, None, "openai", False, dimension=6)
+CLAUDE = Expect(14, 4, ["end_turn"], wire.CLAUDE_MODEL, wire.MESSAGE["id"], "anthropic", False)
+CLAUDE_STREAM = Expect(
+    17, 6, ["max_tokens"], wire.CLAUDE_MODEL, wire.MESSAGE["id"], "anthropic", True
+)
+
+
+def _text_of_chat(result: Any) -> str:
+    return result.choices[0].message.content
+
+
+# ---- sync cases: (call the client, consume what the stage returned -> the caller's text)
+def _chat_stream(stream: Any) -> str:
+    assert isinstance(stream, openai.Stream)
+    return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+
+def _manager_events(manager: Any) -> str:
+    with manager as stream:
+        assert isinstance(stream, ChatCompletionStream)
+        return "".join(e.delta for e in stream if e.type == "content.delta")
+
+
+def _manager_final(manager: Any) -> str:
+    with manager as stream:
+        return stream.get_final_completion().choices[0].message.content
+
+
+def _responses_events(stream: Any) -> str:
+    assert isinstance(stream, openai.Stream)
+    return "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+
+
+def _responses_manager(manager: Any) -> str:
+    with manager as stream:
+        assert isinstance(stream, ResponseStream)
+        return "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+
+
+def _responses_manager_final(manager: Any) -> str:
+    with manager as stream:
+        return stream.get_final_response().output_text
+
+
+def _claude_events(stream: Any) -> str:
+    assert isinstance(stream, anthropic.Stream)
+    return "".join(e.delta.text for e in stream if e.type == "content_block_delta")
+
+
+def _claude_manager(manager: Any) -> str:
+    with manager as stream:
+        assert isinstance(stream, anthropic.lib.streaming.MessageStream)
+        return "".join(stream.text_stream)
+
+
+def _raw(raw: Any) -> str:
+    assert isinstance(raw, openai._legacy_response.LegacyAPIResponse)
+    assert raw.http_response.status_code == 200
+    return _text_of_chat(raw.parse())
+
+
+def _raw_stream(raw: Any) -> str:
+    assert isinstance(raw, openai._legacy_response.LegacyAPIResponse)
+    assert raw.parse() is raw.parse()  # cached, as the client caches it
+    return _chat_stream(raw.parse())
+
+
+def _streaming_response(manager: Any) -> str:
+    with manager as response:
+        assert isinstance(response, openai._response.APIResponse)
+        return _text_of_chat(response.parse())
+
+
+def _streaming_response_stream(manager: Any) -> str:
+    with manager as response:
+        return _chat_stream(response.parse())
+
+
+SYNC: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any], str], Expect]] = {
+    "chat.completions.create": (
+        lambda o, a: o.chat.completions.create(model="m", messages=MSGS),
+        _text_of_chat,
+        CHAT,
+    ),
+    "chat.completions.create(stream=True)": (
+        lambda o, a: o.chat.completions.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        _chat_stream,
+        CHAT_STREAM,
+    ),
+    "chat.completions.stream() iterated": (
+        lambda o, a: o.chat.completions.stream(
+            model="m", messages=MSGS, stream_options={"include_usage": True}
+        ),
+        _manager_events,
+        CHAT_STREAM,
+    ),
+    "chat.completions.stream() get_final_completion": (
+        lambda o, a: o.chat.completions.stream(
+            model="m", messages=MSGS, stream_options={"include_usage": True}
+        ),
+        _manager_final,
+        Expect(**{**CHAT_STREAM.__dict__, "first_chunk": False}),  # the stream bypasses us
+    ),
+    "responses.create": (
+        lambda o, a: o.responses.create(model="m", input="Capital of France?"),
+        lambda r: r.output_text,
+        RESPONSES,
+    ),
+    "responses.create(stream=True)": (
+        lambda o, a: o.responses.create(model="m", input="Capital of France?", stream=True),
+        _responses_events,
+        RESPONSES_STREAM,
+    ),
+    "responses.stream() iterated": (
+        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
+        _responses_manager,
+        RESPONSES_STREAM,
+    ),
+    "responses.stream() get_final_response": (
+        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
+        _responses_manager_final,
+        RESPONSES,
+    ),
+    "chat.completions.with_raw_response": (
+        lambda o, a: o.chat.completions.with_raw_response.create(model="m", messages=MSGS),
+        _raw,
+        CHAT,
+    ),
+    "chat.completions.with_raw_response(stream=True)": (
+        lambda o, a: o.chat.completions.with_raw_response.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        _raw_stream,
+        CHAT_STREAM,
+    ),
+    "chat.completions.with_streaming_response": (
+        lambda o, a: o.chat.completions.with_streaming_response.create(model="m", messages=MSGS),
+        _streaming_response,
+        CHAT,
+    ),
+    "chat.completions.with_streaming_response(stream=True)": (
+        lambda o, a: o.chat.completions.with_streaming_response.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        _streaming_response_stream,
+        CHAT_STREAM,
+    ),
+    "anthropic messages.create": (
+        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS),
+        lambda m: m.content[0].text,
+        CLAUDE,
+    ),
+    "anthropic messages.create(stream=True)": (
+        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS, stream=True),
+        _claude_events,
+        CLAUDE_STREAM,
+    ),
+    "anthropic messages.stream() text_stream": (
+        lambda o, a: a.messages.stream(model="c", max_tokens=64, messages=MSGS),
+        _claude_manager,
+        Expect(**{**CLAUDE_STREAM.__dict__, "first_chunk": False}),  # text_stream bypasses us
+    ),
+    "anthropic messages.with_raw_response": (
+        lambda o, a: a.messages.with_raw_response.create(model="c", max_tokens=64, messages=MSGS),
+        lambda raw: raw.parse().content[0].text,
+        CLAUDE,
+    ),
+}
+
+
+def _attrs(telemetry: ragsight.testing.Telemetry) -> dict[str, Any]:
+    (span,) = telemetry.spans
+    return dict(span.attributes)
+
+
+def _check(attrs: dict[str, Any], expect: Expect) -> None:
+    assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == expect.input_tokens
+    assert attrs.get(names.GEN_AI_USAGE_OUTPUT_TOKENS) == expect.output_tokens
+    reasons = attrs.get(names.GEN_AI_RESPONSE_FINISH_REASONS)
+    assert (list(reasons) if reasons is not None else None) == expect.finish_reasons
+    assert attrs[names.GEN_AI_RESPONSE_MODEL] == expect.model
+    assert attrs.get(names.GEN_AI_RESPONSE_ID) == expect.response_id
+    assert attrs[names.GEN_AI_PROVIDER_NAME] == expect.provider
+    assert (names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attrs) is expect.first_chunk
+    assert attrs.get(names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT) == expect.dimension
+
+
+def _output_text(attrs: dict[str, Any]) -> str:
+    messages = json.loads(attrs[names.GEN_AI_OUTPUT_MESSAGES])
+    return "".join(p["content"] for m in messages for p in m["parts"] if p["type"] == "text")
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_sync_shape_is_read_and_returned_unchanged(telemetry, case):
+    call, consume, expect = SYNC[case]
+    openai_client, anthropic_client = _openai(), _anthropic()
+
+    @ragsight.generation
+    def answer() -> Any:
+        return call(openai_client, anthropic_client)
+
+    assert consume(answer()) == "Paris"  # what the caller got behaves as the client's own
+    _check(_attrs(telemetry), expect)
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_sync_shape_captures_the_generated_text(case):
+    call, consume, _ = SYNC[case]
+    openai_client, anthropic_client = _openai(), _anthropic()
+
+    @ragsight.generation(capture=True)
+    def answer() -> Any:
+        return call(openai_client, anthropic_client)
+
+    with ragsight.testing.capture_telemetry() as telemetry:
+        consume(answer())
+    assert _output_text(_attrs(telemetry)) == "Paris"
+
+
+def test_embeddings_response_gives_prompt_tokens_model_and_dimension(telemetry):
+    client = _openai()
+
+    @ragsight.embedding
+    def embed() -> Any:
+        return client.embeddings.create(model="e", input="Paris")
+
+    response = embed()
+    assert isinstance(response, openai.types.CreateEmbeddingResponse)
+    assert response.data[0].embedding == wire.EMBEDDING_VECTOR  # decoded from base64
+    _check(_attrs(telemetry), EMBED)
+
+
+def test_raw_embeddings_response_gives_the_dimension_too(telemetry):
+    client = _openai()
+
+    @ragsight.embedding
+    def embed() -> Any:
+        return client.embeddings.with_raw_response.create(model="e", input=["a", "b"])
+
+    assert len(embed().parse().data) == 2
+    _check(_attrs(telemetry), Expect(**{**EMBED.__dict__, "input_tokens": 10}))
+
+
+# ---- async: the same rows on the async clients --------------------------------------
+async def _achat_stream(stream: Any) -> str:
+    assert isinstance(stream, openai.AsyncStream)
+    return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+
+async def _amanager_events(manager: Any) -> str:
+    async with manager as stream:
+        assert isinstance(stream, AsyncChatCompletionStream)
+        return "".join([e.delta async for e in stream if e.type == "content.delta"])
+
+
+async def _amanager_final(manager: Any) -> str:
+    async with manager as stream:
+        return (await stream.get_final_completion()).choices[0].message.content
+
+
+async def _aresponses_manager(manager: Any) -> str:
+    async with manager as stream:
+        assert isinstance(stream, AsyncResponseStream)
+        return "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
+
+
+async def _aclaude_events(stream: Any) -> str:
+    assert isinstance(stream, anthropic.AsyncStream)
+    return "".join([e.delta.text async for e in stream if e.type == "content_block_delta"])
+
+
+async def _aclaude_manager(manager: Any) -> str:
+    async with manager as stream:
+        return "".join([t async for t in stream.text_stream])
+
+
+async def _araw_stream(raw: Any) -> str:
+    return await _achat_stream(raw.parse())
+
+
+async def _astreaming_response(manager: Any) -> str:
+    async with manager as response:
+        assert isinstance(response, openai._response.AsyncAPIResponse)
+        return _text_of_chat(await response.parse())
+
+
+async def _astreaming_response_stream(manager: Any) -> str:
+    async with manager as response:
+        return await _achat_stream(await response.parse())
+
+
+async def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(read: Callable[[Any], str]) -> Callable[[Any], Awaitable[str]]:
+    return lambda result: _same(read(result))
+
+
+# (async call: awaited inside the stage, or a manager returned unawaited; consume)
+ASYNC: dict[
+    str, tuple[Callable[[Any, Any], Any], bool, Callable[[Any], Awaitable[str]], Expect]
+] = {
+    "chat.completions.create": (
+        lambda o, a: o.chat.completions.create(model="m", messages=MSGS),
+        True,
+        _plain(_text_of_chat),
+        CHAT,
+    ),
+    "chat.completions.create(stream=True)": (
+        lambda o, a: o.chat.completions.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        True,
+        _achat_stream,
+        CHAT_STREAM,
+    ),
+    "chat.completions.stream() iterated": (
+        lambda o, a: o.chat.completions.stream(
+            model="m", messages=MSGS, stream_options={"include_usage": True}
+        ),
+        False,
+        _amanager_events,
+        CHAT_STREAM,
+    ),
+    "chat.completions.stream() get_final_completion": (
+        lambda o, a: o.chat.completions.stream(
+            model="m", messages=MSGS, stream_options={"include_usage": True}
+        ),
+        False,
+        _amanager_final,
+        Expect(**{**CHAT_STREAM.__dict__, "first_chunk": False}),
+    ),
+    "responses.create": (
+        lambda o, a: o.responses.create(model="m", input="Capital of France?"),
+        True,
+        _plain(lambda r: r.output_text),
+        RESPONSES,
+    ),
+    "responses.stream() iterated": (
+        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
+        False,
+        _aresponses_manager,
+        RESPONSES_STREAM,
+    ),
+    "chat.completions.with_raw_response(stream=True)": (
+        lambda o, a: o.chat.completions.with_raw_response.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        True,
+        _araw_stream,
+        CHAT_STREAM,
+    ),
+    "chat.completions.with_streaming_response": (
+        lambda o, a: o.chat.completions.with_streaming_response.create(model="m", messages=MSGS),
+        False,
+        _astreaming_response,
+        CHAT,
+    ),
+    "chat.completions.with_streaming_response(stream=True)": (
+        lambda o, a: o.chat.completions.with_streaming_response.create(
+            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        ),
+        False,
+        _astreaming_response_stream,
+        CHAT_STREAM,
+    ),
+    "anthropic messages.create": (
+        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS),
+        True,
+        _plain(lambda m: m.content[0].text),
+        CLAUDE,
+    ),
+    "anthropic messages.create(stream=True)": (
+        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS, stream=True),
+        True,
+        _aclaude_events,
+        CLAUDE_STREAM,
+    ),
+    "anthropic messages.stream() text_stream": (
+        lambda o, a: a.messages.stream(model="c", max_tokens=64, messages=MSGS),
+        False,
+        _aclaude_manager,
+        Expect(**{**CLAUDE_STREAM.__dict__, "first_chunk": False}),
+    ),
+}
+
+
+def _run_async(case: str, capture: bool) -> tuple[str, dict[str, Any]]:
+    call, awaited, consume, _ = ASYNC[case]
+
+    async def main() -> str:
+        openai_client, anthropic_client = _aopenai(), _aanthropic()
+
+        @ragsight.generation(capture=capture)
+        async def answer() -> Any:
+            made = call(openai_client, anthropic_client)
+            return await made if awaited else made
+
+        return await consume(await answer())
+
+    with ragsight.testing.capture_telemetry() as telemetry:
+        text = asyncio.run(main())
+        return text, _attrs(telemetry)
+
+
+@pytest.mark.parametrize("case", list(ASYNC))
+def test_async_shape_is_read_and_returned_unchanged(case):
+    text, attrs = _run_async(case, capture=False)
+    assert text == "Paris"
+    _check(attrs, ASYNC[case][3])
+
+
+@pytest.mark.parametrize("case", list(ASYNC))
+def test_async_shape_captures_the_generated_text(case):
+    _, attrs = _run_async(case, capture=True)
+    assert _output_text(attrs) == "Paris"
+
+
+def test_async_embeddings_response_is_read(telemetry):
+    async def main() -> None:
+        client = _aopenai()
+
+        @ragsight.embedding
+        async def embed() -> Any:
+            return await client.embeddings.create(model="e", input="Paris")
+
+        assert len((await embed()).data[0].embedding) == 6
+
+    asyncio.run(main())
+    _check(_attrs(telemetry), EMBED)
