@@ -8,6 +8,9 @@ global providers can be set once) that configures ragsight against one collector
 * slow: the same sink answering after 0.5 s (longer than the export interval);
 * 503: the sink refusing every request;
 * dead: a port with nothing listening;
+* outage+spool: the outage spool enabled (``spool.enabled``, in a temporary directory) and
+  the sink refusing (503) for the first half of the timed calls, then accepting: batches
+  go to disk during the outage and are replayed, in order, during the second half;
 
 then times ``--calls`` calls of a ``@ragsight.retrieval`` function one by one
 (``perf_counter_ns`` around each call), and reports the median and p99 latency per call,
@@ -31,11 +34,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "support")]
 
-CASES = ("healthy", "slow", "503", "dead")
+CASES = ("healthy", "slow", "503", "dead", "outage+spool")
 
 
 def run_case(kind: str, calls: int) -> dict[str, Any]:
     """One case in this process: configure, call, measure, shut down."""
+    import tempfile
     import tracemalloc
 
     from otlp_sink import OtlpSink
@@ -47,10 +51,13 @@ def run_case(kind: str, calls: int) -> dict[str, Any]:
     if kind == "dead":
         endpoint = f"http://127.0.0.1:{closed_port()}"
     else:
+        refusing = kind in {"503", "outage+spool"}
         sink = OtlpSink(
-            fail_with=503 if kind == "503" else None, delay=0.5 if kind == "slow" else 0.0
+            fail_with=503 if refusing else None, delay=0.5 if kind == "slow" else 0.0
         ).start()
         endpoint = sink.http_endpoint
+    spool = kind.endswith("+spool")
+    directory = tempfile.TemporaryDirectory(prefix="ragsight-bench-spool-")
     ragsight.configure(
         service_name=f"bench-{kind}",
         otlp_endpoint=endpoint,
@@ -59,6 +66,8 @@ def run_case(kind: str, calls: int) -> dict[str, Any]:
         shutdown_timeout=1.0,
         batch_schedule_delay=0.05,
         batch_metric_export_interval=0.5,
+        spool_enabled=spool,
+        spool_directory=directory.name,
     )
 
     @ragsight.retrieval
@@ -71,7 +80,10 @@ def run_case(kind: str, calls: int) -> dict[str, Any]:
     tracemalloc.start()
     cpu0 = _cpu()
     clock = time.perf_counter_ns
-    for _ in range(calls):
+    recover_at = calls // 2 if spool else -1
+    for i in range(calls):
+        if i == recover_at and sink is not None:
+            sink.fail_with = None  # the collector answers again: the spool replays
         t0 = clock()
         search("q")
         latencies.append(clock() - t0)
@@ -83,6 +95,11 @@ def run_case(kind: str, calls: int) -> dict[str, Any]:
     shutdown = time.perf_counter() - started
     if sink is not None:
         sink.stop()
+    directory.cleanup()
+    from ragsight._export.health import HEALTH
+
+    spooled = sum(c.get("spooled", 0) for c in HEALTH.spool_counts().values())
+    replayed = sum(c.get("replayed", 0) for c in HEALTH.spool_counts().values())
     latencies.sort()
     return {
         "case": kind,
@@ -91,6 +108,8 @@ def run_case(kind: str, calls: int) -> dict[str, Any]:
         "cpu_us_per_call": cpu / calls * 1e6,
         "peak_mib": peak / (1 << 20),
         "dropped": sum(ragsight.dropped_counts().values()),
+        "spooled": spooled,
+        "replayed": replayed,
         "shutdown_s": shutdown,
     }
 
@@ -111,9 +130,9 @@ def main() -> None:
     print(f"{args.calls} calls per case, one process per case\n")
     print(
         "| collector | median µs | x healthy | p99 µs | CPU µs/call | peak MiB | dropped "
-        "| shutdown s |"
+        "| spooled | replayed | shutdown s |"
     )
-    print("|---|---|---|---|---|---|---|---|", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     healthy = 0.0
     for kind in CASES:
         done = subprocess.run(
@@ -127,7 +146,8 @@ def main() -> None:
         print(
             f"| {row['case']} | {row['median_us']:.1f} | {row['median_us'] / healthy:.2f} "
             f"| {row['p99_us']:.1f} | {row['cpu_us_per_call']:.1f} | {row['peak_mib']:.1f} "
-            f"| {row['dropped']} | {row['shutdown_s']:.2f} |",
+            f"| {row['dropped']} | {row['spooled']} | {row['replayed']} "
+            f"| {row['shutdown_s']:.2f} |",
             flush=True,
         )
 
