@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import urllib.parse
 from collections.abc import Iterator
@@ -134,3 +135,41 @@ def test_a_span_sent_to_the_collector_reaches_jaeger(compose_stack: dict[str, st
         timeout=120,
         what="the service in Jaeger",
     )
+
+
+def test_contrib_image_validates_both_two_tier_configs(docker_engine: Any) -> None:
+    image = f"otel/opentelemetry-collector-contrib:{gen.PINNED_COLLECTOR_VERSION}"
+    for config in ("tier1-loadbalancer.yaml", "tier2-sampler.yaml"):
+        done = subprocess.run(
+            [
+                "docker", "run", "--rm",
+                "-v", f"{ROOT / 'collector' / 'two-tier'}:/cfg:ro",
+                image, "validate", f"--config=/cfg/{config}",
+            ],
+            capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, config + "\n" + done.stdout + done.stderr
+
+
+def test_compose_renders_the_two_tier_profile_with_tier_one_as_the_collector() -> None:
+    """``docker compose config`` needs the compose plugin, not an engine."""
+    version = (
+        subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, text=True, check=False
+        )
+        if shutil.which("docker")
+        else None
+    )
+    if version is None or version.returncode != 0:
+        pytest.skip("the docker compose plugin is not installed")
+    env = {**os.environ, "RAGSIGHT_COLLECTOR_CONFIG": "two-tier/tier1-loadbalancer.yaml"}
+    done = subprocess.run(
+        ["docker", "compose", "--profile", "two-tier", "config", "--format", "json"],
+        cwd=ROOT / "collector", env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    assert {"otel-sampler-1", "otel-sampler-2"} <= set(services)
+    assert services["otel-collector"]["command"] == [
+        "--config=/etc/otelcol/two-tier/tier1-loadbalancer.yaml"
+    ]
