@@ -2,21 +2,28 @@
 
 Bound stated for the fleet trip (docs/scale-out.md): a replica opens at most
 2 x publish_interval + 2 x timeout after the replica that sees the failures tripped. The
-tests wait for it with a generous deadline and never assert a duration.
+tests wait for it with a generous deadline and never assert a duration. The bound for a
+slow Redis is semantic: the app's calls complete while the server is blocked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_py
 from redis_server import RedisServer
+
+import ragsight
 
 APP = Path(__file__).resolve().parents[1] / "support" / "scale_out_app.py"
 INTERVAL = 0.05
@@ -53,7 +60,7 @@ class Replica:
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+    server = RedisServer(tmp_path, "--enable-debug-command", "local")  # DEBUG SLEEP
     server.start()
     yield server
     server.stop()
@@ -144,3 +151,81 @@ def test_retry_budget_falls_back_to_the_replica_alone_when_redis_is_down(
     redis.stop()
     second.wait_for("mode", "local")
     assert second.ask("spend 1") == {"granted": 1}  # its own floor: no fleet view to honour
+
+
+# ---- in-process stores against the real server -----------------------------------------
+FAST = ragsight.SharedConfig(publish_interval=INTERVAL, timeout=0.25, stale_after=1.0)
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"never: {what}"
+        time.sleep(INTERVAL / 2)
+
+
+def test_a_blocked_redis_never_delays_the_apps_calls(redis: RedisServer) -> None:
+    store = ragsight.RedisState(redis.url, prefix="slow:", config=FAST)
+    breaker = ragsight.CircuitBreaker("dep", shared=store)
+    budget = ragsight.RetryBudget("dep", shared=store)
+    admin = redis_py.Redis.from_url(redis.url)
+    try:
+        wait_until(lambda: store.mode == "shared", "shared mode")
+        # DEBUG SLEEP blocks the whole server; its caller's thread is alive exactly as long
+        sleeper = threading.Thread(target=admin.execute_command, args=("DEBUG", "SLEEP", 5))
+        sleeper.start()
+        wait_until(lambda: store.mode == "local" or not sleeper.is_alive(), "local mode")
+        assert sleeper.is_alive(), "the machine is too slow to observe the block"
+        for _ in range(2000):
+            breaker.call(lambda: None)
+        assert budget.try_spend()  # its own floor, no fleet view to wait for
+        assert sleeper.is_alive()  # every call above completed while Redis was blocked
+        assert store.mode == "local"
+        sleeper.join()
+        wait_until(lambda: store.mode == "shared", "shared mode again after the block")
+        assert breaker.counts["success"] == 2000
+    finally:
+        store.close()
+        admin.close()
+
+
+def test_a_forked_child_reports_through_its_own_connection(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="ragsight.resilience.shared")
+    store = ragsight.RedisState(redis.url, prefix="fork:", config=FAST)
+    breaker = ragsight.CircuitBreaker("dep", shared=store)
+    admin = redis_py.Redis.from_url(redis.url, decode_responses=True)
+    try:
+        wait_until(lambda: store.mode == "shared", "shared mode")
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: exchange alongside the parent, report, leave at once
+            code = 1
+            try:
+                os.close(read_fd)
+                end = time.monotonic() + DEADLINE
+                while store.mode != "shared" and time.monotonic() < end:
+                    time.sleep(INTERVAL / 2)
+                good = sum(store.exchange() for _ in range(50))
+                with os.fdopen(write_fd, "w") as out:
+                    out.write(json.dumps({"id": store.replica_id, "good": good}))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        for _ in range(50):  # the parent exchanges at the same time, on its own socket
+            assert store.exchange()
+        with os.fdopen(read_fd) as inp:
+            child = json.loads(inp.read())
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert child["good"] == 50
+        assert child["id"] != store.replica_id
+        reporters = set(admin.hkeys("fork:{cb:dep}:reports"))
+        assert {store.replica_id, child["id"]} <= reporters
+        assert not [r for r in caplog.records if "unreachable" in r.getMessage()]
+        assert breaker.state == "closed"
+    finally:
+        store.close()
+        admin.close()

@@ -21,12 +21,13 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; ``stop()`` kills it, ``start()`` brings it back."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *extra_args: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (scripts/install-stack-deps installs it)")
         self.binary = binary
         self.workdir = workdir
+        self.extra_args = extra_args  # e.g. "--enable-debug-command", "local" (DEBUG SLEEP)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -37,7 +38,7 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             "--appendonly", "no", "--dir", str(self.workdir), *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 20
