@@ -133,7 +133,9 @@ OP_TEXT_COMPLETION: Final = "text_completion"
 OP_GENERATE_CONTENT: Final = "generate_content"
 OP_EXECUTE_TOOL: Final = "execute_tool"
 OP_INVOKE_WORKFLOW: Final = "invoke_workflow"
-OP_RERANK: Final = "rerank"  # no convention: a custom value, allowed by the spec
+# no convention yet: the value semantic-conventions-genai #253 (open) proposes; custom
+# operation values are allowed (docs/rerank.md)
+OP_RERANK: Final = "rerank"
 GenerationOperation = Literal["chat", "text_completion", "generate_content"]
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
@@ -160,8 +162,11 @@ SCORE_DISTANCE: Final = "distance"  # lower is better, metric unknown: never con
 SCORE_COSINE_DISTANCE: Final = "cosine_distance"  # 0..2; 1 - d is the cosine similarity
 SCORE_UNBOUNDED: Final = "unbounded"  # higher is better, any range (BM25, inner product)
 SCORE_KINDS: Final = (SCORE_SIMILARITY, SCORE_DISTANCE, SCORE_COSINE_DISTANCE, SCORE_UNBOUNDED)
-RAG_RERANK_INPUT_COUNT: Final = "rag.rerank.input.count"
-RAG_RERANK_OUTPUT_COUNT: Final = "rag.rerank.output.count"
+# Rerank (docs/rerank.md): semantic-conventions-genai #253 (open) proposes
+# gen_ai.rerank.candidate.count and gen_ai.rerank.top_n; ragsight mirrors them in rag.* until
+# they are accepted, so the migration is a rename. The documents a rerank returns are
+# rag.retrieval.documents.count (and its scores rag.retrieval.score.*), as for a retrieval.
+RAG_RERANK_CANDIDATE_COUNT: Final = "rag.rerank.candidate.count"  # was rag.rerank.input.count
 RAG_RERANK_TOP_N: Final = "rag.rerank.top_n"
 RAG_INPUT: Final = "rag.input"  # opt-in content: captured function arguments (JSON)
 RAG_OUTPUT: Final = "rag.output"  # opt-in content: captured result (JSON)
@@ -812,6 +817,7 @@ SRC_V1_41_METRICS: Final = "semantic-conventions v1.41.0 docs/gen-ai/gen-ai-metr
 SRC_UTIL_GENAI: Final = "opentelemetry-util-genai 1.3b0 opentelemetry/util/genai/_instruments.py"
 SRC_GENAI_EVENTS: Final = "semantic-conventions-genai model/gen-ai/events.yaml"
 SRC_RAGSIGHT: Final = "ragsight (no convention)"
+SRC_GENAI_RERANK_PROPOSAL: Final = "semantic-conventions-genai #253 (open proposal)"
 SAME: Final = "="  # a mode emits the name itself
 
 
@@ -1029,8 +1035,19 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
     Convention(
         OP_RERANK,
         "operation",
-        SRC_RAGSIGHT + ": semantic-conventions-genai #253 proposes it; custom values are "
-        "allowed by gen_ai.operation.name",
+        SRC_RAGSIGHT + ": " + SRC_GENAI_RERANK_PROPOSAL + " proposes it; custom values are "
+        "allowed by gen_ai.operation.name (docs/rerank.md)",
+    ),
+    Convention(
+        RAG_RERANK_CANDIDATE_COUNT,
+        "attribute",
+        SRC_RAGSIGHT + ": mirrors gen_ai.rerank.candidate.count of " + SRC_GENAI_RERANK_PROPOSAL,
+        "rag.rerank.input.count",
+    ),
+    Convention(
+        RAG_RERANK_TOP_N,
+        "attribute",
+        SRC_RAGSIGHT + ": mirrors gen_ai.rerank.top_n of " + SRC_GENAI_RERANK_PROPOSAL,
     ),
     *(Convention(p, "provider", SRC_CORE + "; " + SRC_GENAI_REGISTRY) for p in PROVIDERS),
     *_METRIC_CONVENTIONS,

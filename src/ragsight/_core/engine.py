@@ -223,14 +223,14 @@ class StageCall:
     def _count_rerank_input(
         self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> None:
-        """``rag.rerank.input.count`` from the documents argument (its length only)."""
+        """``rag.rerank.candidate.count`` from the documents argument (its length only)."""
         rerank_input = self._plan.rerank_input
         if rerank_input is None or not self._span.is_recording():
             return
         try:
             count = rerank_input.count(instance, args, kwargs)
             if count is not None:
-                self._span.set_attribute(names.RAG_RERANK_INPUT_COUNT, count)
+                self._span.set_attribute(names.RAG_RERANK_CANDIDATE_COUNT, count)
         except Exception as exc:
             report_internal_error("extract", exc)
 

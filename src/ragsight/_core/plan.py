@@ -74,7 +74,7 @@ _DOCUMENT_ARGS: Final = ("documents", "docs", "candidates", "passages")
 class RerankInput:
     """Where a rerank function takes its input documents, found once at decoration.
 
-    Only the length is ever read (``rag.rerank.input.count``): never the content. The
+    Only the length is ever read (``rag.rerank.candidate.count``): never the content. The
     argument is one named like documents (by keyword, or at its position), else the first
     list or tuple passed positionally.
     """

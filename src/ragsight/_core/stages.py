@@ -224,9 +224,12 @@ def rerank(
     extract: Extract | None = None,
     capture: bool | None = None,
 ) -> Any:
-    """A rerank (``rerank {model}``; no GenAI convention exists, so ``rag.rerank.*``).
+    """A rerank (``rerank {model}``), shaped after the open proposal semantic-conventions-genai
+    #253: ``gen_ai.operation.name=rerank`` and ``rag.rerank.*`` mirroring its attributes until
+    they are accepted (docs/rerank.md says which names are the proposal's and which custom).
 
-    ``top_n`` is the number of documents asked for; input and output counts are read.
+    ``top_n`` is the number of documents asked for (``rag.rerank.top_n``); the candidate count
+    (``rag.rerank.candidate.count``) and the documents returned are read.
     The first argument is the function (bare use) or the stage's name, a fixed string
     (``rag.operation.name``, a metric label; default: the function's qualified name).
     ``attributes`` are added to the span; ``capture`` turns content capture on or off for

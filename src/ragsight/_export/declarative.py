@@ -18,7 +18,10 @@ Not applied here: the file's ``log_level`` and ``instrumentation_development`` s
 (they configure other instrumentations; ``opentelemetry-instrument`` applies them), and
 ``ragsight.export.dropped`` (the file's processors are the SDK's own, which do not report to
 ragsight). A section missing from the file means no provider for that signal, as the
-specification says (a no-op one).
+specification says (a no-op one). A ``propagator`` section replaces the global propagator;
+without one the default (W3C trace context and baggage) stays, where the SDK's own
+``configure_sdk`` would install an empty one: ragsight configures an application that may
+already propagate context, and silently cutting its traces apart would be worse.
 """
 
 from __future__ import annotations

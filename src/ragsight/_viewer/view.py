@@ -57,9 +57,9 @@ def span_details(span: Span) -> str:
             out.append(f"{label} {fmt(value)}")
 
     add("model", names.GEN_AI_REQUEST_MODEL)
-    if a.get(names.RAG_RERANK_INPUT_COUNT) is not None:
+    if a.get(names.RAG_RERANK_CANDIDATE_COUNT) is not None:
         out.append(
-            f"docs {_short(a.get(names.RAG_RERANK_INPUT_COUNT))}"
+            f"docs {_short(a.get(names.RAG_RERANK_CANDIDATE_COUNT))}"
             f"→{_short(a.get(names.RAG_RETRIEVAL_DOCUMENTS_COUNT, '?'))}"
         )
     else:

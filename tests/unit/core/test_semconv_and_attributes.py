@@ -151,13 +151,13 @@ def _first_list_argument(query: str, items: list, top_n: int = 1) -> list:
     ],
     ids=["method", "keyword", "via-class", "classmethod", "cls-kw", "static", "kwargs", "list"],
 )
-def test_rerank_input_count_is_read_from_the_documents_argument(otel, call):
+def test_rerank_candidate_count_is_read_from_the_documents_argument(otel, call):
     call()
     (span,) = otel.spans()
-    assert span.attributes[names.RAG_RERANK_INPUT_COUNT] == 3
+    assert span.attributes[names.RAG_RERANK_CANDIDATE_COUNT] == 3
 
 
-def test_rerank_input_count_of_streaming_and_async_reranks(otel):
+def test_rerank_candidate_count_of_streaming_and_async_reranks(otel):
     @ragsight.rerank
     def stream(query: str, documents: list):  # type: ignore[no-untyped-def]
         yield from documents
@@ -168,24 +168,24 @@ def test_rerank_input_count_of_streaming_and_async_reranks(otel):
 
     list(stream("q", DOCS[:2]))
     asyncio.run(remote("q", DOCS[:1]))
-    counts = sorted(s.attributes[names.RAG_RERANK_INPUT_COUNT] for s in otel.spans())
+    counts = sorted(s.attributes[names.RAG_RERANK_CANDIDATE_COUNT] for s in otel.spans())
     assert counts == [1, 2]
 
 
-def test_rerank_input_count_never_captures_the_documents(otel):
+def test_rerank_candidate_count_never_captures_the_documents(otel):
     _Reranker().by_method("q", DOCS)
     (span,) = otel.spans()
     assert all("confidential" not in str(v) for v in span.attributes.values())
 
 
-def test_rerank_without_a_document_list_sets_no_input_count(otel):
+def test_rerank_without_a_document_list_sets_no_candidate_count(otel):
     @ragsight.rerank
     def opaque(handle: str) -> list:
         return []
 
     opaque("h")
     (span,) = otel.spans()
-    assert names.RAG_RERANK_INPUT_COUNT not in span.attributes
+    assert names.RAG_RERANK_CANDIDATE_COUNT not in span.attributes
 
 
 def test_a_decorated_partial_is_named_after_its_function(otel):
