@@ -28,9 +28,11 @@ fails until it is listed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -256,7 +258,7 @@ def user_environment() -> dict[str, str]:
     """The environment of a fresh terminal: no virtualenv, no telemetry or test settings."""
     venvs = {str(ROOT / ".venv"), os.environ.get("VIRTUAL_ENV", "")} - {""}
     drop = ("OTEL_", "RAGSIGHT_", "PYTEST_", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop) or k == "UV_CACHE_DIR"}
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep)
         if p and not any(p == v or p.startswith(v + os.sep) for v in venvs)
@@ -286,6 +288,8 @@ class Terminal:
         )  # fmt: skip
 
     def run(self, command: str, timeout: float) -> Ran:
+        if self.proc.poll() is not None:
+            pytest.fail(f"the terminal ended at an earlier command; not run: {command}")
         self.count += 1
         out, err = self.logs / f"{self.count}.out", self.logs / f"{self.count}.err"
         rc, cwd = self.logs / f"{self.count}.rc", self.logs / f"{self.count}.cwd"
@@ -303,11 +307,17 @@ class Terminal:
             if self.proc.poll() is not None:
                 pytest.fail(f"the shell exited (status {self.proc.returncode}) at: {command}")
             if time.monotonic() > deadline:
-                self.close()
-                pytest.fail(f"still running after {timeout:.0f} s: {command}")
+                self.kill()
+                pytest.fail(f"still running after {timeout:.0f} s (terminal closed): {command}")
             time.sleep(0.05)
         output = out.read_text(errors="replace") + err.read_text(errors="replace")
         return Ran(int(rc.read_text()), ANSI.sub("", output), Path(cwd.read_text().strip()))
+
+    def kill(self) -> None:
+        """Stop the shell and whatever its command started (one process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -316,8 +326,7 @@ class Terminal:
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
+                self.kill()
 
 
 @pytest.fixture(scope="module")
