@@ -75,3 +75,30 @@ def test_the_logs_panel_shows_the_record(
         what=f"the record in the logs panel query {query}",
     )
     assert found
+
+
+@pytest.fixture(scope="module")
+def give_up_event(give_up_record: dict[str, Any], victorialogs: VictoriaLogs) -> dict[str, Any]:
+    """The Logs-API event of the same give-up (the record above is the message for humans)."""
+    query = f'{names.SERVICE_NAME}:"{SERVICE}" event_name:"{names.EVENT_RETRY_GAVE_UP}"'
+    (event, *_) = wait_until(
+        lambda: victorialogs.query(query),
+        timeout=30,
+        what=f"the {names.EVENT_RETRY_GAVE_UP} event of {SERVICE} in VictoriaLogs",
+    )
+    return event
+
+
+def test_a_ragsight_event_is_stored_on_the_span_it_is_about(
+    give_up_record: dict[str, Any], give_up_event: dict[str, Any]
+) -> None:
+    assert (give_up_event["trace_id"], give_up_event["span_id"]) == (
+        give_up_record["trace_id"],
+        give_up_record["span_id"],
+    )
+    assert give_up_event[names.RETRY_STOP_REASON] == "attempts_exhausted"
+
+
+def test_a_ragsight_event_shows_its_name_as_the_message(give_up_event: dict[str, Any]) -> None:
+    """The Collector's transform/event_message: an event has no body of its own."""
+    assert give_up_event["_msg"] == names.EVENT_RETRY_GAVE_UP

@@ -203,6 +203,19 @@ def collector_config() -> dict[str, Any]:
                     }
                 ],
             },
+            # ragsight's events (gen_ai.evaluation.result, resilience.*) are log records
+            # with an event name and attributes but no body; a log store shows the body as
+            # the message (VictoriaLogs: "missing _msg field"), so give them their name.
+            "transform/event_message": {
+                "error_mode": "ignore",
+                "log_statements": [
+                    {
+                        "context": "log",
+                        "conditions": ['log.body == nil and log.event_name != ""'],
+                        "statements": ["set(log.body, log.event_name)"],
+                    }
+                ],
+            },
             "batch": {"send_batch_size": 8192, "timeout": "200ms"},
         },
         "connectors": {
@@ -277,7 +290,7 @@ def collector_config() -> dict[str, Any]:
                 },
                 signals[2]: {
                     "receivers": ["otlp", "otlp_json_file"],
-                    "processors": processors,
+                    "processors": [*processors[:-1], "transform/event_message", processors[-1]],
                     "exporters": ["otlp_http/logs"],
                 },
             },
