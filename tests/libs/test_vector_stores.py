@@ -110,15 +110,26 @@ def test_qdrant_scored_points_dot_product_scores_are_unbounded(telemetry):
     assert telemetry.histogram_count("rag.retrieval.score") == 0
 
 
-def test_langchain_document_score_pairs(telemetry):
+def test_langchain_document_score_pairs_are_store_defined_until_declared(telemetry):
+    pairs = [(Document(page_content="x"), 0.8), (Document(page_content="y"), 0.3)]
+
     @ragsight.retrieval
     def search() -> object:
-        return [(Document(page_content="x"), 0.8), (Document(page_content="y"), 0.3)]
+        return pairs  # similarity_search_with_score: chroma's are distances
+
+    @ragsight.retrieval(data_source="declared", score="similarity")
+    def declared() -> object:
+        return pairs
 
     search()
+    declared()
     attrs = telemetry.span("retrieval").attributes
     assert attrs[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 2
-    assert attrs[names.RAG_RETRIEVAL_TOP_SCORE] == pytest.approx(0.8)
+    assert attrs[names.RAG_RETRIEVAL_SCORE_KIND] == "unbounded"
+    assert names.RAG_RETRIEVAL_TOP_SCORE not in attrs
+    assert telemetry.span("retrieval declared").attributes[
+        names.RAG_RETRIEVAL_TOP_SCORE
+    ] == pytest.approx(0.8)
 
 
 def test_llamaindex_nodes_with_score(telemetry):

@@ -111,6 +111,7 @@ class StageCall:
         "_result",
         "_rt",
         "_score_kind",
+        "_server",
         "_span",
         "_t0",
         "_usage",
@@ -135,6 +136,7 @@ class StageCall:
         self._attempts: AttemptLog | None = None
         self._provider: str | None = plan.spec.provider
         self._models: tuple[str | None, str | None] = (plan.spec.model, None)
+        self._server: tuple[str, int] | None = None  # (server.address, server.port)
         policy = _policy._content  # one global read; configure() swaps it atomically
         if policy is DEFAULT_CONTENT_POLICY:
             policy = _content.effective_policy()
@@ -235,11 +237,15 @@ class StageCall:
             report_internal_error("extract", exc)
 
     def _detect_score_kind(
-        self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+        self,
+        fn: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
     ) -> None:
-        """The score kind a vector store passed to the call reveals (chroma's space)."""
+        """The score kind the vector store behind the call reveals (docs/readers.md)."""
         try:
-            self._score_kind = _extract.score_kind_of_call(instance, args, kwargs)
+            self._score_kind = _extract.score_kind_of_call(fn, instance, args, kwargs)
         except Exception as exc:
             report_internal_error("extract", exc)
 
@@ -267,6 +273,7 @@ class StageCall:
                     attrs[names.GEN_AI_PROVIDER_NAME] = self._provider
             if server is not None:
                 attrs[names.SERVER_ADDRESS], attrs[names.SERVER_PORT] = server
+                self._server = server  # on the GenAI metrics too
             if self._models[0] is None and plan.names_model:
                 model = _semconv.model_argument(kwargs)
                 if model is not None:
@@ -469,7 +476,7 @@ class StageCall:
         """One sample of the stage's metrics, recorded off the caller's thread."""
         pending = self._rt.pending
         if pending is not None:
-            identity = (error_type, self._provider, *self._models)
+            identity = (error_type, self._provider, *self._models, self._server)
             pending.append((self._plan, duration, error_type, context, readout, identity))
             if len(pending) >= SOFT_LIMIT:
                 instruments = self._rt.instruments
@@ -621,7 +628,7 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, args, kwargs)
         if call._score_kind is None and plan.reads == "documents":
-            call._detect_score_kind(instance, args, kwargs)
+            call._detect_score_kind(wrapped, instance, args, kwargs)
         # _enter/_leave inlined: this is the hottest path
         otel_token = _attach(_set_span(call._span))
         stage_token = _CURRENT_SET(call)
@@ -659,7 +666,7 @@ def _async_wrapper(plan: Plan) -> Wrapper:
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, args, kwargs)
         if call._score_kind is None and plan.reads == "documents":
-            call._detect_score_kind(instance, args, kwargs)
+            call._detect_score_kind(wrapped, instance, args, kwargs)
         tokens = call._enter()
         try:
             result = await wrapped(*args, **kwargs)
@@ -698,7 +705,7 @@ def _stream_opener(plan: Plan) -> Callable[[tuple[Any, ...], dict[str, Any]], Op
         if plan.rerank_input is not None:
             call._count_rerank_input(instance, fn_args, fn_kwargs)
         if call._score_kind is None and plan.reads == "documents":
-            call._detect_score_kind(instance, fn_args, fn_kwargs)
+            call._detect_score_kind(fn, instance, fn_args, fn_kwargs)
         return stream, NOT_PULLED, call
 
     return open_stream

@@ -11,7 +11,9 @@ anyway, because a user's object can raise from a property.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -207,9 +209,23 @@ def _array_pair(result: tuple[Any, ...]) -> Retrieved | None:
     return Retrieved(len(kept_ids), scores[:_SCAN], kept_ids[:_CAPTURED], "distance")
 
 
+# a shape whose scores mean what the store's metric makes them mean: qdrant
+# ``ScoredPoint``s (similarity or distance by the collection's Distance), LangChain
+# ``(Document, score)`` pairs of ``similarity_search_with_score`` (store-defined: chroma's
+# are distances). Undeclared and undetected, such scores are never taken for similarities.
+STORE_DEFINED: Final = "store_defined"
+
+
+def _store_defined(doc: Any) -> bool:
+    if isinstance(doc, tuple):
+        return len(doc) == 2 and type(doc[0]).__name__ == "Document"
+    return type(doc).__name__ == "ScoredPoint"
+
+
 def _listed(docs: Sequence[Any]) -> Retrieved:
     scores = [score_of(d) for d in docs[:_SCAN]]
-    return Retrieved(len(docs), scores, [id_of(d) for d in docs[:_CAPTURED]])
+    kind = STORE_DEFINED if docs and _store_defined(docs[0]) else None
+    return Retrieved(len(docs), scores, [id_of(d) for d in docs[:_CAPTURED]], kind)
 
 
 def retrieved_of(result: Any) -> Retrieved | None:
@@ -226,9 +242,13 @@ def retrieved_of(result: Any) -> Retrieved | None:
 
 
 def _resolved_kind(declared: str | None, shape_kind: str | None, scores: list[float]) -> str:
-    """What the scores are: as declared, else as the shape says, else similarities when
-    every one lies in 0..1 and unbounded otherwise (a BM25 7.31 is never a similarity)."""
+    """What the scores are: as declared (or detected from the store), else as the shape
+    says, else similarities when every one lies in 0..1 and unbounded otherwise (a BM25
+    7.31 is never a similarity). A store-defined shape's scores are unbounded until the
+    metric is known: a 0.3 euclid distance must not reach the similarity histogram."""
     kind = declared or shape_kind
+    if kind == STORE_DEFINED:
+        return "unbounded"
     if kind is None or kind == "similarity":
         return "similarity" if all(0.0 <= s <= 1.0 for s in scores) else "unbounded"
     return kind
@@ -272,36 +292,140 @@ def read_scores(readout: Readout, scores: Sequence[Any], declared: str | None = 
         readout.count, readout.listed = count, listed
 
 
+# ---- score kinds a store reveals (docs/readers.md, "Score kinds") -----------------------
 _SPACES: Final = {"cosine": "cosine_distance", "l2": "distance", "ip": "distance"}
+# qdrant's Distance: cosine and dot answer a similarity (higher is better; cosine in
+# -1..1, dot unbounded), euclid and manhattan a distance (lower is better)
+_QDRANT: Final = {
+    "Cosine": "similarity",
+    "Dot": "unbounded",
+    "Euclid": "distance",
+    "Manhattan": "distance",
+}
+_FAISS_INNER_PRODUCT: Final = 0  # faiss.METRIC_INNER_PRODUCT; every other metric is a distance
+_RELEVANCE_METHODS: Final = frozenset(
+    {"similarity_search_with_relevance_scores", "asimilarity_search_with_relevance_scores"}
+)
+_qdrant_kinds: weakref.WeakKeyDictionary[Any, dict[str, str | None]] = weakref.WeakKeyDictionary()
 
 
 def _space_of(obj: Any) -> str | None:
-    """A vector store's metric when the object says it: a chromadb ``Collection``
-    (``configuration["hnsw"]["space"]`` or ``metadata["hnsw:space"]``)."""
-    if not type(obj).__name__.endswith("Collection"):
-        return None
+    """A chromadb ``Collection``'s metric (``configuration["hnsw"]["space"]`` or
+    ``metadata["hnsw:space"]``): cosine distances convert, l2 and ip are distances."""
     config = getattr(obj, "configuration", None)
     hnsw = config.get("hnsw") if isinstance(config, Mapping) else None
     space = hnsw.get("space") if isinstance(hnsw, Mapping) else None
     if space is None:
         meta = getattr(obj, "metadata", None)
         space = meta.get("hnsw:space") if isinstance(meta, Mapping) else None
+    if space is None:
+        return "distance"  # chromadb's default space is l2
     return _SPACES.get(space) if isinstance(space, str) else None
 
 
+def _faiss_kind(index: Any) -> str | None:
+    """A faiss index's ``metric_type``: inner product scores are unbounded similarities,
+    every other metric (L2, L1, ...) a distance."""
+    metric = getattr(index, "metric_type", None)
+    if not isinstance(metric, int):
+        return None
+    return "unbounded" if metric == _FAISS_INNER_PRODUCT else "distance"
+
+
+def _qdrant_kind(client: Any, names_seen: list[str], using: Any) -> str | None:
+    """The distance of the qdrant collection a call names, read from the collection's
+    config, only from a local-mode client (``QdrantClient(":memory:")`` or a path),
+    where it is an in-process lookup: a remote client would need a request on the
+    caller's thread, so there the kind is declared. Cached per client and collection."""
+    if type(getattr(client, "_client", None)).__name__ != "QdrantLocal":
+        return None
+    cached = _qdrant_kinds.get(client)
+    if cached is None:
+        cached = _qdrant_kinds[client] = {}
+    for name in names_seen:
+        if name in cached:
+            return cached[name]
+        if len(cached) >= 64 or not client.collection_exists(name):
+            continue
+        vectors = client.get_collection(name).config.params.vectors
+        if isinstance(vectors, Mapping):  # named vectors: the one ``using=`` names
+            chosen = vectors.get(using) if isinstance(using, str) else None
+            if chosen is None and len(vectors) == 1:
+                chosen = next(iter(vectors.values()))
+            vectors = chosen
+        distance = getattr(getattr(vectors, "distance", None), "value", None)
+        found = _QDRANT.get(distance) if isinstance(distance, str) else None
+        cached[name] = found
+        return found
+    return None
+
+
+def _store_kind(obj: Any, names_seen: list[str], using: Any) -> str | None:
+    tp = type(obj)
+    name, module = tp.__name__, tp.__module__ or ""
+    if module.startswith("chromadb") and name.endswith("Collection"):
+        return _space_of(obj)
+    if module.startswith("faiss") and name.startswith("Index"):
+        return _faiss_kind(obj)
+    if module.startswith("qdrant_client") and name == "QdrantClient":
+        return _qdrant_kind(obj, names_seen, using)
+    return None
+
+
+def _referenced(fn: Any) -> list[Any]:
+    """What a decorated function reads from outside: its closure cells and the globals
+    its code names (bounded), where a module-level client or collection usually is."""
+    code = getattr(fn, "__code__", None)
+    found: list[Any] = []
+    cells = getattr(fn, "__closure__", None) or ()
+    for cell in cells[:8]:
+        with contextlib.suppress(ValueError):  # an empty cell
+            found.append(cell.cell_contents)
+    module = getattr(fn, "__globals__", None)
+    if code is not None and isinstance(module, dict):
+        found.extend(module[n] for n in code.co_names[:16] if n in module)
+    return found
+
+
+def _string_constants(fn: Any) -> list[str]:
+    code = getattr(fn, "__code__", None)
+    consts = code.co_consts if code is not None else ()
+    return [c for c in consts[:16] if isinstance(c, str) and 0 < len(c) <= 255]
+
+
 def score_kind_of_call(
-    instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    fn: Any, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> str | None:
-    """The score kind a retrieval call's store reveals: a collection passed as an argument
-    or held by the instance (``self.collection``); ``None`` when none is visible."""
+    """The score kind the store behind a retrieval call reveals, ``None`` when none does.
+
+    Looked for among the call's arguments, the bound instance and its attributes, and
+    what the function reads from its closure and module globals: a chromadb
+    ``Collection`` (its space), a faiss index (``metric_type``), a local-mode qdrant
+    client with the collection the call names (an argument, ``collection_name=``, or a
+    string constant of the function); a LangChain ``VectorStore``'s
+    ``similarity_search_with_relevance_scores`` answers 0..1 similarities by contract.
+    """
+    if getattr(fn, "__name__", None) in _RELEVANCE_METHODS and any(
+        k.__name__ == "VectorStore" for k in type(instance).__mro__
+    ):
+        return "similarity"
     candidates: list[Any] = [*args[:8], *list(kwargs.values())[:8]]
     if instance is not None:
         candidates.append(instance)
         attrs = getattr(instance, "__dict__", None)
         if isinstance(attrs, dict):
             candidates.extend(list(attrs.values())[:16])
+    candidates.extend(_referenced(fn))
+    names_seen = [c for c in candidates if isinstance(c, str) and len(c) <= 255]
+    collection = kwargs.get("collection_name")
+    if isinstance(collection, str):
+        names_seen.insert(0, collection)
+    names_seen.extend(_string_constants(fn))
+    using = kwargs.get("using")
     for obj in candidates:
-        found = _space_of(obj)
+        if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+            continue
+        found = _store_kind(obj, names_seen, using)
         if found is not None:
             return found
     return None
