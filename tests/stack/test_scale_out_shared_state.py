@@ -229,3 +229,18 @@ def test_a_forked_child_reports_through_its_own_connection(
     finally:
         store.close()
         admin.close()
+
+
+def test_a_flushed_script_cache_is_reloaded_within_the_exchange(redis: RedisServer) -> None:
+    store = ragsight.RedisState(redis.url, prefix="flush:", config=FAST, background=False)
+    breaker = ragsight.CircuitBreaker("dep", shared=store)
+    admin = redis_py.Redis.from_url(redis.url)
+    try:
+        assert store.exchange()
+        admin.script_flush()  # what a restarted or failed-over server has lost
+        assert store.exchange()  # NOSCRIPT, SCRIPT LOAD, the same reports again: no gap
+        assert store.mode == "shared"
+        assert breaker.state == "closed"
+    finally:
+        store.close()
+        admin.close()

@@ -55,9 +55,10 @@ class RedisState:
     ``url`` is a redis-py URL (``redis://host:port/db``); ``prefix`` namespaces the keys
     (one per service, so two services' breakers named alike stay apart); ``config`` holds the
     timing and voting settings (:class:`SharedConfig`). ``client`` injects a ready redis-py
-    client instead (TLS set-ups). ``replica_id`` names this replica in the fleet (default:
-    host, pid and a random part; a forked child gets its own, an explicit id gains the
-    child's pid). Nothing connects until a component attaches.
+    client instead (it keeps its own timeouts and retries: give it ``socket_timeout`` and
+    no retries, as the store does for a URL). ``replica_id`` names this replica in the
+    fleet (default: host, pid and a random part; a forked child gets its own, an explicit
+    id gains the child's pid). Nothing connects until a component attaches.
 
     ``backend`` replaces Redis with another :class:`FleetBackend` (tests run the real logic
     over an in-memory fleet); ``clock`` is the monotonic clock the mode and the views are
@@ -168,8 +169,9 @@ class RedisState:
     # ---------------------------------------------------------------- exchanging --
     def exchange(self) -> bool:
         """One exchange now, on the calling thread: publish every attached component's
-        window and apply the fleet's view. True when the backend answered; False (local
-        mode, logged once per episode) when it failed. Never raises."""
+        window and apply the fleet's view. True when the backend answered (or no component
+        is attached any more: nothing to publish); False (local mode, logged once per
+        episode) when it failed. Never raises."""
         with self._lock:
             self._links = [link for link in self._links if link.alive]
             links = list(self._links)

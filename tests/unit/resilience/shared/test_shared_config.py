@@ -1,0 +1,28 @@
+"""The store's settings and the pause between exchanges while Redis is unreachable."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragsight import RedisState, SharedConfig
+from ragsight._core.limits import LimitError
+
+
+@pytest.mark.parametrize("field", ["publish_interval", "timeout", "stale_after", "reconnect_max"])
+def test_every_duration_must_be_positive(field: str) -> None:
+    with pytest.raises(LimitError, match=field):
+        SharedConfig(**{field: 0.0})
+
+
+def test_stale_after_must_be_above_the_publish_interval() -> None:
+    with pytest.raises(LimitError, match="stale_after"):
+        SharedConfig(publish_interval=1.0, stale_after=1.0)
+
+
+def test_after_failures_the_pause_grows_but_never_beyond_reconnect_max() -> None:
+    cfg = SharedConfig(publish_interval=0.1, reconnect_max=1.0)
+    store = RedisState(config=cfg, background=False)
+    pauses = [store._pause(failures) for failures in range(1, 40) for _ in range(20)]
+    assert all(0.1 <= p <= 1.0 for p in pauses)
+    assert max(pauses) > 0.5  # it does back off
+    assert store._pause(0) == 0.1  # a good exchange: back to the interval
