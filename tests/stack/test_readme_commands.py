@@ -136,16 +136,19 @@ HANDLING: dict[str, Handling] = {
         why="a whole tier (minutes; `./run test` runs it): lint, types and the tier's collection",
         instead="./run unit --collect-only -q",
         prints=("tests/unit/",),
+        once=True,
     ),
     "./run libs": Handling(
         why="a whole tier (`./run test` runs it): its install and the tier's collection",
         instead="./run libs --collect-only -q",
         prints=("tests/libs/",),
+        once=True,
     ),
     "./run stack": Handling(
         why="the tier this test belongs to would run this test again: its install and collection",
         instead="./run stack --collect-only -q",
         prints=("tests/stack/test_readme_commands.py",),
+        once=True,
     ),
     "./run bench": Handling(
         why=FEW_ROUNDS,
