@@ -26,6 +26,7 @@ import enum
 import gzip
 import http.client
 import os
+import socket
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -50,6 +51,9 @@ class Answer:
 
 class Sender(Protocol):
     def send(self, payload: bytes, timeout: float) -> Answer: ...
+
+    def interrupt(self) -> None:
+        """From another thread: make a send in progress return RETRY now."""
 
     def close(self) -> None: ...
 
@@ -146,6 +150,13 @@ class HttpSender:
             return Answer(Outcome.SENT)
         outcome = Outcome.RETRY if status in _RETRYABLE_HTTP else Outcome.REJECTED
         return Answer(outcome, f"HTTP {status}")
+
+    def interrupt(self) -> None:
+        connection = self._connection
+        sock = connection.sock if connection is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
 
     def close(self) -> None:
         if self._connection is not None:
@@ -244,14 +255,20 @@ class GrpcSender:
         except self._grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             name = getattr(code, "name", "UNKNOWN")
-            if name == "UNAVAILABLE":
-                self.close()
+            if name in {"UNAVAILABLE", "CANCELLED"}:
+                self.close()  # reconnect at once next time (CANCELLED: interrupted)
             outcome = Outcome.RETRY if name in _GRPC_RETRYABLE else Outcome.REJECTED
             return Answer(outcome, f"gRPC {name}")
         except Exception as exc:
             self.close()
             return Answer(Outcome.RETRY, scrub(f"{type(exc).__name__}: {exc}"))
         return Answer(Outcome.SENT)
+
+    def interrupt(self) -> None:
+        channel = self._channel
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                channel.close()  # cancels the RPC in flight (CANCELLED: retryable)
 
     def close(self) -> None:
         channel, self._channel, self._stub = self._channel, None, None

@@ -89,6 +89,8 @@ _LOCK = ".lock"
 PROBE_FIRST = 0.5
 PROBE_MAX = 5.0
 REPLAY_SLICE = 1.0
+INTERRUPT_SHARE = 0.4
+"""Of the shutdown budget: then a send still in flight is cut short and its batch spooled."""
 """Seconds one export (or idle tick) may spend replaying before returning to new data."""
 
 
@@ -416,6 +418,8 @@ class SpoolingCall(ExportCall):
         self._probe_at = 0.0
         self._probe_delay = PROBE_FIRST
         self._deadline: Deadline | None = None
+        self._timer: threading.Timer | None = None
+        self._sending = False
         self._unusable = False  # the directory could not be created: export unspooled
         self._replayed_in_episode = 0
 
@@ -465,10 +469,25 @@ class SpoolingCall(ExportCall):
             self._io.release()
 
     def begin_shutdown(self, deadline: Deadline) -> None:
-        """From now on sends are bounded by ``deadline``; what cannot go is spooled."""
+        """From now on sends are bounded by ``deadline``; what cannot go is spooled.
+
+        A send already in flight was given the whole ``otlp.timeout``: if it is still
+        waiting when ``INTERRUPT_SHARE`` of the time is gone, its connection is closed, so
+        the batch (and everything queued behind it) goes to the spool in time instead of
+        being abandoned."""
         self._deadline = deadline
+        timer = threading.Timer(deadline.remaining() * INTERRUPT_SHARE, self._interrupt)
+        timer.daemon = True
+        timer.start()
+        self._timer = timer
+
+    def _interrupt(self) -> None:
+        if self._sending:
+            self.sender.interrupt()
 
     def abandon(self) -> int:
+        if self._timer is not None:
+            self._timer.cancel()
         items = super().abandon()
         self.store.close()
         self.sender.close()
@@ -522,7 +541,11 @@ class SpoolingCall(ExportCall):
         timeout = self._send_timeout()
         if timeout is None:
             return None
-        return self.sender.send(payload, timeout)
+        self._sending = True
+        try:
+            return self.sender.send(payload, timeout)
+        finally:
+            self._sending = False
 
     def _failed(self, reason: str) -> None:
         if not self._outage:

@@ -10,8 +10,10 @@ real OTLP receiver over HTTP and gRPC.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -58,6 +60,9 @@ class ScriptedCollector:
             return Answer(Outcome.RETRY, "ConnectionRefusedError: [Errno 111]")
         self.received.append(json.loads(payload))
         return Answer(Outcome.SENT)
+
+    def interrupt(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -382,6 +387,64 @@ def test_spans_produced_during_a_refusing_collector_arrive_in_order_once_it_acce
         providers.shutdown(2.0)
         assert [span.name for _, _, span in sink.spans()] == expected
         assert health.dropped_counts().get(SIGNAL_TRACES, 0) == 0
+
+
+class Blackhole:
+    """Accepts TCP connections and never answers (a collector that hangs)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.held: list[socket.socket] = []
+        self.released = threading.Event()
+        self.connected = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while not self.released.is_set():
+                self.held.append(self.server.accept()[0])
+                self.connected.set()
+
+    def release(self) -> None:
+        self.released.set()
+        for connection in self.held:
+            connection.close()
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_shutdown_against_a_hanging_collector_spools_everything_instead_of_dropping_it(
+    protocol: str, tmp_path: Path
+) -> None:
+    hole = Blackhole()
+    try:
+        settings = load_settings(
+            environ={},
+            cwd=tmp_path,
+            otlp_endpoint=f"http://127.0.0.1:{hole.server.getsockname()[1]}",
+            otlp_protocol=protocol,
+            otlp_timeout=60.0,  # the send in flight would outlast shutdown by far
+            shutdown_timeout=5.0,
+            batch_schedule_delay=0.01,
+            batch_metric_export_interval=3600.0,
+            spool_enabled=True,
+            spool_directory=str(tmp_path / "spool"),
+        )
+        health = ExportHealth()
+        providers = _spans(settings, health, [f"s{i}" for i in range(50)])
+        assert hole.connected.wait(30)  # the export is in flight, given the full 60 s
+        done = threading.Thread(target=providers.shutdown, daemon=True)
+        done.start()
+        done.join(60)
+        assert not done.is_alive()
+        assert not hole.released.is_set()  # returned while the collector still hangs
+    finally:
+        hole.release()
+    assert health.dropped_counts().get(SIGNAL_TRACES, 0) == 0
+    assert health.spool_counts()[SIGNAL_TRACES]["spooled"] == 50
+    assert list((tmp_path / "spool").rglob("*.batch"))  # waiting for the next run
 
 
 _NEXT_RUN = textwrap.dedent(
