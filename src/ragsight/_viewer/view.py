@@ -138,6 +138,9 @@ EVENT_LABELS = {
     names.EVENT_EXCEPTION: "exception",
     names.EVENT_CACHE_LOOKUP: "cache",
     names.EVENT_BATCH_ITEM_FAILED: "item failed",
+    names.EVENT_GEN_AI_INFERENCE_DETAILS: "content",
+    names.EVENT_RAG_RETRIEVAL_DETAILS: "documents",
+    names.EVENT_RAG_CONTENT: "content",
 }
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -308,3 +310,24 @@ def test_events_outside_any_span_have_no_trace_ids(telemetry: Telemetry) -> None
     with no_wait(), pytest.raises(Unavailable):
         policy.call(fail)
     assert {(e.trace_id, e.span_id) for e in telemetry.log_events} == {(None, None)}
+
+
+SCHEMAS = Path(__file__).parents[2] / "schemas" / "semantic-conventions-v1.41.0"
+SCHEMA_OF = {
+    names.GEN_AI_INPUT_MESSAGES: "gen-ai-input-messages.json",
+    names.GEN_AI_OUTPUT_MESSAGES: "gen-ai-output-messages.json",
+    names.GEN_AI_SYSTEM_INSTRUCTIONS: "gen-ai-system-instructions.json",
+    names.GEN_AI_RETRIEVAL_DOCUMENTS: "gen-ai-retrieval-documents.json",
+}
+
+
+@pytest.mark.parametrize("key", SCHEMA_OF)
+def test_structured_event_content_validates_against_the_conventions_schema(
+    telemetry: Telemetry, key: str
+) -> None:
+    capture("event")
+    answer([{"role": "user", "content": "q"}], system="be brief")
+    search("refunds")
+    (value,) = [e.attributes[key] for e in telemetry.log_events if key in e.attributes]
+    schema = json.loads((SCHEMAS / SCHEMA_OF[key]).read_text())
+    jsonschema.validate(value, schema, cls=jsonschema.Draft202012Validator)
