@@ -418,3 +418,34 @@ def test_documented_command_works_as_written(command: Command, terminal: Termina
         assert flat(text) in flat(ran.output), f"{where} did not print {text!r}\n{tail}"
     for rel in how.creates:
         assert (ran.cwd / rel).is_file(), f"{where} did not write {rel} in {ran.cwd}"
+
+
+def test_a_console_block_gives_commands_and_the_output_shown_under_them() -> None:
+    doc = (
+        "# t\n\n```console\n$ ragsight config check\nragsight configuration is valid\n"
+        "$ cd /tmp\n```\n"
+    )
+    assert doc_commands("t.md", doc) == [
+        Command("t.md", 4, "ragsight config check", ("ragsight configuration is valid",)),
+        Command("t.md", 6, "cd /tmp"),
+    ]
+
+
+def test_inline_command_spans_are_taken_and_names_of_things_are_not() -> None:
+    doc = (
+        "Run `./run demo --live`, then `ragsight view\nragsight-telemetry`. `./run` makes\n"
+        "`.venv`; `ragsight.configure()` and `pip` extra `libs` are no commands.\n\n"
+        "```python\nimport ragsight  # `./run demo` in a code block is Python here\n```\n"
+    )
+    assert [(c.line, c.text) for c in doc_commands("t.md", doc)] == [
+        (1, "./run demo --live"),
+        (1, "ragsight view ragsight-telemetry"),
+    ]
+
+
+def test_a_continued_line_and_a_here_document_are_one_command() -> None:
+    block = ["ragsight config check \\", "  --file x.toml", "cat > x.toml <<'EOF'", "a = 1", "EOF"]
+    assert [c.text for c in block_commands("t.md", 1, block, console=False)] == [
+        "ragsight config check  --file x.toml",
+        "cat > x.toml <<'EOF'\na = 1\nEOF",
+    ]
