@@ -274,3 +274,54 @@ def test_config_check_fails_on_an_invalid_declarative_file(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "otel_config_file" in result.stderr
     assert "Unsupported file_format" in result.stderr
+
+
+PROPAGATION_APP = """
+import ragsight
+from opentelemetry import propagate
+ragsight.configure()
+print(sorted(propagate.get_global_textmap().fields))
+ragsight.shutdown()
+"""
+
+
+def _propagated_fields(tmp_path: Path, config_text: str) -> list[str]:
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(config_text)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(PROPAGATION_APP)],
+        cwd=tmp_path,
+        env={**base, "OTEL_CONFIG_FILE": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    fields: list[str] = json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
+    return fields
+
+
+def test_the_file_propagator_section_replaces_the_global_propagator(tmp_path: Path) -> None:
+    fields = _propagated_fields(
+        tmp_path, _console_file() + "propagator:\n  composite:\n    - baggage: {}\n"
+    )
+    assert fields == ["baggage"]
+
+
+def test_without_a_propagator_section_the_default_propagators_stay(tmp_path: Path) -> None:
+    assert _propagated_fields(tmp_path, _console_file()) == ["baggage", "traceparent", "tracestate"]
+
+
+def test_a_file_that_says_disabled_builds_no_providers(tmp_path: Path) -> None:
+    from ragsight._export.setup import build_providers
+
+    path = tmp_path / "otel-config.yaml"
+    path.write_text('file_format: "1.0"\ndisabled: true\n' + _console_file().split("\n", 1)[1])
+    providers = build_providers(ragsight.Settings(otel_config_file=str(path)))
+    assert (providers.tracer_provider, providers.meter_provider, providers.logger_provider) == (
+        None,
+        None,
+        None,
+    )
+    assert providers.notes == [f"{path} says disabled: true; no providers were built"]
