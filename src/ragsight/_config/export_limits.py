@@ -30,9 +30,10 @@ SCHEDULE_DELAY: Final = Limit(float, minimum=0.001, maximum=_HOUR, unit=_SECONDS
 METRIC_INTERVAL: Final = Limit(float, minimum=0.01, maximum=_DAY, unit=_SECONDS)
 FILE_MAX_BYTES: Final = Limit(int, minimum=64 * 1024, maximum=1 << 40, unit="bytes")
 FILE_BACKUPS: Final = Limit(int, minimum=1, maximum=100)
-# The outage spool (ragsight._export.spool): at least one large batch, at most what its
-# in-memory index (one small tuple per batch, at most max_bytes / 4 KiB batches) keeps small.
-SPOOL_MAX_BYTES: Final = Limit(int, minimum=1 * MIB, maximum=64 * 1024 * MIB, unit="bytes")
+# The outage spool (ragsight._export.spool): at least one large batch, at most what keeps its
+# in-memory index small (about 220 bytes per batch, at most max_bytes / 4 KiB batches: 56 MB
+# at the maximum, 3.5 MB at the default 64 MiB).
+SPOOL_MAX_BYTES: Final = Limit(int, minimum=1 * MIB, maximum=1024 * MIB, unit="bytes")
 SPOOL_MAX_AGE: Final = Limit(float, minimum=1.0, maximum=7 * _DAY, unit=_SECONDS)
 
 EXPORT_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(

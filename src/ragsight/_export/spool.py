@@ -37,7 +37,8 @@ appends to the bounded in-memory queue, as without the spool):
   what one run spooled (also at shutdown: unsent batches go to the spool, not lost) is
   replayed by the next run exporting the same signal to the same endpoint;
 - shutdown stays bounded by ``shutdown_timeout``: a send gets at most half the time left,
-  and while the collector is down batches go straight to disk.
+  a send still in flight when 40 % of it is gone is cut short and its batch spooled, and
+  while the collector is down batches go straight to disk.
 
 Dropped items are counted in ``ragsight.export.dropped`` / ``dropped_counts()`` exactly once;
 ``ExportHealth.spool_counts()`` also counts what was spooled, replayed, expired and torn.
@@ -130,7 +131,7 @@ class SpoolBudget:
         return self._used
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     name: str
     created_ns: int

@@ -48,7 +48,7 @@ def test_spool_keys_come_from_a_file_section(tmp_path: Path) -> None:
     ("variable", "value", "allowed"),
     [
         ("RAGSIGHT_SPOOL_MAX_BYTES", "1000", "an integer >= 1048576"),  # below one big batch
-        ("RAGSIGHT_SPOOL_MAX_BYTES", str(1 << 50), "<= 68719476736"),
+        ("RAGSIGHT_SPOOL_MAX_BYTES", str(2 << 30), "<= 1073741824"),
         ("RAGSIGHT_SPOOL_MAX_BYTES", "1.5e6", "not an integer"),
         ("RAGSIGHT_SPOOL_MAX_AGE", "0.5", "a number >= 1"),
         ("RAGSIGHT_SPOOL_MAX_AGE", "inf", "<= 604800"),
