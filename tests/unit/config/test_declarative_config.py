@@ -71,12 +71,14 @@ ragsight.shutdown()
 """
 
 
-def _run_app(tmp_path: Path, config_text: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run_app(
+    tmp_path: Path, config_text: str, app: str = APP, **env: str
+) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "otel-config.yaml"
     config.write_text(config_text)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(APP)],
+        [sys.executable, "-c", textwrap.dedent(app)],
         cwd=tmp_path,
         env={**base, "OTEL_CONFIG_FILE": str(config), **env},
         capture_output=True,
@@ -325,3 +327,33 @@ def test_a_file_that_says_disabled_builds_no_providers(tmp_path: Path) -> None:
         None,
     )
     assert providers.notes == [f"{path} says disabled: true; no providers were built"]
+
+
+LOGGER_PROVIDER = """\
+logger_provider:
+  processors:
+    - simple:
+        exporter:
+          console: {}
+"""
+EVALUATION_APP = """
+import ragsight
+ragsight.configure()
+
+@ragsight.generation(provider="openai", model="gpt-4o-mini")
+def answer(question):
+    return "Paris"
+
+answer("capital of France?")
+ragsight.record_evaluation("answer_relevance", 0.8, label="relevant")
+ragsight.shutdown()
+"""
+
+
+def test_ragsight_events_go_through_the_logger_provider_the_file_builds(tmp_path: Path) -> None:
+    result = _run_app(tmp_path, _console_file() + LOGGER_PROVIDER, app=EVALUATION_APP)
+    (event,) = [d for d in _documents(result.stdout) if d.get("event_name")]
+    assert event["event_name"] == names.EVENT_GEN_AI_EVALUATION_RESULT
+    assert event["attributes"][names.GEN_AI_EVALUATION_NAME] == "answer_relevance"
+    (span,) = _spans(result.stdout)
+    assert event["span_id"] == span["context"]["span_id"]  # parented to the judged answer
