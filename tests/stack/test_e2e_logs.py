@@ -7,6 +7,7 @@ the "ragsight" logger and exports the record over OTLP with the stage span's con
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from stackbackends import Jaeger, VictoriaLogs
 from stackgen import load_generator
 from stackprocs import http_get, wait_until
 
+import ragsight
 from ragsight import names
 
 gen = load_generator()
@@ -102,3 +104,51 @@ def test_a_ragsight_event_is_stored_on_the_span_it_is_about(
 def test_a_ragsight_event_shows_its_name_as_the_message(give_up_event: dict[str, Any]) -> None:
     """The Collector's transform/event_message: an event has no body of its own."""
     assert give_up_event["_msg"] == names.EVENT_RETRY_GAVE_UP
+
+
+def captured_details_event() -> dict[str, Any]:
+    """The attributes of a real details event: a generation stage with content capture on."""
+    from ragsight._core import policy as _policy
+    from ragsight._core.policy import ContentPolicy
+    from ragsight.testing import capture_telemetry
+
+    @ragsight.generation(provider="openai", model="m")
+    def answer(messages: list[dict[str, str]]) -> str:
+        return "secret answer"
+
+    _policy.set_content_policy(ContentPolicy(capture=True, capture_to="event"))
+    try:
+        with capture_telemetry() as telemetry:
+            answer([{"role": "user", "content": "secret question"}])
+    finally:
+        _policy.set_content_policy(_policy.DEFAULT_CONTENT_POLICY)
+    return dict(telemetry.log_event(names.EVENT_GEN_AI_INFERENCE_DETAILS).attributes)
+
+
+def test_the_collector_drops_structured_content_from_events_by_default(
+    collector: Any, victorialogs: VictoriaLogs
+) -> None:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    service = "e2e-event-content"
+    attributes = captured_details_event()
+    assert isinstance(attributes[names.GEN_AI_INPUT_MESSAGES], list)  # structured, as sent
+    provider = LoggerProvider(resource=Resource({names.SERVICE_NAME: service}))
+    exporter = OTLPLogExporter(endpoint=f"{collector.otlp_http}/v1/logs")
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    provider.get_logger("ragsight").emit(
+        event_name=names.EVENT_GEN_AI_INFERENCE_DETAILS, attributes=attributes
+    )
+    provider.shutdown()
+    (stored, *_) = wait_until(
+        lambda: victorialogs.query(f'{names.SERVICE_NAME}:"{service}"'),
+        timeout=30,
+        what=f"the details event of {service} in VictoriaLogs",
+    )
+    assert stored["event_name"] == names.EVENT_GEN_AI_INFERENCE_DETAILS
+    assert stored[names.GEN_AI_REQUEST_MODEL] == "m"
+    assert not [k for k in stored if k.startswith(tuple(names.CONTENT_ATTRIBUTES))]
+    assert "secret" not in json.dumps(stored)

@@ -120,3 +120,21 @@ def test_the_logs_jsonl_line_names_the_event(tmp_path: Path) -> None:
     assert [r["eventName"] for r in records if "eventName" in r] == [
         names.EVENT_GEN_AI_EVALUATION_RESULT
     ]
+
+
+def test_span_events_can_change_on_a_configured_process(tmp_path: Path) -> None:
+    code = f"""
+import ragsight
+from ragsight._core import events
+ragsight.configure(exporter="file", file_sink_directory={str(tmp_path)!r})
+before = events.span_events()
+ragsight.configure(exporter="file", file_sink_directory={str(tmp_path)!r},
+                   events_span_events="off")
+print(before, events.span_events())
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [names.SPAN_EVENTS_MIRROR, names.SPAN_EVENTS_OFF]
