@@ -357,3 +357,16 @@ def test_ragsight_events_go_through_the_logger_provider_the_file_builds(tmp_path
     assert event["attributes"][names.GEN_AI_EVALUATION_NAME] == "answer_relevance"
     (span,) = _spans(result.stdout)
     assert event["span_id"] == span["context"]["span_id"]  # parented to the judged answer
+
+
+def test_an_sdk_without_declarative_configuration_is_a_config_error_saying_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk import environment_variables
+
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    monkeypatch.delattr(environment_variables, "OTEL_CONFIG_FILE")
+    (problem,) = _configure_with(path).problems
+    assert "does not support declarative configuration" in problem.message
+    assert "upgrade it" in problem.message
