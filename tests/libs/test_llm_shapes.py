@@ -504,3 +504,53 @@ def test_async_embeddings_response_is_read(telemetry):
 
     asyncio.run(main())
     _check(_attrs(telemetry), EMBED)
+
+
+# ---- the messages really sent, read from the request a returned object carries --------
+SENT = [
+    {"role": "system", "content": "Answer from the context only."},
+    {"role": "user", "content": "Context: Paris is the capital of France.\nQ: capital?"},
+]
+
+
+def _sent_messages(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+    return json.loads(attrs[names.GEN_AI_INPUT_MESSAGES])
+
+
+def _as_messages(sent: list[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]} for m in sent]
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["stream", "with_raw_response"])
+def test_input_messages_are_the_request_a_returned_stream_sent(raw):
+    client = _openai()
+    create = (
+        client.chat.completions.with_raw_response.create if raw else client.chat.completions.create
+    )
+
+    @ragsight.generation(capture=True)
+    def answer(question: str) -> Any:  # builds the prompt itself: the question is not it
+        return create(model="m", messages=SENT, stream=True)
+
+    with ragsight.testing.capture_telemetry() as telemetry:
+        result = answer("capital?")
+        _chat_stream(result.parse() if raw else result)
+    assert _sent_messages(_attrs(telemetry)) == _as_messages(SENT)
+
+
+def test_anthropic_system_prompt_sent_is_the_system_instructions():
+    client = _anthropic()
+
+    @ragsight.generation(capture=True)
+    def answer(question: str) -> Any:
+        return client.messages.create(
+            model="c", max_tokens=64, system="Be brief.", messages=MSGS, stream=True
+        )
+
+    with ragsight.testing.capture_telemetry() as telemetry:
+        _claude_events(answer("capital?"))
+    attrs = _attrs(telemetry)
+    assert _sent_messages(attrs) == _as_messages(MSGS)
+    assert json.loads(attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": "Be brief."}
+    ]

@@ -195,6 +195,22 @@ def is_secret_name(name: str, extra: tuple[str, ...] = ()) -> bool:
     return any(e.lower().replace("-", "_") in norm for e in extra)
 
 
+_COUNT_QUALIFIERS: Final = frozenset({"count", "num", "max", "min", "total", "limit", "budget"})
+
+
+def is_count_name(name: str) -> bool:
+    """Whether ``name`` names a number of tokens (``completion_tokens``, ``max_tokens``,
+    ``token_count``), the one way a secret word (``token``) names no secret."""
+    norm = _CAMEL_BOUNDARY.sub("_", name).lower().replace("-", "_")
+    if any(s in norm.replace("_", "") for s in (x.replace("_", "") for x in _SECRET_SUBSTRINGS)):
+        return False  # api_key_tokens: a key first
+    parts = norm.split("_")
+    secret = {p for p in parts if p in _SECRET_PARTS}
+    if secret == {"tokens"}:
+        return True
+    return secret == {"token"} and bool(_COUNT_QUALIFIERS.intersection(parts))
+
+
 class _Redactor:
     """A policy compiled once: patterns, limits and secret names for captured values."""
 
@@ -224,12 +240,16 @@ class _Redactor:
         return is_secret_name(name, self.policy.secret_argument_names)
 
     def hides(self, name: str, value: Any) -> bool:
-        """Whether ``value`` under ``name`` is replaced: a secret-named key, unless its value
-        is a number or empty (``prompt_tokens: 12``, ``max_tokens: 256`` are counts, not
-        credentials). Secret-shaped values are caught by the text patterns anyway."""
-        if value is None or isinstance(value, (bool, int, float)):
+        """Whether ``value`` under ``name`` is replaced: a secret-named key, unless it is
+        empty, a flag, or a number under a token-count name (``prompt_tokens: 12``,
+        ``max_tokens: 256`` are counts, not credentials; ``pin: 1234`` and
+        ``password: 12345678`` are hidden). Secret-shaped values under any name are caught
+        by the text patterns."""
+        if value is None or isinstance(value, bool) or not self.secret(name):
             return False
-        return self.secret(name)
+        if isinstance(value, (int, float)):
+            return not is_count_name(name)
+        return True
 
     def value(self, value: Any, depth: int = 0) -> Any:
         """A JSON-ready, redacted, truncated copy of ``value`` (bounded depth and size)."""
@@ -347,8 +367,12 @@ def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
 
 
 def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
-    """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) from an OpenAI-style
-    ``messages`` argument, or from a single prompt/question string."""
+    """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) of what was sent: an
+    OpenAI/Anthropic-style ``messages`` argument (or the Responses API's ``input=``
+    list), else a ``prompt``/``input`` string, which is by name the text sent. A
+    ``question`` or ``query`` is not: a RAG stage sends it inside a prompt it builds, so
+    it stays in ``rag.input`` only, and a returned stream or raw response adds the
+    messages its request really carried (:func:`sent_request`)."""
     messages = arguments.get("messages")
     if not isinstance(messages, (list, tuple)):
         messages = arguments.get("input")  # the Responses API's input= as a message list
@@ -360,12 +384,37 @@ def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
             if isinstance(role, str):
                 out.append({"role": role, "parts": _parts(red, _field(message, "content"))})
     else:
-        for key in ("prompt", "question", "query", "input"):
+        for key in ("prompt", "input"):
             value = arguments.get(key)
             if isinstance(value, str):
                 out.append({"role": "user", "parts": [_text_part(red, value)]})
                 break
     return json.dumps(out, ensure_ascii=False) if out else None
+
+
+_SENT_BODY_LIMIT: Final = 1 << 20  # a larger request body is not parsed for content
+_SENT_TYPES: Final = frozenset({"Stream", "AsyncStream", *RAW_RESPONSES})
+
+
+def sent_request(result: Any) -> Mapping[str, Any] | None:
+    """The JSON body an openai/anthropic call really sent, when the object it returned
+    carries its HTTP request: a ``with_raw_response`` response (``http_request``) or a
+    ``Stream``/``AsyncStream`` (``response.request``). ``None`` for anything else (a
+    ``ChatCompletion`` keeps no request)."""
+    tp = type(result)
+    if tp.__name__ not in _SENT_TYPES or not tp.__module__.startswith(("openai", "anthropic")):
+        return None
+    request = getattr(result, "http_request", None)
+    if request is None:
+        request = getattr(getattr(result, "response", None), "request", None)
+    body = getattr(request, "content", None)
+    if not isinstance(body, bytes) or not body or len(body) > _SENT_BODY_LIMIT:
+        return None
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def system_instructions(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:

@@ -186,7 +186,27 @@ class StageCall:
         except Exception as exc:
             report_internal_error("content", exc)
 
+    def _capture_sent(self, result: Any) -> None:
+        """The input messages (and system instructions) the request behind a returned
+        stream or raw response really carried: they replace what the arguments showed."""
+        try:
+            assert self._policy is not None
+            body = _content.sent_request(result)
+            if body is None:
+                return
+            red = _content.redactor(self._policy)
+            content = self._content = self._content or {}
+            messages = _content.input_messages(red, body)
+            if messages is not None:
+                content[names.GEN_AI_INPUT_MESSAGES] = messages
+            instructions = _content.system_instructions(red, body)
+            if instructions is not None:
+                content[names.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+        except Exception as exc:
+            report_internal_error("content", exc)
+
     def _add_output_messages(self, result: Any) -> None:
+        self._capture_sent(result)
         try:
             assert self._policy is not None
             messages = _content.output_messages(_content.redactor(self._policy), result)
@@ -643,6 +663,8 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         _detach(otel_token)
         stream = _returned.stream_kind_of(result)
         if stream is not None:  # the stage lasts as long as the stream it returned
+            if call._policy is not None and plan.stage == names.STAGE_GENERATION:
+                call._capture_sent(result)
             return _returned.wrap(result, stream, call)
         call._finish(result, None, True)
         return result
@@ -677,6 +699,8 @@ def _async_wrapper(plan: Plan) -> Wrapper:
         call._leave(tokens)
         stream = _returned.stream_kind_of(result)
         if stream is not None:  # e.g. an awaited openai AsyncStream
+            if call._policy is not None and plan.stage == names.STAGE_GENERATION:
+                call._capture_sent(result)
             return _returned.wrap(result, stream, call)
         call._finish_ok(result)
         return result
