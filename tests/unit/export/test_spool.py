@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from ragsight._config.settings import Settings
 from ragsight._config.validation import load_settings
 from ragsight._export.exporters import ExportCall
 from ragsight._export.health import SIGNAL_TRACES, ExportHealth
+from ragsight._export.logs import _otel_handler
 from ragsight._export.otlp_send import Answer, Outcome
 from ragsight._export.setup import build_providers
 from ragsight._export.shutdown import Deadline
@@ -387,6 +389,70 @@ def test_spans_produced_during_a_refusing_collector_arrive_in_order_once_it_acce
         providers.shutdown(2.0)
         assert [span.name for _, _, span in sink.spans()] == expected
         assert health.dropped_counts().get(SIGNAL_TRACES, 0) == 0
+
+
+def _settings(endpoint: str, protocol: str, tmp_path: Path, **more: Any) -> Settings:
+    return load_settings(
+        environ=more.pop("environ", {}),
+        cwd=tmp_path,
+        otlp_endpoint=endpoint,
+        otlp_protocol=protocol,
+        batch_schedule_delay=0.05,
+        batch_metric_export_interval=3600.0,  # metrics are flushed explicitly
+        spool_enabled=True,
+        spool_directory=str(tmp_path / "spool"),
+        **more,
+    )
+
+
+def test_metric_points_and_log_records_wait_in_the_spool_too(tmp_path: Path) -> None:
+    with OtlpSink(fail_with=503) as sink:
+        health = ExportHealth()
+        providers = build_providers(
+            _settings(sink.http_endpoint, "http/protobuf", tmp_path), health=health
+        )
+        counter = providers.meter_provider.get_meter("spool-test").create_counter("spooled.calls")
+        counter.add(3)
+        handler = _otel_handler(providers.logger_provider, logging.INFO)
+        record = logging.LogRecord("spool", logging.INFO, __file__, 1, "kept on disk", None, None)
+        handler.emit(record)
+        providers.force_flush(5.0)
+        spooled = health.spool_counts()
+        sink.fail_with = None
+        providers.force_flush(5.0)  # metrics export again: replays the spooled one first
+        assert sink.wait_for(lambda s: bool(s.log_records()), timeout=30)
+        providers.shutdown(2.0)
+    assert spooled["metrics"]["spooled"] > 0
+    assert spooled["logs"]["spooled"] == 1
+    times = [
+        m.sum.data_points[0].time_unix_nano
+        for _, _, m in sink.metrics()
+        if m.name == "spooled.calls"
+    ]
+    assert len(times) >= 2  # the spooled collection and the later one
+    assert times == sorted(times)  # the spooled one first
+    assert [r.body.string_value for _, _, r in sink.log_records()] == ["kept on disk"]
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_the_spool_sends_the_configured_headers_and_compression(
+    protocol: str, tmp_path: Path
+) -> None:
+    with OtlpSink() as sink:
+        endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint
+        settings = _settings(
+            endpoint,
+            protocol,
+            tmp_path,
+            environ={"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer t0k"},
+            otlp_compression="gzip",
+        )
+        providers = _spans(settings, ExportHealth(), ["with-headers"])
+        assert sink.wait_for(lambda s: bool(s.spans()), timeout=30)
+        providers.shutdown(2.0)
+    (received,) = sink.received("traces")
+    assert received.headers.get("authorization") == "Bearer t0k"
+    assert [span.name for _, _, span in sink.spans()] == ["with-headers"]
 
 
 class Blackhole:
