@@ -281,7 +281,8 @@ class SpoolStore:
         return len(self._index)
 
     def items_pending(self) -> int:
-        return sum(e.items for e in self._index)
+        """Items waiting; safe to call from any thread (the copy is taken under the GIL)."""
+        return sum(e.items for e in list(self._index))
 
     def stage(self, payload: bytes, items: int) -> Staged | None:
         """Write ``payload`` under a temporary name; None when it does not fit in
