@@ -416,6 +416,8 @@ _GENAI_METRIC_ATTRS: Final = (
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_MODEL,
+    SERVER_ADDRESS,  # from the client's base URL, where visible
+    SERVER_PORT,
 )
 GEN_AI_CLIENT_OPERATION_DURATION = MetricSpec(
     "gen_ai.client.operation.duration",
@@ -423,13 +425,7 @@ GEN_AI_CLIENT_OPERATION_DURATION = MetricSpec(
     "s",
     "GenAI operation duration (semconv): every GenAI client stage in v1.41.0, retrieval and "
     "rerank in latest (inference and embeddings have their own metrics there).",
-    (
-        GEN_AI_OPERATION_NAME,
-        GEN_AI_PROVIDER_NAME,
-        GEN_AI_REQUEST_MODEL,
-        GEN_AI_RESPONSE_MODEL,
-        ERROR_TYPE,
-    ),
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
@@ -437,13 +433,7 @@ GEN_AI_CLIENT_TOKEN_USAGE = MetricSpec(
     "histogram",
     "{token}",
     "Number of input and output tokens used (semconv v1.41.0; replaced in latest).",
-    (
-        GEN_AI_OPERATION_NAME,
-        GEN_AI_PROVIDER_NAME,
-        GEN_AI_REQUEST_MODEL,
-        GEN_AI_RESPONSE_MODEL,
-        GEN_AI_TOKEN_TYPE,
-    ),
+    (*_GENAI_METRIC_ATTRS, GEN_AI_TOKEN_TYPE),
     GEN_AI_TOKEN_BUCKETS,
 )
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
@@ -451,13 +441,7 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
     "histogram",
     "s",
     "Time from the start of a streamed GenAI operation to its first chunk (semconv v1.41.0).",
-    (
-        GEN_AI_OPERATION_NAME,
-        GEN_AI_PROVIDER_NAME,
-        GEN_AI_REQUEST_MODEL,
-        GEN_AI_RESPONSE_MODEL,
-        ERROR_TYPE,
-    ),
+    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_INFERENCE_DURATION = MetricSpec(

@@ -253,12 +253,6 @@ _LATEST_EMBEDDINGS = (
     "gen_ai.client.token.usage; ragsight's default records the genai repository's "
     "embeddings metrics (client-embeddings.md); semconv=v1.41.0 matches util-genai"
 )
-_SERVER_ON_METRICS = (
-    "GAP, not a choice: the conventions make server.address/server.port Recommended on "
-    "the gen_ai.client.* metrics and util-genai sets them; ragsight sets them on spans only "
-    "(names.py's MetricSpec attributes do not list them), so they are missing from its "
-    "metric points"
-)
 _V1_41_TOP_K = (
     "semconv=v1.41.0 pins that release's gen_ai.request.top_k (v1.41.0 defines no "
     "gen_ai.retrieval.top_k); util-genai 1.3b0 and ragsight's latest use gen_ai.retrieval.top_k"
@@ -267,14 +261,6 @@ _NEW_SINCE_V1_41 = (
     "the metric is newer than v1.41.0 (migration guide #201/#322, #126/#341): semconv=v1.41.0 "
     "records only that release's metrics; util-genai 1.3b0 records it unconditionally"
 )
-_SERVER_METRIC_GAPS = {
-    f"metric {metric} attribute {key} only in util-genai": _SERVER_ON_METRICS
-    for metric in (
-        names.GEN_AI_CLIENT_OPERATION_DURATION.name,
-        names.GEN_AI_CLIENT_TOKEN_USAGE.name,
-    )
-    for key in (names.SERVER_ADDRESS, names.SERVER_PORT)
-}
 
 ALLOWED: dict[tuple[str, str], dict[str, str]] = {
     (names.SEMCONV_LATEST, "chat"): {
@@ -291,7 +277,7 @@ ALLOWED: dict[tuple[str, str], dict[str, str]] = {
             )
         },
     },
-    (names.SEMCONV_V1_41, "chat"): _SERVER_METRIC_GAPS,
+    (names.SEMCONV_V1_41, "chat"): {},
     (names.SEMCONV_LATEST, "embeddings"): {
         "metric gen_ai.client.operation.duration only in util-genai": _LATEST_EMBEDDINGS,
         "metric gen_ai.client.token.usage only in util-genai": _LATEST_EMBEDDINGS,
@@ -302,7 +288,7 @@ ALLOWED: dict[tuple[str, str], dict[str, str]] = {
             _LATEST_EMBEDDINGS
         ),
     },
-    (names.SEMCONV_V1_41, "embeddings"): _SERVER_METRIC_GAPS,
+    (names.SEMCONV_V1_41, "embeddings"): {},
     (names.SEMCONV_LATEST, "retrieval"): {},
     (names.SEMCONV_V1_41, "retrieval"): {
         f"span attribute {names.GEN_AI_REQUEST_TOP_K} only in ragsight": _V1_41_TOP_K,

@@ -43,6 +43,7 @@ from ragsight import names
 from ragsight._core import safety as _safety
 from ragsight._core import semconv as _semconv
 from ragsight._core.instruments import create_instrument
+from ragsight._core.plan import without_error
 
 if TYPE_CHECKING:
     from ragsight._core.extract import Readout
@@ -251,7 +252,7 @@ class Instruments:
         ``unknown`` modality when it reported none (the conventions' rule for failures)."""
         if self.usage_input is None or self.usage_output is None:
             return
-        key: GenAIKey = (None, identity[1], identity[2], identity[3])
+        key = without_error(identity)
         base = plan.genai_attrs_for_key(key)
         attrs = self._cached(
             ("usage", plan, *key),
@@ -275,8 +276,7 @@ class Instruments:
             return
         if plan.stage == names.STAGE_EMBEDDING:
             if readout.input_tokens is not None and self.embeddings_input is not None:
-                key: GenAIKey = (None, identity[1], identity[2], identity[3])
-                attrs = plan.genai_attrs_for_key(key)
+                attrs = plan.genai_attrs_for_key(without_error(identity))
                 self.embeddings_input.record(readout.input_tokens, attrs, ctx)
             return
         attrs = plan.genai_attrs_for_key(identity)

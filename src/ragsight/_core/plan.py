@@ -136,8 +136,14 @@ def span_name(operation: str, target: str | None) -> str:
 
 # What the per-call readers add to the GenAI metric attributes; each distinct combination
 # is one series, so their number is capped (past the cap values fold into "_OTHER").
-GenAIKey = tuple["str | None", "str | None", "str | None", "str | None"]
-"""(error.type, gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model)"""
+GenAIKey = tuple["str | None", "str | None", "str | None", "str | None", "tuple[str, int] | None"]
+"""(error.type, gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model,
+(server.address, server.port))"""
+
+
+def without_error(key: GenAIKey) -> GenAIKey:
+    """The same call identity without its error.type (token metrics never carry one)."""
+    return (None, key[1], key[2], key[3], key[4])
 
 
 class Plan:
@@ -324,15 +330,22 @@ class Plan:
         if key in self._genai_by_key or len(self._genai_by_key) < _MAX_ERROR_TYPES:
             return key
         other = names.VALUE_OTHER
-        return tuple(None if v is None else other for v in key)  # type: ignore[return-value]
+        error_type, provider, request_model, response_model, _server = key
+        return (  # past the cap: strings fold into "_OTHER", the server is left out
+            None if error_type is None else other,
+            None if provider is None else other,
+            None if request_model is None else other,
+            None if response_model is None else other,
+            None,
+        )
 
     def genai_attrs_for_key(self, key: GenAIKey) -> dict[str, AttributeValue]:
         """The ``gen_ai.client.*`` attributes of one call: the decorator's, plus the
-        provider and models the call revealed (``gen_ai.response.model`` included)."""
+        provider, models and server the call revealed (``gen_ai.response.model`` included)."""
         found = self._genai_by_key.get(key)
         if found is not None:
             return found
-        error_type, provider, request_model, response_model = key = self._capped(key)
+        error_type, provider, request_model, response_model, server = key = self._capped(key)
         made = dict(self.genai_attrs_for(None))
         if provider is not None:
             made[names.GEN_AI_PROVIDER_NAME] = provider
@@ -340,6 +353,8 @@ class Plan:
             made[names.GEN_AI_REQUEST_MODEL] = request_model
         if response_model is not None:
             made[names.GEN_AI_RESPONSE_MODEL] = response_model
+        if server is not None:
+            made[names.SERVER_ADDRESS], made[names.SERVER_PORT] = server
         if error_type is not None:
             made[names.ERROR_TYPE] = error_type
         self._genai_by_key[key] = made  # racing threads build equal dicts: harmless
@@ -349,7 +364,7 @@ class Plan:
         self, key: GenAIKey
     ) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue]]:
         """Input and output token-usage attributes of one call (never error.type)."""
-        key = (None, key[1], key[2], key[3])
+        key = without_error(key)
         found = self._token_by_key.get(key)
         if found is not None:
             return found

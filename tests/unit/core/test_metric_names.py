@@ -242,3 +242,45 @@ def test_the_conformance_table_says_what_each_mode_emits(mode: str, column: str)
             assert not cell.startswith(names.SAME), (name, column, cell)
             if not cell.startswith("-"):  # the name this mode emits instead
                 assert cell.split(" ")[0] in emitted, (name, column, cell)
+
+
+class _OpenAIClient:
+    """Claims to be openai's client type, with the base URL the real one exposes."""
+
+    __module__ = "openai._client"
+    base_url = "https://api.openai.com/v1/"
+
+
+@pytest.mark.parametrize("fixture", ["otel", "otel_v1_41"])
+def test_genai_metrics_carry_the_server_the_client_points_at(
+    request: pytest.FixtureRequest, fixture: str
+):
+    otel = request.getfixturevalue(fixture)
+
+    @ragsight.generation(model="gpt-4o-mini")
+    def answer(text: str, client: Any) -> ChatCompletion:
+        return ChatCompletion()
+
+    answer("q", client=_OpenAIClient())
+    duration = (
+        names.GEN_AI_CLIENT_INFERENCE_DURATION
+        if fixture == "otel"
+        else names.GEN_AI_CLIENT_OPERATION_DURATION
+    )
+    (point,) = otel.points(duration.name)
+    assert point.attributes[names.SERVER_ADDRESS] == "api.openai.com"
+    assert point.attributes[names.SERVER_PORT] == 443
+    assert point.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
+
+
+def test_past_the_series_cap_the_server_is_left_off_the_metrics(otel):
+    @ragsight.generation()
+    def answer(model: str, client: Any) -> str:
+        return "a"
+
+    for i in range(80):
+        answer(model=f"m-{i}", client=_OpenAIClient())
+    points = otel.points(names.GEN_AI_CLIENT_INFERENCE_DURATION.name)
+    folded = [p for p in points if p.attributes.get(names.GEN_AI_REQUEST_MODEL) == "_OTHER"]
+    assert folded
+    assert all(names.SERVER_PORT not in p.attributes for p in folded)
