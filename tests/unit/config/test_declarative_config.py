@@ -370,3 +370,48 @@ def test_an_sdk_without_declarative_configuration_is_a_config_error_saying_upgra
     (problem,) = _configure_with(path).problems
     assert "does not support declarative configuration" in problem.message
     assert "upgrade it" in problem.message
+
+
+def _views_left_to_the_file(selector: dict[str, Any]) -> set[str]:
+    from opentelemetry.configuration.models import (
+        InstrumentType,
+        MeterProvider,
+        View,
+        ViewSelector,
+        ViewStream,
+    )
+
+    from ragsight._export.declarative import with_ragsight_views
+
+    if "instrument_type" in selector:
+        selector = {**selector, "instrument_type": InstrumentType(selector["instrument_type"])}
+    config = MeterProvider(readers=[], views=[View(ViewSelector(**selector), ViewStream())])
+    merged, added, left = with_ragsight_views(config)
+    assert len(merged.views) == 1 + len(added)
+    assert set(added).isdisjoint(left)
+    return set(left)
+
+
+def test_a_wildcard_view_in_the_file_covers_every_histogram_it_matches() -> None:
+    left = _views_left_to_the_file({"instrument_name": "rag.retrieval.*"})
+    assert left == {
+        s.name
+        for s in names.METRICS
+        if s.name.startswith("rag.retrieval.") and s.instrument == "histogram" and s.buckets
+    }
+    assert names.RAG_RETRIEVAL_DOCUMENTS.name in left
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        {"instrument_name": "rag.operation.duration", "meter_name": "another-library"},
+        {"instrument_name": "rag.operation.duration", "instrument_type": "counter"},
+        {"instrument_name": "rag.operation.duration", "unit": "ms"},
+    ],
+    ids=["another meter", "another instrument type", "another unit"],
+)
+def test_a_file_view_that_cannot_match_a_ragsight_histogram_leaves_its_buckets(
+    selector: dict[str, Any],
+) -> None:
+    assert _views_left_to_the_file(selector) == set()
