@@ -12,7 +12,8 @@ them; ``events.span_events`` (``mirror``, the default, or ``off``) decides wheth
 event is also added to its span as a span event. Structured attribute values (messages,
 documents) are allowed on log records and become JSON strings on the mirrored copy,
 since span event attributes are primitives only. A span that already ended cannot take
-an event; the mirror then goes to the span current at the call, if any, else nowhere.
+an event; the mirror then goes to the span current at the call if it is in the same
+trace, else nowhere (an event with no parent is not mirrored).
 
 Where the log records go: the LoggerProvider ragsight's ``configure()`` installed (or the
 application's), or the private one ``ragsight.testing.capture_telemetry()`` installs. With
@@ -30,7 +31,7 @@ from typing import Any
 
 from opentelemetry import _logs, trace
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext
+from opentelemetry.trace import INVALID_SPAN, NonRecordingSpan, Span, SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
@@ -105,7 +106,8 @@ def emit(
     severity: SeverityNumber = INFO,
 ) -> None:
     """One named event: a log record parented to ``parent`` (no parent: no trace ids) and,
-    when mirroring, a span event on ``mirror_to`` (or the current span if that one ended).
+    when mirroring, a span event on ``mirror_to`` (if that one ended: on the current span
+    when it belongs to the same trace).
     ``mirror=False`` never mirrors (the span already carries the same data).
 
     Never raises; a failure is counted as an internal error.
@@ -115,9 +117,11 @@ def emit(
         # no SDK configured for ragsight (an unconfigured process, or only a private
         # tracer): no log record to build; a recording span still gets its mirror
         if _override is not None or _runtime.get() is not None:
-            context = None
-            if parent is not None and parent.is_valid:
-                context = trace.set_span_in_context(NonRecordingSpan(parent))
+            # explicit either way: without a context (or with an empty one, which is falsy)
+            # the SDK would parent the record to the current span
+            context = trace.set_span_in_context(
+                NonRecordingSpan(parent) if parent is not None and parent.is_valid else INVALID_SPAN
+            )
             _logger().emit(
                 timestamp=now,
                 context=context,
@@ -128,13 +132,21 @@ def emit(
             )
         if mirror and _span_events == names.SPAN_EVENTS_MIRROR:
             span = mirror_to if mirror_to is not None and mirror_to.is_recording() else None
-            if span is None:
-                current = trace.get_current_span()
-                span = current if current.is_recording() else None
+            if span is None and parent is not None:
+                span = _open_span_of_trace(parent.trace_id)
             if span is not None:
                 span.add_event(name, flat_attributes(attributes), timestamp=now)
     except Exception as exc:
         report_internal_error("events", exc)
+
+
+def _open_span_of_trace(trace_id: int) -> Span | None:
+    """The current span if it is recording and in that trace (where a mirror of an event
+    about an ended span can still be seen next to it)."""
+    current = trace.get_current_span()
+    if current.is_recording() and current.get_span_context().trace_id == trace_id:
+        return current
+    return None
 
 
 def flat_attributes(attributes: Mapping[str, Any]) -> dict[str, AttributeValue]:

@@ -137,6 +137,31 @@ def test_an_evaluation_of_an_open_span_is_mirrored_on_it(telemetry: Telemetry) -
     assert dict(mirrored.attributes or {})[names.GEN_AI_EVALUATION_SCORE_VALUE] == 0.8
 
 
+def test_an_evaluation_of_an_ended_span_is_mirrored_on_the_open_span_of_its_trace(
+    telemetry: Telemetry,
+) -> None:
+    with ragsight.stage("pipeline", "outer"):
+        answer([{"role": "user", "content": "q"}])
+        judged = telemetry.span("chat m").get_span_context()
+        ragsight.record_evaluation("relevance", 0.8, judged=judged)
+    assert telemetry.span("chat m").events == ()
+    (mirrored,) = telemetry.span("invoke_workflow outer").events
+    assert mirrored.name == names.EVENT_GEN_AI_EVALUATION_RESULT
+    assert telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).parented_to(
+        telemetry.span("chat m")
+    )
+
+
+def test_an_evaluation_with_no_parent_is_not_mirrored_on_an_unrelated_span(
+    telemetry: Telemetry,
+) -> None:
+    tracer = TracerProvider().get_tracer("app")
+    with tracer.start_as_current_span("request") as request:
+        ragsight.record_evaluation("relevance", 0.7)
+    assert request.events == ()  # type: ignore[attr-defined]
+    assert telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).trace_id is None
+
+
 @pytest.mark.usefixtures("span_events_off")
 def test_with_span_events_off_an_evaluation_is_a_log_record_only(telemetry: Telemetry) -> None:
     with ragsight.stage("pipeline", "judged"):
