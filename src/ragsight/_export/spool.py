@@ -19,9 +19,10 @@ appends to the bounded in-memory queue, as without the spool):
 - the oldest batch is replayed first: at most one attempt per probe interval (0.5 s,
   doubling to 5 s while it keeps failing), then as many as are waiting, within a 1 s slice
   per export (so the in-memory queue keeps draining into the spool); a batch file is
-  deleted right after the collector accepted it, so each is sent once (the one exception:
-  a process killed between the collector's answer and the deletion sends that one batch
-  again at its next start);
+  deleted right after the collector accepted it, so each is sent once (the exceptions, one
+  batch per signal each, sent again by the next run: a process killed between the
+  collector's answer and the deletion, and a send cut short at shutdown whose request the
+  collector had already received);
 - one file per batch, written under a temporary name and renamed, with a header (magic,
   item count, length, CRC-32): a file that fails the check (a crash, a full disk, power
   loss) is skipped, deleted and its items counted; memory holds one batch and a small
