@@ -799,7 +799,7 @@ SRC_GENAI_TOKENS: Final = (
 SRC_GENAI_EMBEDDINGS: Final = "semantic-conventions-genai@88eccb1 docs/gen-ai/client-embeddings.md"
 SRC_V1_41_METRICS: Final = "semantic-conventions v1.41.0 docs/gen-ai/gen-ai-metrics.md"
 SRC_UTIL_GENAI: Final = "opentelemetry-util-genai 1.3b0 opentelemetry/util/genai/_instruments.py"
-SRC_GENAI_EVENTS: Final = "semantic-conventions-genai model/gen-ai/events.yaml"
+SRC_GENAI_EVENTS: Final = "semantic-conventions-genai@0387091 model/gen-ai/events.yaml"
 SRC_RAGSIGHT: Final = "ragsight (no convention)"
 SRC_GENAI_RERANK_PROPOSAL: Final = "semantic-conventions-genai #253 (open proposal)"
 SAME: Final = "="  # a mode emits the name itself
