@@ -131,6 +131,16 @@ def test_otelcol_validate_passes_on_the_bundled_config(otelcol_binary: str, tmp_
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    "config", sorted((ROOT / "collector/two-tier").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_otelcol_validate_passes_on_each_two_tier_config(
+    otelcol_binary: str, config: Path, tmp_path: Path
+) -> None:
+    done = validate(otelcol_binary, config, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_otelcol_validate_rejects_a_component_the_build_lacks(
     otelcol_binary: str, tmp_path: Path
 ) -> None:
