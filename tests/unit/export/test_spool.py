@@ -533,11 +533,15 @@ _NEXT_RUN = textwrap.dedent(
 )
 
 
-def _run(endpoint: str, directory: Path, spans: int, prefix: str, timeout: float) -> None:
+def _start(
+    endpoint: str, directory: Path, spans: int, prefix: str, timeout: float
+) -> subprocess.Popen[bytes]:
     args = [endpoint, str(directory), str(spans), prefix, str(timeout)]
-    subprocess.run(
-        [sys.executable, "-c", _NEXT_RUN, *args], check=True, timeout=60, env=dict(os.environ)
-    )
+    return subprocess.Popen([sys.executable, "-c", _NEXT_RUN, *args], env=dict(os.environ))
+
+
+def _run(endpoint: str, directory: Path, spans: int, prefix: str, timeout: float) -> None:
+    assert _start(endpoint, directory, spans, prefix, timeout).wait(60) == 0
 
 
 def test_what_a_process_could_not_send_before_exiting_is_sent_by_its_next_run(
@@ -552,3 +556,21 @@ def test_what_a_process_could_not_send_before_exiting_is_sent_by_its_next_run(
         names = [span.name for _, _, span in sink.spans()]
     assert names == [f"first-{i}" for i in range(5)] + [f"second-{i}" for i in range(2)]
     assert list(directory.rglob("*.batch")) == []
+
+
+def test_processes_spooling_into_one_directory_at_once_lose_and_repeat_nothing(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "spool"
+    with OtlpSink(fail_with=503) as sink:
+        running = [_start(sink.http_endpoint, directory, 40, f"p{n}", 2.0) for n in range(3)]
+        assert [process.wait(60) for process in running] == [0, 0, 0]
+        assert sink.spans() == []
+        sink.fail_with = None
+        _run(sink.http_endpoint, directory, 1, "heir", 3.0)  # adopts all three
+        names = [span.name for _, _, span in sink.spans()]
+    for n in range(3):
+        assert [name for name in names if name.startswith(f"p{n}-")] == [
+            f"p{n}-{i}" for i in range(40)
+        ]
+    assert len(names) == 3 * 40 + 1
