@@ -136,7 +136,8 @@ HEALTH = ExportHealth()
 
 
 def dropped_counts() -> dict[str, int]:
-    """Items dropped per signal since the process started (queue full or export failed).
+    """Items dropped per signal since the process started (queue full, export failed, or
+    beyond the outage spool's bounds).
 
     Keys are the signals (``traces``, ``metrics``, ``logs``) with at least one drop. Telemetry
     never blocks the application, so a full queue or a failing collector shows up here.
