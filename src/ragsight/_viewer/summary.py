@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -24,9 +24,10 @@ from ragsight._viewer.console import figure, number
 from ragsight._viewer.metrics import MetricTotals
 from ragsight._viewer.reader import Recording, Span, read_directory
 from ragsight._viewer.runs import Selection, select
-from ragsight._viewer.stats import Stats, describe
+from ragsight._viewer.stats import Distribution, Stats, describe
 
 Pair = tuple[str, str]
+K = TypeVar("K")
 
 
 @dataclass
@@ -168,29 +169,78 @@ def _stages(totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]) -
     return rows
 
 
-def _tokens(totals: MetricTotals, spans: list[Span]) -> list[TokenRow]:
-    spec = names.GEN_AI_CLIENT_TOKEN_USAGE.name
+# Token usage as each conventions mode records it (a process emits one mode; a directory of
+# runs may hold both): v1.41.0's one histogram split by gen_ai.token.type, and the latest
+# mode's per-operation histograms, one per direction (its usage counters also count calls
+# that reported no usage, so the histograms give the calls that did).
+_TOKENS_LATEST: tuple[tuple[tuple[str, str], ...], ...] = (
+    (
+        (names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS.name, names.TOKEN_TYPE_INPUT),
+        (names.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS.name, names.TOKEN_TYPE_OUTPUT),
+    ),
+    ((names.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS.name, names.TOKEN_TYPE_INPUT),),
+)
+_TTFC = (
+    names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name,
+    names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
+)
 
-    def key(a: Mapping[str, Any]) -> Pair:
-        return (_text(a.get(names.GEN_AI_REQUEST_MODEL)), _text(a.get(names.GEN_AI_TOKEN_TYPE)))
 
-    dists = totals.distributions(spec, key)
+def _model(a: Mapping[str, Any]) -> str:
+    return _text(a.get(names.GEN_AI_REQUEST_MODEL))
+
+
+def _distributions(
+    totals: MetricTotals, metric_names: tuple[str, ...], key: Callable[[Mapping[str, Any]], K]
+) -> dict[K, Distribution]:
+    """Histogram points of several names (one per conventions mode) added up per key."""
+    out: dict[K, Distribution] = {}
+    for name in metric_names:
+        for point in totals.points(name):
+            out.setdefault(key(point.attributes), Distribution()).add(point)
+    return out
+
+
+def _token_metrics(totals: MetricTotals) -> dict[str, TokenRow]:
+    """Per model; each source's calls are its busiest direction's, sources add up."""
     per_model: dict[str, TokenRow] = {}
-    if dists:
-        for (model, kind), dist in sorted(dists.items()):
+    sources: list[list[tuple[str, str, Distribution]]] = []
+
+    def model_type(a: Mapping[str, Any]) -> Pair:
+        return (_model(a), _text(a.get(names.GEN_AI_TOKEN_TYPE)))
+
+    old = totals.distributions(names.GEN_AI_CLIENT_TOKEN_USAGE.name, model_type)
+    sources.append([(model, kind, dist) for (model, kind), dist in old.items()])
+    for metrics in _TOKENS_LATEST:  # one source: the same calls, one histogram per direction
+        source = []
+        for name, kind in metrics:
+            dists = totals.distributions(name, _model)
+            source += [(model, kind, dist) for model, dist in dists.items()]
+        sources.append(source)
+    for source in sources:
+        calls: dict[str, int] = {}
+        for model, kind, dist in source:
             row = per_model.setdefault(model, TokenRow(model, 0, 0, 0))
-            row.calls = max(row.calls, dist.count)
+            calls[model] = max(calls.get(model, 0), dist.count)
             if kind == names.TOKEN_TYPE_INPUT:
                 row.input += round(dist.total)
             elif kind == names.TOKEN_TYPE_OUTPUT:
                 row.output += round(dist.total)
-        return list(per_model.values())
+        for model, n in calls.items():
+            per_model[model].calls += n
+    return per_model
+
+
+def _tokens(totals: MetricTotals, spans: list[Span]) -> list[TokenRow]:
+    per_model = _token_metrics(totals)
+    if per_model:
+        return [per_model[m] for m in sorted(per_model)]
     for span in spans:  # no token metric: read the spans
         tokens_in = _number(span.attributes.get(names.GEN_AI_USAGE_INPUT_TOKENS))
         tokens_out = _number(span.attributes.get(names.GEN_AI_USAGE_OUTPUT_TOKENS))
         if tokens_in is None and tokens_out is None:
             continue
-        model = _text(span.attributes.get(names.GEN_AI_REQUEST_MODEL))
+        model = _model(span.attributes)
         row = per_model.setdefault(model, TokenRow(model, 0, 0, 0))
         row.calls += 1
         row.input += round(tokens_in or 0)
@@ -222,15 +272,12 @@ def _scores(totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]) -
 
 
 def _time_to_first_chunk(totals: MetricTotals, spans: list[Span]) -> dict[str, Stats]:
-    def model(a: Mapping[str, Any]) -> str:
-        return _text(a.get(names.GEN_AI_REQUEST_MODEL))
-
-    dists = totals.distributions(names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name, model)
+    dists = _distributions(totals, _TTFC, _model)
     values: dict[str, list[float]] = defaultdict(list)
     for span in spans:
         ttfc = _number(span.attributes.get(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
         if ttfc is not None:
-            values[model(span.attributes)].append(ttfc)
+            values[_model(span.attributes)].append(ttfc)
     return {k: describe(values.get(k, []), dists.get(k)) for k in sorted({*dists, *values})}
 
 

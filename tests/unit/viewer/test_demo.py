@@ -71,6 +71,22 @@ def test_demo_files_summarise_to_the_demo_tally(
     assert report["dropped"] == {}
 
 
+def test_token_figures_come_from_the_default_modes_metrics_and_match_the_spans(
+    demo_run: tuple[Path, dict[str, object]], summary: Summary
+) -> None:
+    directory, _ = demo_run
+    recording = read_directory(directory)
+    emitted = {p.name for p in recording.points}
+    assert names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS.name in emitted
+    with_usage = [s for s in recording.spans if names.GEN_AI_USAGE_INPUT_TOKENS in s.attributes]
+    assert with_usage
+    tokens_in = sum(int(s.attributes[names.GEN_AI_USAGE_INPUT_TOKENS]) for s in with_usage)
+    tokens_out = sum(int(s.attributes.get(names.GEN_AI_USAGE_OUTPUT_TOKENS, 0)) for s in with_usage)
+    assert [(r.calls, r.input, r.output) for r in summary.tokens] == [
+        (len(with_usage), tokens_in, tokens_out)
+    ]
+
+
 def test_the_breaker_opens_probes_and_closes(summary: Summary) -> None:
     (breaker,) = summary.breakers
     for move in ("closed -> open", "open -> half_open", "half_open -> closed"):

@@ -205,6 +205,43 @@ def test_tokens_in_and_out_per_model(tmp_path: Path) -> None:
     assert (row.model, row.calls, row.input, row.output) == ("gpt-x", 2, 220, 16)
 
 
+def test_tokens_in_and_out_from_the_latest_conventions_histograms_without_spans(
+    tmp_path: Path,
+) -> None:
+    model = {names.GEN_AI_REQUEST_MODEL: "gpt-x", names.GEN_AI_OPERATION_NAME: "chat"}
+    spec_in = names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS
+    spec_out = names.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS
+    metrics = [
+        histogram(spec_in.name, histogram_point([100, 120, 30], spec_in.buckets or (), model)),
+        histogram(spec_out.name, histogram_point([7, 9, 1], spec_out.buckets or (), model)),
+    ]
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, metrics))
+    (row,) = summarize(tmp_path).tokens
+    assert (row.model, row.calls, row.input, row.output) == ("gpt-x", 3, 250, 17)
+
+
+def test_embedding_input_tokens_count_as_tokens_in(tmp_path: Path) -> None:
+    spec = names.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS
+    attrs = {names.GEN_AI_REQUEST_MODEL: "embed-x", names.GEN_AI_OPERATION_NAME: "embeddings"}
+    metric = histogram(spec.name, histogram_point([12, 8], spec.buckets or (), attrs))
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    (row,) = summarize(tmp_path).tokens
+    assert (row.model, row.calls, row.input, row.output) == ("embed-x", 2, 20, 0)
+
+
+def test_time_to_first_chunk_from_the_latest_conventions_histogram_without_spans(
+    tmp_path: Path,
+) -> None:
+    spec = names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK
+    attrs = {names.GEN_AI_REQUEST_MODEL: "gpt-x", names.GEN_AI_OPERATION_NAME: "chat"}
+    metric = histogram(spec.name, histogram_point([0.2, 0.3, 0.4], spec.buckets or (), attrs))
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    stats = summarize(tmp_path).time_to_first_chunk["gpt-x"]
+    assert stats.count == 3
+    assert stats.maximum is not None
+    assert stats.maximum.value == pytest.approx(0.4)
+
+
 def test_retrieval_scores_and_time_to_first_chunk_statistics(tmp_path: Path) -> None:
     spans = [
         stage_span("t1", "a", "retrieval", "search", T0, 0.01,
