@@ -176,7 +176,9 @@ class Shape:
 
 
 def _compared(key: str) -> bool:
-    return not key.startswith(("rag.", "ragsight."))
+    """ragsight's own namespaces (util-genai has no counterpart) are left out: a process-wide
+    instrument such as the retry budget's gauge reports whatever ran before in the session."""
+    return not key.startswith(("rag.", "ragsight.", "resilience."))
 
 
 def _shape(spans: list[ReadableSpan], data: Any) -> Shape:
