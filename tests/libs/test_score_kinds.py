@@ -151,3 +151,22 @@ def test_langchain_scores_of_similarity_search_with_score_are_store_defined(tele
     search("alpha", k=2)
     assert telemetry.span("retrieval").attributes[names.RAG_RETRIEVAL_SCORE_KIND] == "unbounded"
     assert telemetry.histogram_count("rag.retrieval.score") == 0
+
+
+def test_a_store_metric_applies_to_the_store_shape_only(telemetry):
+    client = chromadb.EphemeralClient()
+    col = client.get_or_create_collection(f"own-{id(client)}", metadata={"hnsw:space": "cosine"})
+    col.add(ids=["a", "b"], embeddings=[[1, 0], [0.6, 0.8]])
+
+    @ragsight.retrieval
+    def search() -> object:  # the function converts the distances itself
+        found = col.query(query_embeddings=[[1.0, 0.0]], n_results=2)
+        return [
+            {"id": i, "score": 1.0 - d}
+            for i, d in zip(found["ids"][0], found["distances"][0], strict=True)
+        ]
+
+    search()
+    attrs = telemetry.span("retrieval").attributes
+    assert attrs[names.RAG_RETRIEVAL_SCORE_KIND] == "similarity"
+    assert attrs[names.RAG_RETRIEVAL_TOP_SCORE] == pytest.approx(1.0)  # not 1 - (1 - d)

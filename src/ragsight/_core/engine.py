@@ -374,7 +374,7 @@ class StageCall:
             if reads == "documents":
                 found = _extract.retrieved_of(result)
                 if found is not None:
-                    _extract.read_retrieved(readout, found, self._score_kind)
+                    _extract.read_retrieved(readout, found, plan.spec.score, self._score_kind)
             elif reads == "embedding":
                 readout.dimension = _extract.embedding_dimension(result)
                 _extract.read_usage(readout, result)
@@ -389,7 +389,7 @@ class StageCall:
             try:
                 out = plan.extract(result)
                 if out:
-                    extra = _extract.apply_hook_output(readout, out, self._score_kind)
+                    extra = _extract.apply_hook_output(readout, out, plan.spec.score)
             except Exception as exc:
                 report_internal_error("extract.hook", exc)
         if self._usage is not None:

@@ -241,20 +241,33 @@ def retrieved_of(result: Any) -> Retrieved | None:
     return _listed(docs) if docs is not None else None
 
 
-def _resolved_kind(declared: str | None, shape_kind: str | None, scores: list[float]) -> str:
-    """What the scores are: as declared (or detected from the store), else as the shape
-    says, else similarities when every one lies in 0..1 and unbounded otherwise (a BM25
-    7.31 is never a similarity). A store-defined shape's scores are unbounded until the
-    metric is known: a 0.3 euclid distance must not reach the similarity histogram."""
-    kind = declared or shape_kind
+def _resolved_kind(
+    declared: str | None, shape_kind: str | None, scores: list[float], detected: str | None
+) -> str:
+    """What the scores are: as declared; else, for a store's own result shape, as the
+    store's metric says (``detected``) or the shape says; else similarities when every
+    one lies in 0..1 and unbounded otherwise (a BM25 7.31 is never a similarity).
+
+    A detected metric applies to the store's own shapes only: a function that turns a
+    cosine collection's distances into ``{"score": 1 - d}`` dicts returns similarities.
+    A store-defined shape's scores are unbounded until the metric is known: a 0.3 euclid
+    distance must not reach the similarity histogram."""
+    if declared is not None:
+        kind = declared
+    elif shape_kind is not None:
+        kind = detected or shape_kind
+    else:
+        kind = "similarity"
     if kind == STORE_DEFINED:
         return "unbounded"
-    if kind is None or kind == "similarity":
+    if kind == "similarity":
         return "similarity" if all(0.0 <= s <= 1.0 for s in scores) else "unbounded"
     return kind
 
 
-def read_retrieved(readout: Readout, found: Retrieved, declared: str | None = None) -> None:
+def read_retrieved(
+    readout: Readout, found: Retrieved, declared: str | None = None, detected: str | None = None
+) -> None:
     """Count and scores of one result set, each score kind to its own fields."""
     readout.count = found.count
     padded = found.scores[: len(found.ids)] + [None] * (len(found.ids) - len(found.scores))
@@ -262,7 +275,7 @@ def read_retrieved(readout: Readout, found: Retrieved, declared: str | None = No
     scores = [s for s in found.scores if s is not None]
     if not scores:
         return
-    kind = _resolved_kind(declared, found.kind, scores)
+    kind = _resolved_kind(declared, found.kind, scores, detected)
     if kind == "cosine_distance":
         readout.distance_best = min(scores)
         readout.distance_mean = sum(scores) / len(scores)
