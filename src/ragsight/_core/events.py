@@ -22,6 +22,7 @@ no OpenTelemetry SDK configured at all nothing is built and nothing is emitted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -176,7 +177,6 @@ def _primitive_list(value: Any) -> bool:
 # The last inference (generation) or pipeline span that ended, per trace and per context:
 # record_evaluation() called after the pipeline returned judges that pipeline's answer.
 _MAX_TRACES = 1024
-_ended_lock = threading.Lock()
 _ended_by_trace: dict[int, tuple[SpanContext, str | None]] = {}
 _ended_here: ContextVar[tuple[SpanContext, str | None] | None] = ContextVar(
     "ragsight_last_judged_span", default=None
@@ -187,11 +187,13 @@ def note_ended(context: SpanContext, response_id: str | None) -> None:
     """An inference or pipeline stage span ended (the engine calls this; cheap)."""
     entry = (context, response_id)
     _ended_here.set(entry)
-    with _ended_lock:
-        _ended_by_trace.pop(context.trace_id, None)
-        _ended_by_trace[context.trace_id] = entry
-        if len(_ended_by_trace) > _MAX_TRACES:
-            del _ended_by_trace[next(iter(_ended_by_trace))]
+    # no lock on the request path: one dict store is atomic; the bound evicts the trace
+    # inserted first (a race with another thread's eviction only skips one eviction)
+    _ended_by_trace[context.trace_id] = entry
+    if len(_ended_by_trace) > _MAX_TRACES:
+        # RuntimeError: the dict changed size under the iterator (another thread evicted)
+        with contextlib.suppress(RuntimeError):
+            _ended_by_trace.pop(next(iter(_ended_by_trace)), None)
 
 
 def last_ended(trace_id: int | None) -> tuple[SpanContext, str | None] | None:
@@ -199,12 +201,10 @@ def last_ended(trace_id: int | None) -> tuple[SpanContext, str | None] | None:
     span is current), the one that ended last in this context (thread or task)."""
     if trace_id is None:
         return _ended_here.get()
-    with _ended_lock:
-        return _ended_by_trace.get(trace_id)
+    return _ended_by_trace.get(trace_id)
 
 
 def reset_for_tests() -> None:
-    with _ended_lock:
-        _ended_by_trace.clear()
+    _ended_by_trace.clear()
     _ended_here.set(None)
     set_span_events(names.SPAN_EVENTS_MIRROR)

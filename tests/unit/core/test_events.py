@@ -356,3 +356,22 @@ def test_structured_event_content_validates_against_the_conventions_schema(
     (value,) = [e.attributes[key] for e in telemetry.log_events if key in e.attributes]
     schema = json.loads((SCHEMAS / SCHEMA_OF[key]).read_text())
     jsonschema.validate(value, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_default_judged_span_is_remembered_for_a_bounded_number_of_traces(
+    telemetry: Telemetry,
+) -> None:
+    @ragsight.pipeline("tiny")
+    def tiny() -> str:
+        return "ok"
+
+    for _ in range(_events._MAX_TRACES + 1):
+        tiny()
+    first, last = telemetry.spans[0].context, telemetry.spans[-1].context
+    assert first is not None and last is not None
+    for context in (first, last):
+        with trace.use_span(trace.NonRecordingSpan(context)):
+            ragsight.record_evaluation("relevance", 0.5)
+    forgotten, remembered = telemetry.log_events
+    assert (forgotten.trace_id, forgotten.span_id) == (None, None)
+    assert (remembered.trace_id, remembered.span_id) == (last.trace_id, last.span_id)
