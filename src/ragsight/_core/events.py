@@ -60,10 +60,6 @@ def span_events() -> str:
     return _span_events
 
 
-def mirroring() -> bool:
-    return _span_events == names.SPAN_EVENTS_MIRROR
-
-
 # ---------------------------------------------------------------------------- logger --
 _override: Any = None  # a LoggerProvider installed by ragsight.testing
 _cached: tuple[Any, str, Any] | None = None  # (provider, schema_url, logger)
