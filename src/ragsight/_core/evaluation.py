@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext
@@ -25,6 +25,13 @@ from ragsight._core.current import CURRENT
 from ragsight._core.safety import report_internal_error
 
 
+class HasSpan(Protocol):
+    """A stage handle (``ragsight.current_stage()``, ``with ragsight.stage(...) as s``)."""
+
+    @property
+    def span(self) -> Span: ...
+
+
 def record_evaluation(
     name: str,
     score: float,
@@ -32,7 +39,7 @@ def record_evaluation(
     label: str | None = None,
     explanation: str | None = None,
     response_id: str | None = None,
-    judged: Any = None,
+    judged: HasSpan | Span | SpanContext | None = None,
     error_type: str | None = None,
 ) -> None:
     """Record one evaluation result, e.g. ``record_evaluation("relevance", 0.82, label="pass")``.

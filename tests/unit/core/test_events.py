@@ -175,7 +175,7 @@ def test_with_span_events_off_an_evaluation_is_a_log_record_only(telemetry: Tele
 def test_a_judged_value_of_the_wrong_type_is_an_internal_error_not_a_raise(
     telemetry: Telemetry,
 ) -> None:
-    ragsight.record_evaluation("relevance", 0.8, judged="chat m")
+    ragsight.record_evaluation("relevance", 0.8, judged="chat m")  # type: ignore[arg-type]
     assert telemetry.internal_errors().get("evaluation", 0) >= 1
     assert telemetry.log_events == []
 
@@ -368,7 +368,8 @@ def test_the_default_judged_span_is_remembered_for_a_bounded_number_of_traces(
     for _ in range(_events._MAX_TRACES + 1):
         tiny()
     first, last = telemetry.spans[0].context, telemetry.spans[-1].context
-    assert first is not None and last is not None
+    assert first is not None
+    assert last is not None
     for context in (first, last):
         with trace.use_span(trace.NonRecordingSpan(context)):
             ragsight.record_evaluation("relevance", 0.5)
