@@ -52,7 +52,13 @@ class RedisBackend:
         self._sha: str | None = None
 
     def _connect(self) -> Any:
-        import redis  # the optional extra: ragsight[redis]
+        try:
+            import redis  # the optional extra: ragsight[redis]
+        except ImportError as err:
+            raise ImportError(
+                "ragsight.RedisState needs redis-py, which is not installed; install it "
+                "with: pip install 'ragsight[redis]'"
+            ) from err
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 

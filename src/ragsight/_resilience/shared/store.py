@@ -229,6 +229,10 @@ class RedisState:
         failures = 0
         while not self._stop.is_set():
             failures = 0 if self.exchange() else failures + 1
+            with self._lock:
+                if not self._links:  # every component is gone: end (an attach restarts it)
+                    self._thread = None
+                    return
             self._wake.wait(self._pause(failures))
 
     # ---------------------------------------------------------------- fork --
