@@ -223,7 +223,8 @@ class SpoolStore:
         with contextlib.suppress(FileNotFoundError):
             siblings = [e for e in os.scandir(self.signal_dir) if e.is_dir()]
             for sibling in siblings:
-                if sibling.name.startswith(".") or sibling.name == self.token:
+                staging = sibling.name.startswith(".new-")
+                if sibling.name == self.token or (sibling.name.startswith(".") and not staging):
                     continue
                 try:
                     fd = os.open(os.path.join(sibling.path, _LOCK), os.O_RDWR)
@@ -234,6 +235,11 @@ class SpoolStore:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     except OSError:
                         continue  # its process is alive
+                    if staging:  # its process died before it could use it: empty
+                        with contextlib.suppress(OSError):
+                            os.unlink(os.path.join(sibling.path, _LOCK))
+                            os.rmdir(sibling.path)
+                        continue
                     self._take(Path(sibling.path), found, torn)
                 finally:
                     os.close(fd)

@@ -289,6 +289,19 @@ def test_a_write_interrupted_by_a_crash_is_counted_when_the_spool_is_adopted(
     assert heir.dropped() == 4
 
 
+def test_a_directory_left_by_a_process_that_died_while_creating_it_is_removed(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "spool"
+    first = Rig(root)
+    first.export(*batches(1))
+    staging = first.call.store.signal_dir / ".new-999-deadbeef"
+    staging.mkdir()
+    (staging / ".lock").touch()  # nobody holds its lock
+    Rig(root).call.tick()
+    assert not staging.exists()
+
+
 def test_a_batch_still_in_flight_when_shutdown_gives_up_is_counted_once_and_not_spooled(
     rig: Rig,
 ) -> None:
