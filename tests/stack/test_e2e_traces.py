@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from otlp_sink import OtlpSink, attrs
-from stackbackends import Jaeger
+from stackbackends import Jaeger, VictoriaLogs
 from stackenv import post_span_with_content
 from stackprocs import wait_until
 
@@ -87,6 +87,37 @@ def test_resilience_events_land_on_the_retrieval_span(traced: Jaeger, event: str
         )
 
     wait_until(found, timeout=30, what=f"{event} on a retrieval span")
+
+
+def test_an_evaluation_is_mirrored_on_the_pipeline_span_it_judges(traced: Jaeger) -> None:
+    """events.span_events=mirror (the default): Jaeger shows the Logs-API event too."""
+
+    def found() -> bool:
+        return any(
+            a.get(names.RAG_STAGE) == names.STAGE_PIPELINE
+            and any(e.name == names.EVENT_GEN_AI_EVALUATION_RESULT for e in s.events)
+            for a, s in spans_of(traced, SERVICE)
+        )
+
+    wait_until(found, timeout=30, what="an evaluation event on a pipeline span")
+
+
+def test_an_evaluation_reaches_the_log_store_parented_to_a_pipeline_span(
+    traced: Jaeger, victorialogs: VictoriaLogs
+) -> None:
+    query = f'{names.SERVICE_NAME}:"{SERVICE}" event_name:"{names.EVENT_GEN_AI_EVALUATION_RESULT}"'
+    events = wait_until(
+        lambda: victorialogs.query(query),
+        timeout=30,
+        what=f"the evaluation events of {SERVICE} in VictoriaLogs",
+    )
+    pipelines = {
+        (s.trace_id.hex(), s.span_id.hex())  # protobuf bytes; VictoriaLogs stores hex
+        for a, s in spans_of(traced, SERVICE)
+        if a.get(names.RAG_STAGE) == names.STAGE_PIPELINE
+    }
+    assert any((e["trace_id"], e["span_id"]) in pipelines for e in events)
+    assert all(e[names.GEN_AI_EVALUATION_NAME] == "faithfulness" for e in events)
 
 
 def test_failed_retrieval_span_records_the_error_type(traced: Jaeger) -> None:
