@@ -663,8 +663,11 @@ def _sync_wrapper(plan: Plan) -> Wrapper:
         _detach(otel_token)
         stream = _returned.stream_kind_of(result)
         if stream is not None:  # the stage lasts as long as the stream it returned
-            if call._policy is not None and plan.stage == names.STAGE_GENERATION:
-                call._capture_sent(result)
+            if plan.stage == names.STAGE_GENERATION:
+                if _returned.requested_streaming(result, stream):
+                    call._span.set_attribute(names.GEN_AI_REQUEST_STREAM, True)
+                if call._policy is not None:
+                    call._capture_sent(result)
             return _returned.wrap(result, stream, call)
         call._finish(result, None, True)
         return result
@@ -699,8 +702,11 @@ def _async_wrapper(plan: Plan) -> Wrapper:
         call._leave(tokens)
         stream = _returned.stream_kind_of(result)
         if stream is not None:  # e.g. an awaited openai AsyncStream
-            if call._policy is not None and plan.stage == names.STAGE_GENERATION:
-                call._capture_sent(result)
+            if plan.stage == names.STAGE_GENERATION:
+                if _returned.requested_streaming(result, stream):
+                    call._span.set_attribute(names.GEN_AI_REQUEST_STREAM, True)
+                if call._policy is not None:
+                    call._capture_sent(result)
             return _returned.wrap(result, stream, call)
         call._finish_ok(result)
         return result

@@ -67,6 +67,18 @@ def stream_kind_of(result: Any) -> str | None:
     return kind
 
 
+def requested_streaming(result: Any, kind: str) -> bool:
+    """Whether a returned stream of kind ``kind`` shows that the request was made in
+    streaming mode (``gen_ai.request.stream``): an iterator, a library ``...StreamManager``
+    or a raw response wrapping an event stream. ``with_streaming_response``'s context
+    manager says nothing: it streams the HTTP body of any request, streamed or not."""
+    if kind in (ITER, AITER, RAW):
+        return True
+    if kind in (MANAGER, AMANAGER):
+        return type(result).__name__.endswith("StreamManager")
+    return kind == ARAW and _extract.raw_streamed(result)
+
+
 def _classify(tp: type) -> str | None:
     if issubclass(tp, _NOT_STREAMS) or issubclass(tp, wrapt.ObjectProxy):
         return None

@@ -249,6 +249,44 @@ def test_a_streamed_generation_says_so(otel):
     assert otel.span("chat m").attributes[names.GEN_AI_REQUEST_STREAM] is True
 
 
+def test_a_generation_that_returns_a_stream_says_so(otel):
+    # def answer(q): return client.chat.completions.create(..., stream=True): the function
+    # is not a generator, its result is the stream (the stage lasts until it ends)
+    @ragsight.generation(model="m")
+    def answer(question: str):
+        return iter(["a", "b"])
+
+    assert list(answer("q")) == ["a", "b"]
+    assert otel.span("chat m").attributes[names.GEN_AI_REQUEST_STREAM] is True
+
+
+def test_an_async_generation_that_returns_a_stream_says_so(otel):
+    import asyncio
+
+    async def chunks():
+        yield "a"
+        yield "b"
+
+    @ragsight.generation(model="m")
+    async def answer(question: str):
+        return chunks()
+
+    async def consume() -> list[str]:
+        return [chunk async for chunk in await answer("q")]
+
+    assert asyncio.run(consume()) == ["a", "b"]
+    assert otel.span("chat m").attributes[names.GEN_AI_REQUEST_STREAM] is True
+
+
+def test_a_retrieval_that_returns_an_iterator_sets_no_stream_attribute(otel):
+    @ragsight.retrieval(data_source="kb")
+    def search(query: str):
+        return iter([{"id": "d1", "score": 0.5}])
+
+    list(search("q"))
+    assert names.GEN_AI_REQUEST_STREAM not in otel.span("retrieval kb").attributes
+
+
 def test_a_stream_keyword_argument_is_recorded(otel):
     @ragsight.generation(model="m")
     def answer(question: str, stream: bool = False) -> str:
