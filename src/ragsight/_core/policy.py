@@ -31,8 +31,9 @@ class ContentPolicy:
     redact_patterns: tuple[str, ...] = ()  # extra regexes, added to the defaults
     redact_hook: Callable[[str], str] | None = None  # runs after the patterns
     secret_argument_names: tuple[str, ...] = ()  # extra names, added to the defaults
-    # where captured content goes: span attributes, a span event (names.EVENT_RAG_CONTENT),
-    # or both (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT SPAN_ONLY / EVENT_ONLY /
+    # where captured content goes: span attributes, a Logs-API event (content.content_event:
+    # the details event of inference and retrieval stages, rag.content otherwise), or both
+    # (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT SPAN_ONLY / EVENT_ONLY /
     # SPAN_AND_EVENT)
     capture_to: Literal["span", "event", "span_and_event"] = "span"
 
