@@ -7,9 +7,10 @@ keeps only a weak reference to its component, so it never keeps a breaker or bud
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ragsight._resilience.shared import fleet
 from ragsight._resilience.shared.backends import Reply
@@ -19,10 +20,32 @@ if TYPE_CHECKING:
     from ragsight._resilience.breaker.facade import CircuitBreaker
     from ragsight._resilience.budget import RetryBudget
 
+logger = logging.getLogger("ragsight.resilience.shared")
+W = TypeVar("W")
+
 
 def _key(kind: str, name: str, prefix: str) -> str:
     # a hash tag per component: its key maps to one Redis Cluster slot
     return f"{prefix}{{{kind}:{name}}}:reports"
+
+
+def _windows(link: BreakerLink | BudgetLink, reply: Reply, parse: Callable[[str], W]) -> list[W]:
+    """The other replicas' windows. A report this version cannot read (a newer release, a
+    foreign writer under the prefix) is left out, logged once per component: one replica
+    must not put every other one in local mode."""
+    windows = []
+    for replica, payload in reply.items():
+        try:
+            windows.append(parse(payload))
+        except ValueError as err:
+            if not link.warned:
+                link.warned = True
+                logger.warning(
+                    "ragsight shared state: ignoring the report of replica %r for %r (%s); "
+                    "it neither votes nor counts (another ragsight version?)",
+                    replica, link.name, err,
+                )  # fmt: skip
+    return windows
 
 
 class BreakerLink:
@@ -33,7 +56,7 @@ class BreakerLink:
     again through its own probes is not re-opened by the same trip.
     """
 
-    __slots__ = ("_ref", "key", "name", "tripped", "verdict")
+    __slots__ = ("_ref", "key", "name", "tripped", "verdict", "warned")
 
     def __init__(self, breaker: CircuitBreaker, prefix: str) -> None:
         self._ref = weakref.ref(breaker)
@@ -41,6 +64,7 @@ class BreakerLink:
         self.key = _key("cb", self.name, prefix)
         self.tripped = False  # the fleet's verdict last seen
         self.verdict: fleet.BreakerVerdict | None = None  # None: no fleet view (local)
+        self.warned = False  # an unreadable report was logged
 
     @property
     def alive(self) -> bool:
@@ -64,7 +88,7 @@ class BreakerLink:
         bc = breaker.config
         verdict = fleet.breaker_verdict(
             fleet.BreakerWindow.parse(payload),
-            [fleet.BreakerWindow.parse(p) for p in reply.values()],
+            _windows(self, reply, fleet.BreakerWindow.parse),
             minimum_calls=cfg.replica_minimum_calls or bc.minimum_calls,
             quorum=cfg.quorum,
             failure_rate_threshold=bc.failure_rate_threshold,
@@ -85,7 +109,7 @@ class BreakerLink:
 class BudgetLink:
     """One retry budget's part in the fleet: publishes its window, holds the others' sums."""
 
-    __slots__ = ("_clock", "_ref", "key", "name", "others", "stale_after", "view_at")
+    __slots__ = ("_clock", "_ref", "key", "name", "others", "stale_after", "view_at", "warned")
 
     def __init__(
         self, budget: RetryBudget, prefix: str, stale_after: float, clock: Callable[[], float]
@@ -97,6 +121,7 @@ class BudgetLink:
         self.key = _key("budget", self.name, prefix)
         self.others: tuple[int, int] | None = None  # calls, retries of the other replicas
         self.view_at = float("-inf")
+        self.warned = False  # an unreadable report was logged
 
     @property
     def alive(self) -> bool:
@@ -110,7 +135,7 @@ class BudgetLink:
         return self.key, fleet.BudgetWindow(calls, retries).payload()
 
     def apply(self, reply: Reply, payload: str, cfg: SharedConfig) -> None:
-        self.others = fleet.budget_others(fleet.BudgetWindow.parse(p) for p in reply.values())
+        self.others = fleet.budget_others(_windows(self, reply, fleet.BudgetWindow.parse))
         self.view_at = self._clock()
 
     def lose(self) -> None:

@@ -114,3 +114,41 @@ def test_calls_complete_while_the_publisher_thread_is_stuck_in_an_exchange(
     finally:
         backend.gate.set()
         store.close()
+
+
+def _plant(fleet: Fleet, kind: str, payload: str) -> None:
+    """A report no replica of this version writes (a newer release, a foreign writer)."""
+    key = f"ragsight:{{{kind}:{fleet.name}}}:reports"
+    fleet.server.hashes.setdefault(key, {})["odd"] = (fleet.clock.monotonic() * 1000, payload)
+
+
+def test_one_replicas_unreadable_report_is_ignored_and_the_store_stays_shared(
+    fleet: Fleet,
+) -> None:
+    a = fleet.replica("a")
+    fleet.replica("b")
+    fleet.exchange()
+    _plant(fleet, "cb", "10 2 0 7")
+    _plant(fleet, "budget", "not numbers")
+    assert a.store.exchange() is True
+    assert a.store.mode == "shared"
+    link = a.breaker._shared
+    assert link is not None
+    assert link.verdict is not None
+    assert link.verdict.replicas == 2  # a and b; the odd report neither votes nor counts
+    assert a.budget._shared is not None
+    assert a.budget._shared.fleet_others() == (0, 0)  # b's window, the odd one left out
+
+
+def test_an_unreadable_report_is_logged_once_and_not_as_redis_being_unreachable(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = fleet.replica("a")
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    _plant(fleet, "cb", "10 2 0 7")
+    for _ in range(3):
+        a.store.exchange()
+    messages = [rec.getMessage() for rec in caplog.records if rec.name == LOGGER]
+    assert len(messages) == 1
+    assert "odd" in messages[0]
+    assert "Redis unreachable" not in messages[0]
