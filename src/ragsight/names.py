@@ -441,7 +441,7 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
     "histogram",
     "s",
     "Time from the start of a streamed GenAI operation to its first chunk (semconv v1.41.0).",
-    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    _GENAI_METRIC_ATTRS,  # no error.type: the first chunk arrived (as util-genai records it)
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_INFERENCE_DURATION = MetricSpec(
@@ -457,7 +457,7 @@ GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK = MetricSpec(
     "histogram",
     "s",
     "Time from issuing a streamed inference request to its first chunk (semconv).",
-    (*_GENAI_METRIC_ATTRS, ERROR_TYPE),
+    _GENAI_METRIC_ATTRS,  # no error.type in client-inference.md: the first chunk arrived
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS = MetricSpec(

@@ -203,7 +203,9 @@ class Instruments:
             return
         first_chunk = readout.time_to_first_chunk
         if first_chunk is not None and plan.genai_metric_attrs is not None:
-            self.time_to_first_chunk.record(first_chunk, plan.genai_attrs_for_key(identity), ctx)
+            # no error.type: a stream that fails later did deliver its first chunk
+            first_attrs = plan.genai_attrs_for_key(without_error(identity))
+            self.time_to_first_chunk.record(first_chunk, first_attrs, ctx)
         if plan.token_attrs is not None:
             self._record_tokens(plan, identity, readout, ctx)
         if plan.documents_metrics:

@@ -475,7 +475,44 @@ def test_async_streamed_generation_failing_after_a_chunk_keeps_its_first_chunk_t
     assert otel.span("chat m").attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] == 0.25
     (point,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK.name)
     assert point.sum == 0.25
-    assert attrs(point)[names.ERROR_TYPE] == "TimeoutError"
+    # the conventions give time_to_first_chunk no error.type (client-inference.md): the
+    # first chunk arrived; the failure is on the duration and the span
+    assert names.ERROR_TYPE not in attrs(point)
+    (duration,) = otel.points(names.GEN_AI_CLIENT_INFERENCE_DURATION.name)
+    assert attrs(duration)[names.ERROR_TYPE] == "TimeoutError"
+
+
+@pytest.mark.parametrize("mode", names.SEMCONV_MODES)
+def test_time_to_first_chunk_of_a_stream_failing_later_has_no_error_type_in_either_mode(mode):
+    from ragsight._core import semconv as _semconv
+    from ragsight.testing import capture_telemetry
+
+    spec = {
+        names.SEMCONV_LATEST: names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+        names.SEMCONV_V1_41: names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+    }[mode]
+
+    @ragsight.generation(provider="openai", model="m")
+    def stream(q: str):  # type: ignore[no-untyped-def]
+        yield "a"
+        raise TimeoutError("stream broke")
+
+    _semconv.set_mode(mode)
+    try:
+        with capture_telemetry() as telemetry:
+            with pytest.raises(TimeoutError):
+                list(stream("q"))
+            points = telemetry.metric_points(spec.name)
+    finally:
+        _semconv.reset_for_tests()
+    assert [dict(p.attributes) for p in points] == [
+        {
+            names.GEN_AI_OPERATION_NAME: "chat",
+            names.GEN_AI_PROVIDER_NAME: "openai",
+            names.GEN_AI_REQUEST_MODEL: "m",
+        }
+    ]
+    assert names.ERROR_TYPE not in spec.attributes
 
 
 def test_time_to_first_chunk_is_only_for_streamed_generation(otel):
