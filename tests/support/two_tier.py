@@ -83,6 +83,14 @@ class Sampler(Node):
         """Traces the tail sampler has decided on (kept or dropped), from its own metrics."""
         return sum_series(self.telemetry_text(), DECIDED)
 
+    def kept_traces(self) -> float:
+        """Traces the tail sampler decided to keep."""
+        return sum_series(self.telemetry_text(), DECIDED, {"sampled": "true"})
+
+    def received_traces(self) -> float:
+        """Distinct traces the tail sampler has received spans of."""
+        return sum_series(self.telemetry_text(), RECEIVED_TRACES)
+
 
 @dataclass
 class TwoTier:
@@ -99,6 +107,7 @@ class TwoTier:
 
 # The tail sampling processor's count of decided traces (one per trace, kept or not).
 DECIDED = "otelcol_processor_tail_sampling_global_count_traces_sampled_total"
+RECEIVED_TRACES = "otelcol_processor_tail_sampling_new_trace_id_received_total"
 
 
 def sum_series(text: str, name: str, labels: Mapping[str, str] | None = None) -> float:
