@@ -28,7 +28,7 @@ class SharedConfig:
 
     Raises:
         LimitError (a ValueError): a setting outside its limit, or ``stale_after`` not above
-            ``publish_interval``.
+            ``publish_interval + timeout``.
     """
 
     publish_interval: float = 0.1
@@ -43,8 +43,11 @@ class SharedConfig:
             object.__setattr__(self, field, SECONDS.check(getattr(self, field), field))
         COUNT.check(self.quorum, "quorum")
         OPTIONAL_COUNT.check(self.replica_minimum_calls, "replica_minimum_calls")
-        if self.stale_after <= self.publish_interval:
+        if self.stale_after <= self.publish_interval + self.timeout:
+            # else a reply within timeout ages the view past stale_after (local mode with no
+            # failed exchange to log) and a replica's report expires between two exchanges
             raise LimitError(
-                f"stale_after={self.stale_after}: must be above "
-                f"publish_interval={self.publish_interval}"
+                f"stale_after={self.stale_after}: must be above publish_interval + timeout "
+                f"({self.publish_interval} + {self.timeout}); raise stale_after or lower "
+                f"timeout"
             )

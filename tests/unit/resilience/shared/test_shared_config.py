@@ -26,3 +26,11 @@ def test_after_failures_the_pause_grows_but_never_beyond_reconnect_max() -> None
     assert all(0.1 <= p <= 1.0 for p in pauses)
     assert max(pauses) > 0.5  # it does back off
     assert store._pause(0) == 0.1  # a good exchange: back to the interval
+
+
+def test_stale_after_must_leave_room_for_one_interval_and_one_slow_reply() -> None:
+    # a reply within timeout must not age the view past stale_after: local mode unlogged,
+    # and this replica's report expiring on the server between two exchanges
+    expected = r"stale_after=1\.0: must be above publish_interval \+ timeout \(0\.1 \+ 3\.0\)"
+    with pytest.raises(LimitError, match=expected):
+        SharedConfig(publish_interval=0.1, timeout=3.0, stale_after=1.0)
