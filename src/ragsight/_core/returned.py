@@ -17,6 +17,7 @@ Recognition is by the type's protocol methods and name (``__next__``, ``__anext_
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Protocol
 
 import wrapt
@@ -125,6 +126,7 @@ class _Proxy(wrapt.ObjectProxy[Any]):
         super().__init__(wrapped)
         self._self_observer: Observer | None = observer
         self._self_done = False
+        self._self_inside = False  # the library's own iterator reports the items
 
     def _self_end(self, error: BaseException | None, closed: bool) -> None:
         observer = self._self_observer
@@ -154,7 +156,7 @@ class _Stream(_Proxy):
 
     def __next__(self) -> Any:
         observer = self._self_observer
-        if observer is None:  # ended (closed, exhausted): the stream answers for itself
+        if observer is None or self._self_inside:  # ended, or observed inside
             return next(self.__wrapped__)
         token = observer.resume()
         try:
@@ -196,7 +198,7 @@ class _AStream(_Proxy):
 
     async def __anext__(self) -> Any:
         observer = self._self_observer
-        if observer is None:
+        if observer is None or self._self_inside:
             return await self.__wrapped__.__anext__()
         token = observer.resume()
         try:
@@ -326,15 +328,85 @@ class _AManager(_Manager):
 def _opened(opened: Any, manager: _Proxy) -> Any:
     kind = stream_kind(type(opened))
     shared = _Shared(manager)
-    if kind == ITER:
-        return _Stream(opened, shared)
-    if kind == AITER:
-        return _AStream(opened, shared)
+    if kind in (ITER, AITER):
+        proxy: _Proxy = (_Stream if kind == ITER else _AStream)(opened, shared)
+        proxy._self_inside = _observe_inside(opened, proxy, kind)
+        return proxy
     if kind == RAW:
         return _OpenedRaw(opened, shared)
     if kind == ARAW:
         return _AOpenedRaw(opened, shared)
     return opened
+
+
+_LIBRARY_STREAMS: Final = ("openai", "anthropic")
+
+
+def _observe_inside(stream: Any, proxy: _Proxy, kind: str) -> bool:
+    """Route an openai/anthropic helper stream's own iterator through the stage.
+
+    ``ChatCompletionStream``, ``ResponseStream`` and ``MessageStream`` (and their async
+    twins) read every event from ``self._iterator``, whichever way the caller consumes
+    them: iterating, ``get_final_completion()``/``get_final_response()``/
+    ``get_final_message()``, ``until_done()``, Anthropic's ``text_stream``. Observing
+    there, rather than in the proxy's ``__next__``, times the first chunk and sees every
+    event in all those ways. Where the attribute is not the generator expected (another
+    library version), the proxy observes as for any stream."""
+    if not (type(stream).__module__ or "").startswith(_LIBRARY_STREAMS):
+        return False
+    inner = getattr(stream, "_iterator", None)
+    if kind == ITER and inspect.isgenerator(inner):
+        stream._iterator = _observing(inner, proxy)
+        return True
+    if kind == AITER and inspect.isasyncgen(inner):
+        stream._iterator = _aobserving(inner, proxy)
+        return True
+    return False
+
+
+def _observing(inner: Iterator[Any], proxy: _Proxy) -> Iterator[Any]:
+    while True:
+        observer = proxy._self_observer
+        if observer is None:  # the stage ended (the block exited): pass through
+            yield from inner
+            return
+        token = observer.resume()
+        try:
+            item = next(inner)
+        except StopIteration:
+            observer.pause(token)
+            proxy._self_end(None, False)
+            return
+        except BaseException as exc:
+            observer.pause(token)
+            proxy._self_end(exc, False)
+            raise
+        observer.pause(token)
+        observer.item(item)
+        yield item
+
+
+async def _aobserving(inner: AsyncIterator[Any], proxy: _Proxy) -> AsyncIterator[Any]:
+    while True:
+        observer = proxy._self_observer
+        if observer is None:
+            async for item in inner:
+                yield item
+            return
+        token = observer.resume()
+        try:
+            item = await inner.__anext__()
+        except StopAsyncIteration:
+            observer.pause(token)
+            proxy._self_end(None, False)
+            return
+        except BaseException as exc:
+            observer.pause(token)
+            proxy._self_end(exc, False)
+            raise
+        observer.pause(token)
+        observer.item(item)
+        yield item
 
 
 class _Shared:
