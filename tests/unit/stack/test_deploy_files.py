@@ -177,16 +177,19 @@ def resilience_event_pattern() -> re.Pattern[str]:
     return re.compile(match.group(1).replace("\\\\", "\\"))  # OTTL string escapes
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        names.EVENT_CB_STATE_CHANGED,
-        names.EVENT_CB_CALL_REJECTED,
-        names.EVENT_RETRY_SCHEDULED,
-        names.EVENT_RETRY_GAVE_UP,
-        names.EVENT_RETRY_NESTED,
-    ],
+# Every breaker and retry event of the names contract, including any added later.
+RESILIENCE_EVENTS = sorted(
+    value
+    for key, value in vars(names).items()
+    if key.startswith(("EVENT_CB_", "EVENT_RETRY_")) and isinstance(value, str)
 )
+
+
+def test_the_names_contract_has_breaker_and_retry_events() -> None:
+    assert {names.EVENT_CB_STATE_CHANGED, names.EVENT_RETRY_SCHEDULED} <= set(RESILIENCE_EVENTS)
+
+
+@pytest.mark.parametrize("event", RESILIENCE_EVENTS)
 def test_tier_two_keeps_traces_with_each_breaker_and_retry_event(event: str) -> None:
     assert resilience_event_pattern().search(event)
 
