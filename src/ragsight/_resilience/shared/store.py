@@ -45,6 +45,17 @@ def live_stores() -> list[RedisState]:
         return list(_live)
 
 
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
+
+
+def _check_url(url: object) -> None:
+    if not isinstance(url, str) or not url.lower().startswith(_URL_SCHEMES):
+        raise ValueError(
+            f"url={url!r}: must be a Redis URL: redis://host:port/db, rediss://host:port/db "
+            f"(TLS) or unix:///path/to/redis.sock"
+        )
+
+
 def _auto_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -66,6 +77,8 @@ class RedisState:
     own schedule.
 
     Raises:
+        ValueError: ``url`` is not a Redis URL (checked here, not on attach).
+        TypeError: ``config`` is not a :class:`SharedConfig`.
         ImportError: redis-py is missing (``pip install 'ragsight[redis]'``), on attach.
     """
 
@@ -81,6 +94,13 @@ class RedisState:
         clock: _clock.Clock | None = None,
         background: bool = True,
     ) -> None:
+        if client is None and backend is None:
+            _check_url(url)
+        if config is not None and not isinstance(config, SharedConfig):
+            raise TypeError(
+                f"config={config!r}: must be a ragsight.SharedConfig, e.g. "
+                f"SharedConfig(publish_interval=0.1)"
+            )
         self.url = url
         self.prefix = prefix
         self.config = config or SharedConfig()

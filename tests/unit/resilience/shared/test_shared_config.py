@@ -34,3 +34,14 @@ def test_stale_after_must_leave_room_for_one_interval_and_one_slow_reply() -> No
     expected = r"stale_after=1\.0: must be above publish_interval \+ timeout \(0\.1 \+ 3\.0\)"
     with pytest.raises(LimitError, match=expected):
         SharedConfig(publish_interval=0.1, timeout=3.0, stale_after=1.0)
+
+
+@pytest.mark.parametrize("url", ["localhost:6379", "http://127.0.0.1:6379/0", ""])
+def test_a_url_that_is_not_a_redis_url_is_refused_when_the_store_is_created(url: str) -> None:
+    with pytest.raises(ValueError, match=r"url=.*redis://host:port/db"):
+        RedisState(url)
+
+
+def test_settings_given_as_a_dict_are_refused_when_the_store_is_created() -> None:
+    with pytest.raises(TypeError, match="SharedConfig"):
+        RedisState(config={"publish_interval": 1.0})  # type: ignore[arg-type]
