@@ -45,11 +45,11 @@ def live_stores() -> list[RedisState]:
         return list(_live)
 
 
-_URL_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py accepts (case-sensitive)
 
 
 def _check_url(url: object) -> None:
-    if not isinstance(url, str) or not url.lower().startswith(_URL_SCHEMES):
+    if not isinstance(url, str) or not url.startswith(_URL_SCHEMES):
         raise ValueError(
             f"url={url!r}: must be a Redis URL: redis://host:port/db, rediss://host:port/db "
             f"(TLS) or unix:///path/to/redis.sock"

@@ -36,7 +36,10 @@ def test_stale_after_must_leave_room_for_one_interval_and_one_slow_reply() -> No
         SharedConfig(publish_interval=0.1, timeout=3.0, stale_after=1.0)
 
 
-@pytest.mark.parametrize("url", ["localhost:6379", "http://127.0.0.1:6379/0", ""])
+NOT_REDIS_URLS = ["localhost:6379", "http://127.0.0.1:6379/0", "REDIS://127.0.0.1:6379/0", ""]
+
+
+@pytest.mark.parametrize("url", NOT_REDIS_URLS)
 def test_a_url_that_is_not_a_redis_url_is_refused_when_the_store_is_created(url: str) -> None:
     with pytest.raises(ValueError, match=r"url=.*redis://host:port/db"):
         RedisState(url)
