@@ -554,3 +554,51 @@ def test_anthropic_system_prompt_sent_is_the_system_instructions():
     assert json.loads(attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
         {"type": "text", "content": "Be brief."}
     ]
+
+
+# ---- a stream that fails after its first chunks ends the stage with the client's error --
+def _openai_failing_midway(request: httpx.Request) -> httpx.Response:
+    error = {"error": {"message": "The server is overloaded", "type": "server_error"}}
+    body = wire.sse(wire.chat_chunks(usage=False)[:2]) + wire.sse([error])
+    return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+
+def _anthropic_failing_midway(request: Any) -> Any:
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    body = wire.sse([*wire.message_events()[:4], error], named=True)
+    return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+
+def test_openai_stream_failing_midway_records_the_error_and_the_first_chunk(telemetry):
+    transport = httpx.MockTransport(_openai_failing_midway)
+    client = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
+    )
+
+    @ragsight.generation
+    def answer() -> Any:
+        return client.chat.completions.create(model="m", messages=MSGS, stream=True)
+
+    with pytest.raises(openai.APIError):
+        for _ in answer():
+            pass
+    attrs = _attrs(telemetry)
+    assert attrs[names.ERROR_TYPE] == "openai.APIError"
+    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attrs
+
+
+def test_anthropic_stream_failing_midway_records_the_error_and_the_input_tokens(telemetry):
+    transport = httpx2.MockTransport(_anthropic_failing_midway)
+    client = anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+    @ragsight.generation
+    def answer() -> Any:
+        return client.messages.stream(model="c", max_tokens=64, messages=MSGS)
+
+    with pytest.raises(anthropic.APIStatusError), answer() as stream:
+        "".join(stream.text_stream)
+    attrs = _attrs(telemetry)
+    assert attrs[names.ERROR_TYPE] == "anthropic.APIStatusError"
+    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attrs
