@@ -17,8 +17,10 @@ appends to the bounded in-memory queue, as without the spool):
   retryable error, the batch is written to the spool instead of being dropped, and while
   the spool is not empty every new batch goes behind it, so order is kept;
 - the oldest batch is replayed first: at most one attempt per probe interval (0.5 s,
-  doubling to 5 s while it keeps failing), then as many as are waiting, within a 1 s slice
-  per export (so the in-memory queue keeps draining into the spool); a batch file is
+  doubling to 5 s while it keeps failing), then as many as are waiting, within a 0.1 s
+  slice per export or idle tick (so the worker keeps draining the in-memory queue: with a
+  1 s slice, the reliability benchmark's tight loop overflowed the 2,048-item queue while
+  it replayed); a batch file is
   deleted right after the collector accepted it, so each is sent once (the exceptions, one
   batch per signal each, sent again by the next run: a process killed between the
   collector's answer and the deletion, and a send cut short at shutdown whose request the
