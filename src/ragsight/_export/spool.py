@@ -93,9 +93,9 @@ _LOCK = ".lock"
 PROBE_FIRST = 0.5
 PROBE_MAX = 5.0
 REPLAY_SLICE = 0.1
+"""Seconds one export (or idle tick) may spend replaying before returning to new data."""
 INTERRUPT_SHARE = 0.4
 """Of the shutdown budget: then a send still in flight is cut short and its batch spooled."""
-"""Seconds one export (or idle tick) may spend replaying before returning to new data."""
 
 
 def default_directory() -> Path:
