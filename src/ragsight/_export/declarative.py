@@ -1,8 +1,10 @@
 """Providers built from an OpenTelemetry declarative configuration file (OTEL_CONFIG_FILE).
 
 The file decides exporters, processors, readers, sampler, limits, resource and propagator;
-ragsight's own export settings (``otlp.*``, ``batch.*``, ``sampler``, ``service_name``,
-``resource_attributes``, ``file_sink.*``, ``logs.export``) are not used. What ragsight keeps:
+ragsight's own export settings (``REPLACED_KEYS``: ``otlp.*``, ``batch.*``, ``exporter``,
+``sampler``, ``service_name``, ``resource_attributes``, ``file_sink.*``, ``spool.*``, ...) are not
+used, and configure() warns naming each one that is set anyway. ``logs.export`` still bridges
+Python logging into the file's logger provider. What ragsight keeps:
 
 - its instrumentation (stage spans, metrics, events) records through these providers;
 - its histogram bucket boundaries: for every ragsight histogram that no view of the file
@@ -30,16 +32,44 @@ import atexit
 import contextlib
 import dataclasses
 import fnmatch
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ragsight import names
 from ragsight._config import declarative
-from ragsight._config.settings import ConfigError, Problem
+from ragsight._config.settings import ConfigError, Problem, Settings
 from ragsight._core import semconv as _semconv
 from ragsight._version import __version__
 
 if TYPE_CHECKING:
     from ragsight._export.setup import Providers
+
+
+# ragsight's settings the file replaces; shutdown_timeout, semconv, content.*, events.*,
+# logs.*, breaker.* and retry.* still apply
+REPLACED_KEYS: Final = (
+    "service_name",
+    "service_version",
+    "environment",
+    "resource_attributes",
+    "exporter",
+    "sampler",
+    "sampler_arg",
+)
+_REPLACED_SECTIONS: Final = ("otlp.", "batch.", "file_sink.", "spool.")
+
+
+def replaced_by_file(key: str) -> bool:
+    """Whether the declarative file replaces ragsight's setting ``key``."""
+    return key in REPLACED_KEYS or key.startswith(_REPLACED_SECTIONS)
+
+
+def replaced_settings(settings: Settings) -> list[str]:
+    """``key (source)`` of each replaced setting that is set anyway (not a default)."""
+    return [
+        f"{key} ({source})"
+        for key, source in settings.sources.items()
+        if replaced_by_file(key) and source != "default"
+    ]
 
 
 def _histograms() -> list[names.MetricSpec]:

@@ -406,6 +406,16 @@ def configure(
                 new.source_of("otel_config_file"),
                 "; ".join(providers.notes),
             )
+            from ragsight._export.declarative import replaced_settings
+
+            replaced = replaced_settings(new)
+            if replaced:
+                logger.warning(
+                    "ragsight: not used because %s builds the providers: %s; set them in that "
+                    "file instead (it can read a variable: ${OTEL_SERVICE_NAME})",
+                    new.otel_config_file,
+                    ", ".join(replaced),
+                )
         _install(providers)
         apply_logging(new, providers.logger_provider)
         _active = providers

@@ -150,6 +150,41 @@ def test_configure_says_in_one_info_line_that_the_file_built_the_providers(
     assert "env OTEL_CONFIG_FILE" in lines[0]
 
 
+def test_configure_warns_naming_each_export_setting_the_file_replaces(tmp_path: Path) -> None:
+    app = APP.replace("ragsight.configure()", 'ragsight.configure(sampler="always_off")')
+    result = _run_app(
+        tmp_path,
+        _console_file(),
+        app,
+        OTEL_SERVICE_NAME="from-the-environment",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+    )
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("WARNING:ragsight")]
+    assert "not used" in line
+    assert "otlp.endpoint (env OTEL_EXPORTER_OTLP_ENDPOINT)" in line
+    assert "service_name (env OTEL_SERVICE_NAME)" in line
+    assert "sampler (configure(sampler=...))" in line
+    assert "${OTEL_SERVICE_NAME}" in line  # how to keep using a variable: substitute it
+
+
+def test_configure_does_not_warn_when_only_the_file_is_set(tmp_path: Path) -> None:
+    result = _run_app(tmp_path, _console_file())
+    assert [line for line in result.stderr.splitlines() if line.startswith("WARNING")] == []
+
+
+def test_every_replaced_setting_is_a_ragsight_key() -> None:
+    from ragsight._config.keys import BY_NAME
+    from ragsight._export import declarative as built
+
+    replaced = [key for key in BY_NAME if built.replaced_by_file(key)]
+    assert "otlp.endpoint" in replaced
+    assert "spool.enabled" in replaced
+    assert "shutdown_timeout" not in replaced
+    assert "semconv" not in replaced
+    assert "logs.export" not in replaced  # bridges Python logging into the file's provider
+    assert all(key in BY_NAME for key in built.REPLACED_KEYS)
+
+
 def test_ragsight_histogram_buckets_apply_when_the_file_has_no_view_for_them(
     tmp_path: Path,
 ) -> None:
