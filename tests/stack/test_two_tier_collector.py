@@ -7,6 +7,8 @@ sampler exports to its own OTLP receiver, so the tests see which sampler deliver
 span. An app process using ragsight (tests/support/two_tier_app.py) sends traces of
 several spans: errors, slow ones, ones with breaker or retry events, and ordinary ones;
 it records every span it produced, which is what the backends are compared with.
+Prometheus runs the shipped prometheus.yml with its Collector targets pointed at tier 1,
+as compose runs tier 1 as the otel-collector service.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stackenv import Tools
 from stackgen import ROOT
-from stackprocs import wait_until
-from two_tier import TwoTier, running_two_tier, spans_by_trace, sum_series
+from stackprocs import prom_query, wait_until
+from two_tier import TwoTier, prometheus_scraping, running_two_tier, spans_by_trace, sum_series
+
+from ragsight.names import prometheus_attribute
 
 SERVICE = "two-tier-app"
+SVC_LABEL = prometheus_attribute("service.name")
 TRACES = 200
 SLOW_MS = 400  # the samplers' latency threshold in these tests
 SLOW_SECONDS = 0.6  # what the app's slow requests take
@@ -78,7 +84,8 @@ def wait_accepted(topology: TwoTier, spans: int) -> None:
 class Outcome:
     produced: dict[str, dict[str, Any]]
     delivered: list[dict[str, list[Any]]]  # per sampler: trace id -> spans
-    span_calls: float
+    span_calls: float  # read from tier 1's prometheus exporter
+    span_calls_in_prometheus: float  # the same, as Prometheus scraped it
 
     def kept(self) -> set[str]:
         return {t for by_trace in self.delivered for t in by_trace}
@@ -87,12 +94,23 @@ class Outcome:
         return {t for t, p in self.produced.items() if p["kind"] in kinds}
 
 
+def prometheus_span_calls(url: str) -> float:
+    expr = f'sum(traces_span_metrics_calls_total{{{SVC_LABEL}="{SERVICE}"}})'
+    result = prom_query(url, expr)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
 @pytest.fixture(scope="module")
-def outcome(otelcol_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
+def outcome(
+    otelcol_binary: str, tools: Tools, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Outcome]:
     work = tmp_path_factory.mktemp("two-tier")
     # 5 s: far more than the spread of one trace's spans here (0.6 s requests, 0.2 s
     # export delay), so no trace is decided on part of its spans even on a loaded machine.
-    with running_two_tier(otelcol_binary, work, sampling=sampling("5s")) as topology:
+    with (
+        running_two_tier(otelcol_binary, work, sampling=sampling("5s")) as topology,
+        prometheus_scraping(tools.prometheus, topology.loadbalancer, work) as prometheus,
+    ):
         produced = run_app(topology, work, TRACES)
         spans = sum(p["spans"] for p in produced.values())
         wait_accepted(topology, spans)
@@ -105,11 +123,19 @@ def outcome(otelcol_binary: str, tmp_path_factory: pytest.TempPathFactory) -> It
             lambda: topology.span_calls(SERVICE) == spans,
             timeout=30,
             what=f"tier 1's span metrics to count {spans} calls",
+            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
+        )
+        wait_until(
+            lambda: prometheus_span_calls(prometheus) == spans,
+            timeout=30,
+            what=f"Prometheus to have scraped {spans} span-metric calls",
+            diagnose=lambda: f"it has {prometheus_span_calls(prometheus)}",
         )
         yield Outcome(
             produced,
             [spans_by_trace(s.backend) for s in topology.samplers],
             topology.span_calls(SERVICE),
+            prometheus_span_calls(prometheus),
         )
 
 
@@ -166,7 +192,8 @@ def test_span_metrics_count_every_span_produced_whatever_was_sampled(outcome: Ou
     produced = sum(p["spans"] for p in outcome.produced.values())
     delivered = sum(len(spans) for by_trace in outcome.delivered for spans in by_trace.values())
     assert delivered < produced  # sampling dropped spans...
-    assert outcome.span_calls == produced  # ...which tier 1 had counted before it did
+    assert outcome.span_calls == produced  # ...which tier 1 had counted before it did,
+    assert outcome.span_calls_in_prometheus == produced  # as the dashboards and rules see it
 
 
 # --- failure modes -------------------------------------------------------------------------
@@ -199,6 +226,7 @@ def test_a_lost_sampler_loses_the_traces_it_held_and_nothing_else(
             lambda: topology.span_calls(SERVICE) == spans,
             timeout=30,
             what=f"tier 1's span metrics to count {spans} calls",
+            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
         )
         delivered = spans_by_trace(survivor.backend)
         must_keep = {t for t, p in produced.items() if p["kind"] in MUST_KEEP}
@@ -244,6 +272,7 @@ def test_a_sampler_down_while_traces_are_sent_gets_its_share_when_it_returns(
             lambda: topology.span_calls(SERVICE) == spans,
             timeout=30,
             what=f"tier 1's span metrics to count {spans} calls",
+            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
         )
         delivered = [spans_by_trace(s.backend) for s in topology.samplers]
 

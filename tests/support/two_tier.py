@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from otlp_sink import OtlpSink
 from ports import free_port
+from stackenv import PROMETHEUS_FEATURES, derived_prometheus_config
 from stackgen import ROOT
-from stackprocs import Proc, http_get, wait_until
+from stackprocs import Proc, http_get, wait_ready, wait_until
 
 TIER1 = ROOT / "collector" / "two-tier" / "tier1-loadbalancer.yaml"
 TIER2 = ROOT / "collector" / "two-tier" / "tier2-sampler.yaml"
@@ -157,6 +159,39 @@ def running_two_tier(
         stack.callback(lb.proc.stop)
         lb.start()
         yield TwoTier(lb, nodes, logs)
+
+
+@contextlib.contextmanager
+def prometheus_scraping(prometheus: str, loadbalancer: Node, work: Path) -> Iterator[str]:
+    """The shipped prometheus.yml with its Collector targets pointed at tier 1 (what
+    compose does: tier 1 runs as the otel-collector service); yields Prometheus's URL."""
+    port = free_port()
+    targets = {
+        "otel-collector:8889": loadbalancer.env["RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT"],
+        "otel-collector:8888": f"127.0.0.1:{loadbalancer.env['RAGSIGHT_OTELCOL_TELEMETRY_PORT']}",
+        "localhost:9090": f"127.0.0.1:{port}",
+        "alertmanager:9093": f"127.0.0.1:{free_port()}",  # none: no alert is under test
+    }
+    rules = work / "no-rules"
+    rules.mkdir(exist_ok=True)
+    config = derived_prometheus_config(targets, str(rules / "*.yaml"), targets["alertmanager:9093"])
+    config_path = work / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    argv = [
+        prometheus,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={work / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        PROMETHEUS_FEATURES,
+        "--log.level=warn",
+    ]
+    proc = Proc("prometheus-two-tier", argv, work).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url, "Prometheus")
+        yield url
+    finally:
+        proc.stop()
 
 
 def spans_by_trace(sink: OtlpSink) -> dict[str, list[Any]]:
