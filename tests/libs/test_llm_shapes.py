@@ -339,6 +339,21 @@ async def _aresponses_manager(manager: Any) -> str:
         return "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
 
 
+async def _araw_message(raw: Any) -> str:
+    assert isinstance(raw, anthropic._response.AsyncAPIResponse)
+    return (await raw.parse()).content[0].text
+
+
+async def _aresponses_manager_final(manager: Any) -> str:
+    async with manager as stream:
+        return (await stream.get_final_response()).output_text
+
+
+async def _aresponses_events(stream: Any) -> str:
+    assert isinstance(stream, openai.AsyncStream)
+    return "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
+
+
 async def _aclaude_events(stream: Any) -> str:
     assert isinstance(stream, anthropic.AsyncStream)
     return "".join([e.delta.text async for e in stream if e.type == "content_block_delta"])
@@ -411,6 +426,24 @@ ASYNC: dict[
         True,
         _plain(lambda r: r.output_text),
         RESPONSES,
+    ),
+    "responses.create(stream=True)": (
+        lambda o, a: o.responses.create(model="m", input="Capital of France?", stream=True),
+        True,
+        _aresponses_events,
+        RESPONSES_STREAM,
+    ),
+    "responses.stream() get_final_response": (
+        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
+        False,
+        _aresponses_manager_final,
+        RESPONSES_STREAM,
+    ),
+    "anthropic messages.with_raw_response": (
+        lambda o, a: a.messages.with_raw_response.create(model="c", max_tokens=64, messages=MSGS),
+        True,
+        _araw_message,
+        CLAUDE,
     ),
     "responses.stream() iterated": (
         lambda o, a: o.responses.stream(model="m", input="Capital of France?"),

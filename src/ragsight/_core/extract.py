@@ -500,6 +500,8 @@ def raw_parsed(result: Any) -> Any:
         return result
     if raw_streamed(result) or not hasattr(result, "http_response"):
         return result
+    if type(result).__name__ == "AsyncAPIResponse":  # parse() is a coroutine: returned.py
+        return result
     parse = getattr(result, "parse", None)
     if not callable(parse):
         return result
