@@ -55,9 +55,11 @@ def record_evaluation(
     parented to it (its trace and span ids). Without ``judged``:
 
     1. inside a ragsight stage, the innermost stage being run is judged;
-    2. otherwise, the ragsight inference (generation) or pipeline span that ended most
-       recently in the current trace (with no span current: in this thread or task), so
-       ``answer = pipeline(q); record_evaluation(...)`` judges that pipeline call;
+    2. otherwise, the ragsight inference (generation) or pipeline span of the current
+       trace that ended most recently in this thread or task, else anywhere in that trace
+       (with no span current: in this thread or task only), so
+       ``answer = pipeline(q); record_evaluation(...)`` judges that pipeline call, also
+       when other pipelines of the same request run concurrently;
     3. otherwise the event has no parent; pass ``response_id`` to correlate it.
 
     ``gen_ai.response.id`` is taken from the judged span when it recorded one and

@@ -22,7 +22,6 @@ no OpenTelemetry SDK configured at all nothing is built and nothing is emitted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -186,17 +185,28 @@ def note_ended(context: SpanContext, response_id: str | None) -> None:
     # no lock on the request path: one dict store is atomic; the bound evicts the trace
     # inserted first (a race with another thread's eviction only skips one eviction)
     _ended_by_trace[context.trace_id] = entry
-    if len(_ended_by_trace) > _MAX_TRACES:
-        # RuntimeError: the dict changed size under the iterator (another thread evicted)
-        with contextlib.suppress(RuntimeError):
+    # a loop, not one pop: two threads evicting at once can pop the same oldest trace, and
+    # the excess must not stay for good
+    while len(_ended_by_trace) > _MAX_TRACES:
+        # RuntimeError: the dict changed size under the iterator (another thread evicted);
+        # StopIteration: another thread emptied it (reset)
+        try:
             _ended_by_trace.pop(next(iter(_ended_by_trace)), None)
+        except (RuntimeError, StopIteration):
+            break
 
 
 def last_ended(trace_id: int | None) -> tuple[SpanContext, str | None] | None:
-    """The most recently ended inference/pipeline span of ``trace_id``; with ``None`` (no
-    span is current), the one that ended last in this context (thread or task)."""
-    if trace_id is None:
-        return _ended_here.get()
+    """The inference/pipeline span of ``trace_id`` that ended last in this context (thread
+    or task), else the one of that trace that ended last anywhere; with ``None`` (no span
+    is current), the one that ended last in this context.
+
+    This context's own comes first: pipelines run concurrently under one request span
+    (``asyncio.gather``, a thread pool) share a trace, and the trace's latest is then
+    another caller's."""
+    here = _ended_here.get()
+    if trace_id is None or (here is not None and here[0].trace_id == trace_id):
+        return here
     return _ended_by_trace.get(trace_id)
 
 

@@ -3,6 +3,7 @@ span events unless ``events.span_events`` is off (ragsight.testing shows both)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,6 +110,36 @@ def test_an_evaluation_under_an_application_span_judges_the_last_inference_of_it
         ragsight.record_evaluation("relevance", 0.7)
     event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
     assert event.parented_to(telemetry.span("chat m"))
+
+
+def test_concurrent_pipelines_of_one_trace_each_judge_their_own_call(
+    telemetry: Telemetry,
+) -> None:
+    @ragsight.pipeline("concurrent")
+    async def concurrent(question: str, delay: float) -> int:
+        await asyncio.sleep(delay)
+        return ragsight.current_stage().span.get_span_context().span_id
+
+    async def handle(question: str, delay: float, judge_after: float) -> int:
+        span_id = await concurrent(question, delay)
+        await asyncio.sleep(judge_after)  # the other pipeline ends in between
+        ragsight.record_evaluation("relevance", 0.5, label=question)
+        return span_id
+
+    async def request() -> dict[str, int]:
+        # q2's pipeline ends first; q1's ends while q2 is still judging
+        first, second = await asyncio.gather(handle("q1", 0.02, 0.0), handle("q2", 0.0, 0.2))
+        return {"q1": first, "q2": second}
+
+    tracer = TracerProvider().get_tracer("app")
+    with tracer.start_as_current_span("request"):  # one trace for both pipelines
+        judged = asyncio.run(request())
+    parents = {
+        e.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]: e.span_id
+        for e in telemetry.log_events
+        if e.name == names.EVENT_GEN_AI_EVALUATION_RESULT
+    }
+    assert parents == judged
 
 
 def test_an_evaluation_with_nothing_to_judge_has_no_parent(telemetry: Telemetry) -> None:
@@ -376,3 +407,22 @@ def test_the_default_judged_span_is_remembered_for_a_bounded_number_of_traces(
     forgotten, remembered = telemetry.log_events
     assert (forgotten.trace_id, forgotten.span_id) == (None, None)
     assert (remembered.trace_id, remembered.span_id) == (last.trace_id, last.span_id)
+
+
+def test_the_default_judged_span_memory_returns_to_its_bound_after_exceeding_it(
+    telemetry: Telemetry,
+) -> None:
+    # concurrent evictions can pop the same oldest trace, leaving the memory one over its
+    # bound; the next pipeline brings it back instead of keeping the excess for good
+    @ragsight.pipeline("tiny")
+    def tiny() -> str:
+        return "ok"
+
+    for _ in range(_events._MAX_TRACES):
+        tiny()
+    stale = telemetry.spans[0].context
+    assert stale is not None
+    for extra in range(1, 6):  # as if five racing evictions had each been skipped
+        _events._ended_by_trace[-extra] = (stale, None)
+    tiny()
+    assert len(_events._ended_by_trace) == _events._MAX_TRACES
