@@ -207,25 +207,33 @@ class RetryBudget:
                 self._roll(now)
             # The tolerance absorbs float rounding (0.29 * 100 is 28.999999999999996): a
             # budget that earned 29 retries must grant the 29th.
-            calls = self._prev_calls + self._cur_calls
-            retries = self._prev_retries + self._cur_retries
-            link = self._shared
-            others = None if link is None else link.fleet_others()
-            if others is not None:  # fleet-wide: the others' window plus ours, one floor
-                calls += others[0]
-                retries += others[1]
+            calls, retries = self._counted()
             if retries + cost > self._allowance(calls) + 1e-9:
                 self.exhausted += 1
                 return False
             self._cur_retries += max(1, round(cost))
             return True
 
+    def _counted(self) -> tuple[int, int]:
+        """Calls and retries the budget is judged on (lock held): this replica's window,
+        plus the other replicas' while a shared store has a fresh fleet view (one floor)."""
+        calls = self._prev_calls + self._cur_calls
+        retries = self._prev_retries + self._cur_retries
+        link = self._shared
+        others = None if link is None else link.fleet_others()
+        if others is not None:
+            calls += others[0]
+            retries += others[1]
+        return calls, retries
+
     def remaining(self, now: float | None = None) -> float:
+        """Retries ``try_spend`` would grant now (the fleet's while shared)."""
         now = self._now() if now is None else now
         with self._lock:
             if now >= self._bucket_end:
                 self._roll(now)
-            return max(0.0, self._allowance() - self._prev_retries - self._cur_retries)
+            calls, retries = self._counted()
+            return max(0.0, self._allowance(calls) - retries)
 
     def window_totals(self, now: float | None = None) -> tuple[int, int]:
         """Calls and retries in this replica's window (what a shared store publishes)."""

@@ -52,3 +52,22 @@ def test_the_fleet_view_resumes_after_an_outage(fleet: Fleet) -> None:
     fleet.exchange()
     assert second.store.mode == "shared"
     assert not second.budget.try_spend()
+
+
+def test_remaining_is_what_the_fleet_still_allows_in_shared_mode(fleet: Fleet) -> None:
+    # the resilience.retry.budget.remaining gauge reads it: it must agree with try_spend
+    first, second = fleet.replica("a"), fleet.replica("b")
+    assert first.budget.try_spend()
+    fleet.exchange()
+    second.store.exchange()
+    assert second.budget.remaining() == 0.0
+    assert not second.budget.try_spend()
+
+
+def test_remaining_is_the_replicas_own_in_local_mode(fleet: Fleet) -> None:
+    first, second = fleet.replica("a"), fleet.replica("b")
+    assert first.budget.try_spend()
+    fleet.exchange()
+    fleet.server.down = ConnectionError("refused")
+    second.store.exchange()
+    assert second.budget.remaining() == 1.0  # its own floor
