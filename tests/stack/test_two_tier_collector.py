@@ -93,6 +93,11 @@ class Outcome:
     def of_kind(self, *kinds: str) -> set[str]:
         return {t for t, p in self.produced.items() if p["kind"] in kinds}
 
+    def slow(self) -> set[str]:
+        """Traces that lasted at least the threshold (the slow ones, and any other that a
+        loaded machine stretched that far)."""
+        return {t for t, p in self.produced.items() if p["duration_s"] * 1000 >= SLOW_MS}
+
 
 def prometheus_span_calls(url: str) -> float:
     expr = f'sum(traces_span_metrics_calls_total{{{SVC_LABEL}="{SERVICE}"}})'
@@ -146,7 +151,8 @@ def test_the_app_produced_every_kind_of_trace(outcome: Outcome) -> None:
     for p in outcome.produced.values():
         assert p["spans"] >= 3
         assert p["error"] == (p["kind"] in ("error", "breaker-trip")), p
-        assert (p["duration_s"] * 1000 >= SLOW_MS) == (p["kind"] == "slow"), p
+        if p["kind"] == "slow":
+            assert p["duration_s"] * 1000 >= SLOW_MS, p
         resilience = any(e.startswith("resilience.") for e in p["events"])
         assert resilience == (p["kind"] in ("retry", "breaker", "breaker-trip")), p
 
@@ -171,7 +177,7 @@ def test_every_error_trace_is_kept(outcome: Outcome) -> None:
 
 
 def test_every_slow_trace_is_kept(outcome: Outcome) -> None:
-    assert outcome.of_kind("slow") <= outcome.kept()
+    assert outcome.of_kind("slow") <= outcome.slow() <= outcome.kept()
 
 
 def test_every_trace_with_a_breaker_or_retry_event_is_kept(outcome: Outcome) -> None:
@@ -181,7 +187,7 @@ def test_every_trace_with_a_breaker_or_retry_event_is_kept(outcome: Outcome) -> 
 
 
 def test_ordinary_traces_are_sampled_at_about_the_base_rate(outcome: Outcome) -> None:
-    ordinary = outcome.of_kind("ordinary")
+    ordinary = outcome.of_kind("ordinary") - outcome.slow()
     kept = len(ordinary & outcome.kept())
     # Base rate 20 % of ~140 traces: mean 28, standard deviation ~4.7. The bound is wide
     # (about 4 standard deviations each side): it fails only when the base rate is not applied.
