@@ -244,3 +244,23 @@ def test_a_flushed_script_cache_is_reloaded_within_the_exchange(redis: RedisServ
     finally:
         store.close()
         admin.close()
+
+
+def test_a_report_stamped_in_the_future_is_dropped_like_a_stale_one(redis: RedisServer) -> None:
+    # what a failover to a server whose clock is behind leaves: the dead replicas' reports
+    # stamped later than the new server's now; they must not vote until its clock catches up
+    store = ragsight.RedisState(redis.url, prefix="future:", config=FAST, background=False)
+    breaker = ragsight.CircuitBreaker(
+        "dep", minimum_calls=10, failure_rate_threshold=0.5, shared=store
+    )
+    admin = redis_py.Redis.from_url(redis.url, decode_responses=True)
+    try:
+        seconds, micros = admin.time()
+        ahead_ms = seconds * 1000 + micros // 1000 + 60_000  # a minute ahead
+        admin.hset("future:{cb:dep}:reports", "ghost", f"{ahead_ms} 20 20 0")
+        assert store.exchange()
+        assert breaker.state == "closed"  # the ghost's failing window did not trip it
+        assert admin.hkeys("future:{cb:dep}:reports") == [store.replica_id]
+    finally:
+        store.close()
+        admin.close()

@@ -60,7 +60,7 @@ class MemoryBackend:
             reports_hash = self.fleet.hashes.setdefault(key, {})
             reports_hash[replica] = (now_ms, payload)
             for name, (stamp, _) in list(reports_hash.items()):
-                if now_ms - stamp > stale_ms:
+                if abs(now_ms - stamp) > stale_ms:  # stale, or from a clock ahead
                     del reports_hash[name]
             replies.append({n: p for n, (_, p) in reports_hash.items() if n != replica})
         return replies

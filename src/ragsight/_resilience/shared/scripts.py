@@ -8,7 +8,9 @@ from typing import Final
 # KEYS: the component's reports hash (one field per replica: "<server ms> <payload>").
 # ARGV: replica, payload (integers separated by spaces), stale ms.
 # Returns a flat list replica, payload, replica, payload ... of every OTHER replica whose
-# report is at most stale ms old by the server's clock; older reports are deleted.
+# report is at most stale ms old by the server's clock; older reports are deleted, and so
+# are reports stamped more than stale ms in the future (left by a server whose clock was
+# ahead: a failover, a clock step), which would otherwise vote until this clock caught up.
 REPORT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -19,7 +21,7 @@ local fresh = {}
 for i = 1, #all, 2 do
   local ts, payload = string.match(all[i + 1], '^(%d+) (.*)$')
   ts = tonumber(ts)
-  if ts == nil or now - ts > stale then
+  if ts == nil or now - ts > stale or ts - now > stale then
     redis.call('HDEL', KEYS[1], all[i])
   elseif all[i] ~= ARGV[1] then
     fresh[#fresh + 1] = all[i]
