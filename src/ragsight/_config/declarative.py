@@ -15,11 +15,13 @@ first records telemetry.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ragsight._config.settings import ConfigError, Problem
 
@@ -71,6 +73,11 @@ def _line_of(path: Path, error: BaseException) -> int | None:
     where = list(getattr(cause, "absolute_path", ()) or ())
     if not where and cause is not None:
         where = list(getattr(cause, "path", ()) or ())
+    return _line_at(path, where)
+
+
+def _line_at(path: Path, where: list[Any]) -> int | None:
+    """The 1-based line of the node at ``where`` (keys and indexes) in the YAML file."""
     try:
         import yaml
 
@@ -92,6 +99,66 @@ def _line_of(path: Path, error: BaseException) -> int | None:
         else:
             break
     return int(node.start_mark.line) + 1
+
+
+_OTLP_EXPORTERS: Final = ("otlp_http", "otlp_grpc")
+
+
+def _endpoints(node: Any, where: list[Any]) -> Iterator[tuple[list[Any], str, str]]:
+    """``(path, exporter kind, endpoint)`` of every OTLP exporter in the loaded model."""
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _endpoints(item, [*where, index])
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for item in dataclasses.fields(node):
+            value = getattr(node, item.name)
+            if item.name in _OTLP_EXPORTERS and isinstance(getattr(value, "endpoint", None), str):
+                yield [*where, item.name, "endpoint"], item.name, value.endpoint
+            elif value is not None:
+                yield from _endpoints(value, [*where, item.name])
+
+
+def _endpoint_problem(kind: str, endpoint: str) -> str | None:
+    """Why an OTLP exporter cannot send to ``endpoint`` (None: it can, or it is empty,
+    which an unset ``${VARIABLE}`` gives: the exporter's default endpoint)."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if kind == "otlp_grpc" and parts.scheme not in {"http", "https"}:
+        parts = urlsplit("//" + endpoint)  # the gRPC exporter also takes a bare host:port
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        return "is not an http(s) URL with a valid port"
+    if (
+        (kind == "otlp_http" and parts.scheme not in {"http", "https"})
+        or not parts.hostname
+        or any(ch.isspace() for ch in endpoint)
+    ):
+        return "is not an http(s) URL with a host"
+    return None
+
+
+def _bad_endpoints(path: Path, model: Any) -> list[str]:
+    """What is wrong with each OTLP endpoint no exporter can send to (the schema takes any
+    string there; the exporter would only fail when it first exports)."""
+    found: list[str] = []
+    for where, kind, endpoint in _endpoints(model, []):
+        problem = _endpoint_problem(kind, endpoint)
+        if problem is None:
+            continue
+        line = _line_at(path, where)
+        at = f"{path}, line {line}" if line is not None else str(path)
+        example = (
+            "http://localhost:4317"
+            if kind == "otlp_grpc"
+            else "http://localhost:4318/v1/traces (/v1/metrics, /v1/logs)"
+        )
+        found.append(
+            f"{at}: endpoint {endpoint!r} {problem} (at {' -> '.join(map(str, where))}); "
+            f"fix the file, e.g. endpoint: {example}"
+        )
+    return found
 
 
 def load(path_text: str, source: str) -> Any:
@@ -126,7 +193,7 @@ def load(path_text: str, source: str) -> Any:
         )
     try:
         with _loader_quiet():
-            return load_config_file(path)
+            model = load_config_file(path)
     except (ConfigurationError, TypeError, ValueError) as exc:
         line = _line_of(path, exc)
         where = f"{path}, line {line}" if line is not None else str(path)
@@ -136,6 +203,10 @@ def load(path_text: str, source: str) -> Any:
             source,
             f"{where}: {detail}; fix the file (schema and examples: {SCHEMA})",
         ) from None
+    bad = _bad_endpoints(path, model)
+    if bad:
+        raise ConfigError([Problem(KEY, source, path_text, message) for message in bad])
+    return model
 
 
 def problems(path_text: str, source: str) -> list[Problem]:

@@ -247,6 +247,62 @@ def test_a_file_that_does_not_match_the_schema_names_the_line_to_fix(tmp_path: P
     assert "fix the file" in problem.message
 
 
+OTLP_FILE = """\
+file_format: "1.0"
+tracer_provider:
+  processors:
+    - batch:
+        exporter:
+          {kind}:
+            endpoint: {endpoint}
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "endpoint"),
+    [
+        ("otlp_http", '"not a url"'),
+        ("otlp_http", "collector:4318/v1/traces"),
+        ("otlp_http", "ftp://collector:4318"),
+        ("otlp_http", "http://collector:99999"),
+        ("otlp_grpc", '"not a url"'),
+        ("otlp_grpc", "http://"),
+    ],
+)
+def test_an_otlp_endpoint_that_is_not_a_url_names_the_line_to_fix(
+    tmp_path: Path, kind: str, endpoint: str
+) -> None:
+    from ragsight._config.validation import load_settings
+
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(OTLP_FILE.format(kind=kind, endpoint=endpoint))
+    with pytest.raises(ConfigError) as caught:  # what configure() and config check load
+        load_settings(None, otel_config_file=str(path))
+    (problem,) = caught.value.problems
+    assert f"{path}, line 7:" in problem.message
+    assert "endpoint" in problem.message
+    assert "http(s) URL" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "endpoint"),
+    [
+        ("otlp_http", "http://collector:4318/v1/traces"),
+        ("otlp_grpc", "https://collector:4317"),
+        ("otlp_grpc", "collector:4317"),  # the gRPC exporter takes a bare host:port
+        ("otlp_http", '"${UNSET_ENDPOINT_VARIABLE}"'),  # empty: the exporter's default
+    ],
+)
+def test_an_otlp_endpoint_that_is_a_url_or_left_empty_is_accepted(
+    tmp_path: Path, kind: str, endpoint: str
+) -> None:
+    from ragsight._config import declarative
+
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(OTLP_FILE.format(kind=kind, endpoint=endpoint))
+    assert declarative.problems(str(path), "test") == []
+
+
 def test_a_file_that_is_not_yaml_names_the_line_to_fix(tmp_path: Path) -> None:
     path = tmp_path / "otel-config.yaml"
     path.write_text('file_format: "1.0"\ntracer_provider:\n  processors: [\n')
