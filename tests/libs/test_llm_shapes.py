@@ -10,11 +10,13 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import httpx2
+import jsonschema
 import llm_wire as wire
 import openai
 import pytest
@@ -635,3 +637,31 @@ def test_anthropic_stream_failing_midway_records_the_error_and_the_input_tokens(
     attrs = _attrs(telemetry)
     assert attrs[names.ERROR_TYPE] == "anthropic.APIStatusError"
     assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attrs
+
+
+# ---- what is captured from each real-client shape is valid GenAI message content ------
+SCHEMAS = Path(__file__).parents[1] / "schemas" / "semantic-conventions-v1.41.0"
+SCHEMA_OF = {
+    names.GEN_AI_INPUT_MESSAGES: "gen-ai-input-messages.json",
+    names.GEN_AI_OUTPUT_MESSAGES: "gen-ai-output-messages.json",
+    names.GEN_AI_SYSTEM_INSTRUCTIONS: "gen-ai-system-instructions.json",
+}
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_captured_messages_of_each_shape_match_the_conventions_schemas(case):
+    call, consume, _ = SYNC[case]
+    openai_client, anthropic_client = _openai(), _anthropic()
+
+    @ragsight.generation(capture=True)
+    def answer(messages: list[dict[str, str]]) -> Any:
+        return call(openai_client, anthropic_client)
+
+    with ragsight.testing.capture_telemetry() as telemetry:
+        consume(answer(MSGS))
+    attrs = _attrs(telemetry)
+    assert names.GEN_AI_INPUT_MESSAGES in attrs
+    for attribute, file in SCHEMA_OF.items():
+        if attribute in attrs:
+            schema = json.loads((SCHEMAS / file).read_text())
+            jsonschema.validate(json.loads(attrs[attribute]), schema)
