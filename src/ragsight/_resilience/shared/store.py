@@ -14,6 +14,7 @@ locks, its own replica id, its own connection and its own publisher thread
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import random
@@ -78,7 +79,8 @@ class RedisState:
 
     Raises:
         ValueError: ``url`` is not a Redis URL (checked here, not on attach).
-        TypeError: ``config`` is not a :class:`SharedConfig`.
+        TypeError: ``config`` is not a :class:`SharedConfig`, or ``client`` is an asyncio
+            client (``redis.asyncio``).
         ImportError: redis-py is missing (``pip install 'ragsight[redis]'``), on attach.
     """
 
@@ -96,6 +98,12 @@ class RedisState:
     ) -> None:
         if client is None and backend is None:
             _check_url(url)
+        if inspect.iscoroutinefunction(getattr(client, "execute_command", None)):
+            raise TypeError(
+                f"client={client!r}: must be a synchronous redis.Redis (the store exchanges "
+                f"on its own thread, never on the event loop); an asyncio app passes url= "
+                f"or a redis.Redis client"
+            )
         if config is not None and not isinstance(config, SharedConfig):
             raise TypeError(
                 f"config={config!r}: must be a ragsight.SharedConfig, e.g. "

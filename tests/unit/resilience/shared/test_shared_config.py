@@ -48,3 +48,12 @@ def test_a_url_that_is_not_a_redis_url_is_refused_when_the_store_is_created(url:
 def test_settings_given_as_a_dict_are_refused_when_the_store_is_created() -> None:
     with pytest.raises(TypeError, match="SharedConfig"):
         RedisState(config={"publish_interval": 1.0})  # type: ignore[arg-type]
+
+
+def test_an_asyncio_redis_client_is_refused_when_the_store_is_created() -> None:
+    # the store exchanges on its own thread, synchronously: an async client's calls return
+    # coroutines nobody awaits, and the store would stay in local mode for ever
+    asyncio_redis = pytest.importorskip("redis.asyncio")
+    client = asyncio_redis.Redis.from_url("redis://127.0.0.1:1/0")  # connects lazily
+    with pytest.raises(TypeError, match=r"synchronous redis\.Redis"):
+        RedisState(client=client)
