@@ -100,7 +100,8 @@ class RedisState:
             _check_url(url)
         if inspect.iscoroutinefunction(getattr(client, "execute_command", None)):
             raise TypeError(
-                f"client={client!r}: must be a synchronous redis.Redis (the store exchanges "
+                f"client (a {type(client).__module__}.{type(client).__qualname__}): must be "
+                f"a synchronous redis.Redis (the store exchanges "
                 f"on its own thread, never on the event loop); an asyncio app passes url= "
                 f"or a redis.Redis client"
             )
