@@ -163,6 +163,19 @@ HANDLING: dict[str, Handling] = {
     ),
     "ragsight stack up": NO_DOCKER,
     "ragsight stack down": NO_DOCKER,
+    "pip install ragsight": Handling(
+        why="ragsight is not on PyPI yet: the clone is installed the way an index would serve "
+        "it (a wheel built from it, not editable) into a throwaway environment, whose "
+        "`ragsight --help` must run",
+        instead='( set -e; d=$(mktemp -d); trap \'rm -rf "$d"\' EXIT; uv venv -q "$d"; '
+        'uv pip install -q --python "$d/bin/python" .; "$d/bin/ragsight" --help )',
+        prints=("usage: ragsight",),
+    ),
+    "uv pip install": Handling(
+        why="names the tool in prose (docs/readers.md: what `./run libs` spends its time on); "
+        "alone it is a usage error, and `./run libs` runs it for real",
+        skip=True,
+    ),
 }
 
 
