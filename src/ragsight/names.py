@@ -25,6 +25,9 @@ SCOPE_NAME: Final = "ragsight"
 SEMCONV_LATEST: Final = "latest"
 SEMCONV_V1_41: Final = "v1.41.0"
 SEMCONV_MODES: Final = (SEMCONV_LATEST, SEMCONV_V1_41)
+# read at import too, so a process that never calls configure() (its own providers,
+# capture_telemetry() in tests) emits the mode it names
+SEMCONV_ENV: Final = "RAGSIGHT_SEMCONV"
 # schema_url of every ragsight scope per mode. semantic-conventions-genai has no tagged
 # release (so no schema of its own); latest names the newest core schema, 1.44.0, which
 # still carries the gen_ai.* names (deprecated there as "moved")

@@ -4,7 +4,9 @@ Two modes (``names.SEMCONV_MODES``): ``latest`` (the default, like opentelemetry
 which dropped ``OTEL_SEMCONV_STABILITY_OPT_IN``) and ``v1.41.0`` for backends that expect
 the names of that release. ``names.CONVENTIONS`` says per name what each mode emits; the
 mode also decides the ``schema_url`` of every instrumentation scope (tracer, meter).
-configure() sets the mode (key ``semconv``, env ``RAGSIGHT_SEMCONV``).
+configure() sets the mode (key ``semconv``, env ``RAGSIGHT_SEMCONV``); before it, or without
+it, the mode is the one that variable names (an unknown value keeps latest, with a warning:
+configure() refuses it).
 
 The second half maps what a call reveals (the client object it was given, the response
 it returned, its keyword arguments) to the attributes the conventions require: provider
@@ -14,7 +16,9 @@ and never raises for an unknown shape.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import weakref
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
@@ -24,7 +28,24 @@ from opentelemetry.util.types import AttributeValue
 
 from ragsight import names
 
-_mode: str = names.SEMCONV_DEFAULT
+logger = logging.getLogger("ragsight")
+
+
+def _mode_from_env() -> str:
+    value = os.environ.get(names.SEMCONV_ENV, "").strip()
+    if not value or value in names.SEMCONV_MODES:
+        return value or names.SEMCONV_DEFAULT
+    logger.warning(
+        "ragsight: %s=%r is not one of %s; emitting the %s conventions",
+        names.SEMCONV_ENV,
+        value,
+        ", ".join(names.SEMCONV_MODES),
+        names.SEMCONV_DEFAULT,
+    )
+    return names.SEMCONV_DEFAULT
+
+
+_mode: str = _mode_from_env()
 
 
 class ModeDependent(Protocol):

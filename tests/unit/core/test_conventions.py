@@ -3,6 +3,9 @@ names, the conventions mode with its schema_url, and the generated conformance t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,54 @@ def test_the_semconv_key_reads_its_environment_variable(tmp_path):
 
     env = {"RAGSIGHT_SEMCONV": "v1.41.0"}
     assert load_settings(environ=env, cwd=tmp_path).semconv == names.SEMCONV_V1_41
+
+
+_UNCONFIGURED_APP = """
+import ragsight
+from ragsight.testing import capture_telemetry
+
+@ragsight.generation(provider="openai", model="m")
+def answer(q):
+    return "a"
+
+with capture_telemetry() as telemetry:  # no configure(): the environment still decides
+    answer("q")
+    print(sorted({p.name for p in telemetry.collect() if p.name.startswith("gen_ai.")}))
+    print(telemetry.spans[0].instrumentation_scope.schema_url)
+"""
+
+
+def _run_unconfigured(semconv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    return subprocess.run(
+        [sys.executable, "-c", _UNCONFIGURED_APP],
+        env={**env, names.SEMCONV_ENV: semconv},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_the_semconv_variable_applies_without_configure():
+    out = _run_unconfigured(names.SEMCONV_V1_41).stdout.splitlines()
+    assert out == [
+        str([names.GEN_AI_CLIENT_OPERATION_DURATION.name]),
+        names.SCHEMA_URLS[names.SEMCONV_V1_41],
+    ]
+
+
+def test_an_unknown_semconv_variable_without_configure_keeps_latest_and_says_so():
+    result = _run_unconfigured("v1.40.0")
+    assert result.stdout.splitlines()[1] == names.SCHEMA_URLS[names.SEMCONV_LATEST]
+    assert names.SEMCONV_ENV in result.stderr
+    assert "v1.40.0" in result.stderr
+
+
+def test_the_semconv_key_reads_the_variable_the_core_reads():
+    from ragsight._config.keys import BY_NAME
+
+    assert names.SEMCONV_ENV in BY_NAME["semconv"].env
 
 
 def test_the_semconv_key_refuses_an_unknown_mode(tmp_path):
