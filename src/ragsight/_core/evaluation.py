@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, SupportsFloat
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext
@@ -32,26 +32,40 @@ class HasSpan(Protocol):
     def span(self) -> Span: ...
 
 
+class HasSpanContext(Protocol):
+    """A finished span's record (the SDK's ``ReadableSpan``, as an exporter or
+    ``SpanProcessor.on_end`` hands it to a background judge)."""
+
+    def get_span_context(self) -> SpanContext | None: ...
+
+
 def record_evaluation(
     name: str,
-    score: float,
+    score: SupportsFloat | None,
     *,
     label: str | None = None,
     explanation: str | None = None,
     response_id: str | None = None,
-    judged: HasSpan | Span | SpanContext | None = None,
+    judged: HasSpan | Span | SpanContext | HasSpanContext | None = None,
     error_type: str | None = None,
 ) -> None:
     """Record one evaluation result, e.g. ``record_evaluation("relevance", 0.82, label="pass")``.
 
-    ``score`` is expected in 0..1 (the histogram's buckets); ``label`` must have low
-    cardinality (pass/fail, relevant/not_relevant) because it is a metric label;
-    ``explanation`` goes on the event only, redacted. ``error_type`` says the evaluation
-    itself failed (the judge timed out); the score is then still recorded as given.
+    ``score`` is expected in 0..1 (the histogram's buckets), of any number type (numpy
+    scalars included); ``label`` must have low cardinality (pass/fail,
+    relevant/not_relevant) because it is a metric label; ``explanation`` goes on the event
+    only, redacted. ``error_type`` says the evaluation itself failed (the judge timed out):
+    ``score`` may then be ``None``, and a score given anyway goes on the event only, since
+    a failed judgement in ``rag.evaluation.score`` would read as a quality drop. A
+    label-only evaluation (``score=None, label="not_toxic"``) is an event without a score
+    and no metric sample; with neither score, label nor error type there is nothing to
+    record.
 
     ``judged`` is what was evaluated: a stage handle (``ragsight.current_stage()``, a
-    ``ragsight.stage(...)`` block), an OpenTelemetry span, or a ``SpanContext`` (for a span
-    that ended long ago, e.g. one kept from ``span.get_span_context()``). The event is
+    ``ragsight.stage(...)`` block), an OpenTelemetry span, a finished span's record (the
+    SDK's ``ReadableSpan``, from an exporter or ``SpanProcessor.on_end``), or a
+    ``SpanContext`` (for a span that ended long ago, e.g. one kept from
+    ``span.get_span_context()``). The event is
     parented to it (its trace and span ids). Without ``judged``:
 
     1. inside a ragsight stage, the innermost stage being run is judged;
@@ -109,19 +123,21 @@ def _record(
 ) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"evaluation name must be a non-empty string, got {name!r}")
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise TypeError(f"evaluation score must be a number, got {score!r}")
-    value = float(score)
-    if not math.isfinite(value):
-        raise ValueError(f"evaluation score must be finite, got {score!r}")
+    value: float | None = None
+    if score is not None:
+        if isinstance(score, bool) or not isinstance(score, SupportsFloat):
+            raise TypeError(f"evaluation score must be a number or None, got {score!r}")
+        value = float(score)
+        if not math.isfinite(value):
+            raise ValueError(f"evaluation score must be finite, got {score!r}")
+    elif label is None and error_type is None:
+        raise ValueError("an evaluation needs a score, a label or an error_type")
     target, mirror_to, known_id = _judged(judged)
-    event: dict[str, AttributeValue] = {
-        names.GEN_AI_EVALUATION_NAME: name,
-        names.GEN_AI_EVALUATION_SCORE_VALUE: value,
-    }
+    event: dict[str, AttributeValue] = {names.GEN_AI_EVALUATION_NAME: name}
+    if value is not None:
+        event[names.GEN_AI_EVALUATION_SCORE_VALUE] = value
     if label is not None:
         event[names.GEN_AI_EVALUATION_SCORE_LABEL] = label
-    metric = _metric_attributes(name, label)
     if explanation is not None:
         event[names.GEN_AI_EVALUATION_EXPLANATION] = _content.redact_text(
             explanation, _content.effective_policy()
@@ -142,8 +158,8 @@ def _record(
         mirror_to=mirror_to,
         severity=_events.INFO,
     )
-    if rt.instruments is not None:
-        rt.instruments.record_evaluation(value, metric)
+    if rt.instruments is not None and value is not None and error_type is None:
+        rt.instruments.record_evaluation(value, _metric_attributes(name, label))
 
 
 def _judged(judged: Any) -> tuple[SpanContext | None, Span | None, str | None]:
@@ -162,13 +178,19 @@ def _judged(judged: Any) -> tuple[SpanContext | None, Span | None, str | None]:
     if isinstance(judged, SpanContext):
         return (judged if judged.is_valid else None), None, None
     span = judged if isinstance(judged, Span) else getattr(judged, "span", None)
-    if not isinstance(span, Span):
-        raise TypeError(
-            "judged must be a stage handle, an OpenTelemetry span or a SpanContext, "
-            f"got {type(judged).__name__}"
-        )
-    context = span.get_span_context()
-    attributes = getattr(span, "attributes", None)  # SDK spans expose what they recorded
+    if isinstance(span, Span):
+        context = span.get_span_context()
+        record: Any = span
+    else:  # a finished span's record: its context, nothing to mirror on
+        get_context = getattr(judged, "get_span_context", None)
+        found = get_context() if callable(get_context) else None
+        if not isinstance(found, SpanContext):
+            raise TypeError(
+                "judged must be a stage handle, an OpenTelemetry span (or a finished "
+                f"span's record) or a SpanContext, got {type(judged).__name__}"
+            )
+        span, record, context = None, judged, found
+    attributes = getattr(record, "attributes", None)  # SDK spans expose what they recorded
     found_id = attributes.get(names.GEN_AI_RESPONSE_ID) if attributes is not None else None
     return (
         (context if context.is_valid else None),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,68 @@ def test_an_evaluation_carries_the_judged_span_response_id_and_its_error_type(
     attributes = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).attributes
     assert attributes[names.GEN_AI_RESPONSE_ID] == "resp-7"
     assert attributes[names.ERROR_TYPE] == "timeout"
+
+
+def test_a_failed_evaluation_needs_no_score_and_stays_out_of_the_score_metric(
+    telemetry: Telemetry,
+) -> None:
+    # a judge that timed out has no score: a made-up 0.0 would read as a quality drop
+    qa("capital of France?")
+    ragsight.record_evaluation("relevance", None, error_type="TimeoutError")
+    event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
+    assert event.attributes == {
+        names.GEN_AI_EVALUATION_NAME: "relevance",
+        names.ERROR_TYPE: "TimeoutError",
+    }
+    assert event.parented_to(telemetry.span("invoke_workflow qa"))
+    assert telemetry.histogram_count(names.RAG_EVALUATION_SCORE.name) == 0
+
+
+def test_a_score_given_with_an_error_type_is_on_the_event_but_not_in_the_metric(
+    telemetry: Telemetry,
+) -> None:
+    ragsight.record_evaluation("relevance", 0.0, error_type="TimeoutError")
+    event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
+    assert event.attributes[names.GEN_AI_EVALUATION_SCORE_VALUE] == 0.0
+    assert telemetry.histogram_count(names.RAG_EVALUATION_SCORE.name) == 0
+
+
+def test_a_label_only_evaluation_is_an_event_without_a_score(telemetry: Telemetry) -> None:
+    ragsight.record_evaluation("toxicity", None, label="not_toxic")
+    event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
+    assert event.attributes == {
+        names.GEN_AI_EVALUATION_NAME: "toxicity",
+        names.GEN_AI_EVALUATION_SCORE_LABEL: "not_toxic",
+    }
+    assert telemetry.histogram_count(names.RAG_EVALUATION_SCORE.name) == 0
+
+
+def test_an_evaluation_with_neither_score_label_nor_error_is_an_internal_error(
+    telemetry: Telemetry,
+) -> None:
+    before = telemetry.internal_errors().get("evaluation", 0)
+    ragsight.record_evaluation("relevance", None)
+    assert telemetry.log_events == []
+    assert telemetry.internal_errors().get("evaluation", 0) == before + 1
+
+
+def test_an_evaluation_score_may_be_any_real_number_type(telemetry: Telemetry) -> None:
+    # a cross-encoder judge returns numpy float32 scores; Fraction stands for any Real
+    ragsight.record_evaluation("relevance", Fraction(3, 4))
+    event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
+    value = event.attributes[names.GEN_AI_EVALUATION_SCORE_VALUE]
+    assert (type(value), value) == (float, 0.75)
+    assert telemetry.histogram_count(names.RAG_EVALUATION_SCORE.name) == 1
+
+
+def test_an_evaluation_given_a_finished_span_record_is_parented_to_it(
+    telemetry: Telemetry,
+) -> None:
+    # what an exporter or SpanProcessor.on_end hands a background judge: a ReadableSpan
+    qa("capital of France?")
+    finished = telemetry.span("chat m")
+    ragsight.record_evaluation("faithfulness", 0.5, judged=finished)
+    assert telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).parented_to(finished)
 
 
 def test_an_evaluation_of_an_open_span_is_mirrored_on_it(telemetry: Telemetry) -> None:
