@@ -149,9 +149,10 @@ def score_of(doc: Any) -> float | None:
 
 
 def id_of(doc: Any) -> Any:
-    """The id of one document (a LangChain ``Document.id``, a node's ``node_id``, ...)."""
+    """The id of one document (a LangChain ``Document.id``, a node's ``node_id``, a rerank
+    result's ``index`` into the documents it was given, as Cohere's and Voyage's are, ...)."""
     target = doc[0] if isinstance(doc, tuple) and len(doc) == 2 else doc
-    for key in ("id", "id_", "node_id", "doc_id"):
+    for key in ("id", "id_", "node_id", "doc_id", "index"):
         found = _get(target, key)
         if isinstance(found, (str, int)) and not isinstance(found, bool):
             return found
