@@ -213,7 +213,8 @@ class RedisState:
                 self._last_ok = float("-inf")  # local mode at once, not after stale_after
                 for link in links:
                     link.lose()
-                self._went_local(err)
+                if not self._stop.is_set():  # after close(): the close, not an outage
+                    self._went_local(err)
                 return False
         self._last_ok = self._now()
         if self._local_episode:

@@ -152,3 +152,17 @@ def test_an_unreadable_report_is_logged_once_and_not_as_redis_being_unreachable(
     assert len(messages) == 1
     assert "odd" in messages[0]
     assert "Redis unreachable" not in messages[0]
+
+
+def test_an_exchange_failing_after_close_is_not_logged_as_an_outage(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    # close() drops the connection under an exchange in flight; what that exchange then
+    # raises (redis-py: "I/O operation on closed file") is the close, not Redis going away
+    r = fleet.replica("a")
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    r.store.exchange()
+    r.store.close()
+    fleet.server.down = ValueError("I/O operation on closed file.")
+    assert r.store.exchange() is False
+    assert not [rec for rec in caplog.records if rec.name == LOGGER]
