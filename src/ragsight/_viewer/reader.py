@@ -357,7 +357,9 @@ def attach_log_events(recording: Recording) -> None:
     """Put every Logs-API event that names a span (evaluations, content details, breaker
     and retry decisions) among that span's events, as if it were a span event, so every
     command reads one carrier. A copy the process also mirrored as a span event (same
-    name and timestamp, ``events.span_events=mirror``) is counted once."""
+    name and timestamp, ``events.span_events=mirror``) is counted once: on the span the
+    record names, also when the mirror went to another span of the trace (an event about
+    a span that had ended is mirrored on the span open at the time)."""
     by_span: dict[tuple[str, str], list[Event]] = {}
     for record in recording.logs:
         if record.event_name is None or record.trace_id is None or record.span_id is None:
@@ -367,14 +369,22 @@ def attach_log_events(recording: Recording) -> None:
         )
     if not by_span:
         return
+    # (trace, name, time) -> the span a record of the recording was attached to
+    owner: dict[tuple[str, str, int], str] = {}
     for span in recording.spans:
-        found = by_span.get((span.trace_id, span.span_id))
-        if found is None:
-            continue
-        present = {(e.name, e.time) for e in span.events}
+        for e in by_span.get((span.trace_id, span.span_id), ()):
+            owner[(span.trace_id, e.name, e.time)] = span.span_id
+    for span in recording.spans:
+        found = by_span.get((span.trace_id, span.span_id), [])
+        kept = [
+            e
+            for e in span.events
+            if owner.get((span.trace_id, e.name, e.time), span.span_id) == span.span_id
+        ]
+        present = {(e.name, e.time) for e in kept}
         extra = [e for e in found if (e.name, e.time) not in present]
-        if extra:
-            span.events = tuple(sorted((*span.events, *extra), key=lambda e: e.time))
+        if extra or len(kept) != len(span.events):
+            span.events = tuple(sorted((*kept, *extra), key=lambda e: e.time))
 
 
 # --------------------------------------------------------------------------------------

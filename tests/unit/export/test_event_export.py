@@ -138,3 +138,45 @@ print(before, events.span_events())
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [names.SPAN_EVENTS_MIRROR, names.SPAN_EVENTS_OFF]
+
+
+JUDGE_THE_ENDED_GENERATION = """
+import ragsight
+
+ragsight.configure(exporter="file", file_sink_directory={directory!r})
+
+@ragsight.generation(model="m")
+def answer(question: str) -> tuple[str, object]:
+    return "Paris", ragsight.current_stage()
+
+@ragsight.pipeline("qa")
+def qa(question: str) -> str:
+    text, generation = answer(question)
+    # the generation ended: its mirror goes on the pipeline span, still open
+    ragsight.record_evaluation("faithfulness", 0.25, judged=generation)
+    return text
+
+qa("capital of France?")
+ragsight.shutdown()
+"""
+
+
+def test_an_evaluation_mirrored_on_another_span_of_its_trace_is_counted_once(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    code = JUDGE_THE_ENDED_GENERATION.format(directory=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    placed = {
+        span.stage: [e.name for e in span.events]
+        for span in read_directory(tmp_path).spans
+        if span.stage in (names.STAGE_PIPELINE, names.STAGE_GENERATION)
+    }
+    assert placed == {
+        names.STAGE_GENERATION: [names.EVENT_GEN_AI_EVALUATION_RESULT],  # the judged span
+        names.STAGE_PIPELINE: [],
+    }
+    assert summarize(tmp_path).evaluations["faithfulness"].count == 1
