@@ -116,12 +116,20 @@ def run_bounded(plan: ShutdownPlan, timeout: float) -> bool:
     if finished.wait(seconds + SHUTDOWN_MARGIN):
         return True
     lost = plan.give_up()
-    logger.warning(
-        "ragsight: shutdown gave up after %.2fs (shutdown_timeout); %d telemetry items still "
-        "being exported were counted as dropped (ragsight.export.dropped)",
-        seconds,
-        lost,
-    )
+    if plan.calls or plan.processors:
+        logger.warning(
+            "ragsight: shutdown gave up after %.2fs (shutdown_timeout); %d telemetry items "
+            "still being exported were counted as dropped (ragsight.export.dropped)",
+            seconds,
+            lost,
+        )
+    else:  # providers whose processors are not ragsight's (an OTEL_CONFIG_FILE's)
+        logger.warning(
+            "ragsight: shutdown gave up after %.2fs (shutdown_timeout); what the providers "
+            "still held was not counted (their processors are the SDK's, which report no "
+            "drops to ragsight.export.dropped)",
+            seconds,
+        )
     return False
 
 

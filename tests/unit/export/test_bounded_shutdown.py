@@ -199,6 +199,30 @@ def test_a_stuck_export_is_abandoned_and_its_items_counted_once(tmp_path: Path) 
     assert health.dropped_counts()[SIGNAL_TRACES] == SPANS
 
 
+class _HangingProvider:
+    """A provider whose own processors (the SDK's, as an OTEL_CONFIG_FILE builds) hang."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def shutdown(self) -> None:
+        self.release.wait(WATCHDOG)
+
+
+def test_giving_up_on_providers_ragsight_does_not_count_says_nothing_was_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hanging = _HangingProvider()
+    try:
+        with caplog.at_level("WARNING", logger="ragsight"):
+            assert not run_bounded(ShutdownPlan(providers=[hanging]), 0.2)
+    finally:
+        hanging.release.set()
+    (message,) = [r.getMessage() for r in caplog.records if "gave up" in r.getMessage()]
+    assert "0 telemetry items" not in message
+    assert "not counted" in message
+
+
 def _spans(count: int) -> list[Any]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
