@@ -159,7 +159,11 @@ def _evaluations(spans: list[Span]) -> dict[str, list[list[float]]]:
     out: dict[str, list[list[float]]] = defaultdict(list)
     for span in spans:
         for event in span.events:
-            if event.name != names.EVENT_GEN_AI_EVALUATION_RESULT:
+            # a failed evaluation (error.type) is no score, as in rag.evaluation.score
+            if (
+                event.name != names.EVENT_GEN_AI_EVALUATION_RESULT
+                or names.ERROR_TYPE in event.attributes
+            ):
                 continue
             score = event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE)
             if isinstance(score, (int, float)) and not isinstance(score, bool):

@@ -306,7 +306,11 @@ def _evaluations(totals: MetricTotals, spans: list[Span]) -> dict[str, Stats]:
     values: dict[str, list[float]] = defaultdict(list)
     for span in spans:
         for event in span.events:
-            if event.name == names.EVENT_GEN_AI_EVALUATION_RESULT:
+            # a failed evaluation (error.type) is no score, as in rag.evaluation.score
+            if (
+                event.name == names.EVENT_GEN_AI_EVALUATION_RESULT
+                and names.ERROR_TYPE not in event.attributes
+            ):
                 score = _number(event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE))
                 if score is not None:
                     values[name(event.attributes)].append(score)

@@ -115,10 +115,12 @@ def event_details(event: Event) -> str:
         )
     if name == names.EVENT_GEN_AI_EVALUATION_RESULT:
         label = a.get(names.GEN_AI_EVALUATION_SCORE_LABEL)
+        failed = a.get(names.ERROR_TYPE)
         return (
             f"{a.get(names.GEN_AI_EVALUATION_NAME, '?')} = "
             f"{_short(a.get(names.GEN_AI_EVALUATION_SCORE_VALUE, '?'))}"
             + (f" ({label})" if label else "")
+            + (f" failed: {failed}" if failed else "")
         )
     if name == names.EVENT_EXCEPTION:
         kind = str(a.get(names.EXCEPTION_TYPE, "?")).rsplit(".", 1)[-1]

@@ -180,3 +180,31 @@ def test_an_evaluation_mirrored_on_another_span_of_its_trace_is_counted_once(
         names.STAGE_PIPELINE: [],
     }
     assert summarize(tmp_path).evaluations["faithfulness"].count == 1
+
+
+FAILED_JUDGE = """
+import ragsight
+
+ragsight.configure(exporter="file", file_sink_directory={directory!r})
+
+@ragsight.pipeline("qa")
+def qa(question: str) -> str:
+    return "Paris"
+
+qa("capital of France?")
+ragsight.record_evaluation("faithfulness", 0.25)
+qa("capital of Spain?")
+ragsight.record_evaluation("faithfulness", 0.0, error_type="TimeoutError")  # the judge failed
+ragsight.shutdown()
+"""
+
+
+def test_summary_leaves_a_failed_evaluation_out_of_the_scores(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    code = FAILED_JUDGE.format(directory=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    stats = summarize(tmp_path).evaluations["faithfulness"]
+    assert (stats.count, stats.p50) == (1, Figure(0.25))
