@@ -195,6 +195,67 @@ def test_anthropic_message_usage_and_stop_reason(telemetry):
     assert list(span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS]) == ["end_turn"]
 
 
+CACHED_USAGE = {
+    "input_tokens": 7,
+    "cache_read_input_tokens": 100,
+    "cache_creation_input_tokens": 20,
+    "output_tokens": 2,
+}
+
+
+def _anthropic(body: bytes, content_type: str) -> anthropic.Anthropic:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=body, headers={"content-type": content_type})
+
+    transport = httpx2.MockTransport(handler)
+    return anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+
+def test_anthropic_input_tokens_include_the_cache_read_and_written(telemetry):
+    # semantic-conventions-genai docs/gen-ai/anthropic.md: Anthropic's input_tokens exclude
+    # cached tokens; gen_ai.usage.input_tokens = input + cache_read + cache_creation (MUST)
+    client = _anthropic(json.dumps({**MESSAGE, "usage": CACHED_USAGE}).encode(), "application/json")
+
+    @ragsight.generation
+    def answer() -> object:
+        return client.messages.create(model="claude-x", max_tokens=10, messages=MSGS)
+
+    answer()
+    (span,) = telemetry.spans
+    assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 127
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+    counter = names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS.name
+    assert telemetry.counter_value(counter) == 127
+
+
+def test_a_streamed_anthropic_message_counts_its_cached_input_tokens(telemetry):
+    start = {**MESSAGE, "content": [], "stop_reason": None, "usage": CACHED_USAGE}
+    events = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "P"}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 5},
+        },
+        {"type": "message_stop"},
+    ]
+    body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+    client = _anthropic(body, "text/event-stream")
+
+    @ragsight.generation
+    def answer() -> object:
+        return client.messages.create(model="claude-x", max_tokens=10, messages=MSGS, stream=True)
+
+    for _event in answer():
+        pass
+    (span,) = telemetry.spans
+    assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 127
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+
+
 def test_captured_completion_keeps_token_counts_and_message_content(telemetry, monkeypatch):
     client = _openai()
 

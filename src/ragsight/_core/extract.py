@@ -510,6 +510,12 @@ def raw_parsed(result: Any) -> Any:
     return result if hasattr(parsed, "__await__") else parsed
 
 
+# semantic-conventions-genai docs/gen-ai/anthropic.md: gen_ai.usage.input_tokens MUST be
+# input_tokens + cache_read_input_tokens + cache_creation_input_tokens (OpenAI's prompt_tokens
+# and the Responses API's input_tokens already include their cached tokens)
+_ANTHROPIC_CACHE_TOKENS: Final = ("cache_read_input_tokens", "cache_creation_input_tokens")
+
+
 def read_usage(readout: Readout, result: Any) -> None:
     """Token usage and response metadata: openai chat completions, Responses and
     embeddings, Anthropic messages, their ``with_raw_response`` wrappers, and what
@@ -522,6 +528,8 @@ def read_usage(readout: Readout, result: Any) -> None:
         inp = _int(_get(usage, "prompt_tokens"))
         if inp is None:
             inp = _int(_get(usage, "input_tokens"))
+            if inp is not None:  # Anthropic's input_tokens exclude the cache (see below)
+                inp += sum(_int(_get(usage, key)) or 0 for key in _ANTHROPIC_CACHE_TOKENS)
         out = _int(_get(usage, "completion_tokens"))
         if out is None:
             out = _int(_get(usage, "output_tokens"))
