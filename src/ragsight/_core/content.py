@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from ragsight import names
@@ -366,6 +366,17 @@ def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
     return [_text_part(red, content)]
 
 
+def _bounded_conversation(messages: Sequence[Any]) -> Sequence[Any]:
+    """At most ``_MAX_ITEMS`` messages of a conversation: its leading system (or developer)
+    message and the latest turns, since the last user turn is the question being answered
+    (the first ones would drop exactly that)."""
+    if len(messages) <= _MAX_ITEMS:
+        return messages
+    if _field(messages[0], "role") in ("system", "developer"):
+        return [messages[0], *messages[len(messages) - (_MAX_ITEMS - 1) :]]
+    return messages[len(messages) - _MAX_ITEMS :]
+
+
 def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
     """``gen_ai.input.messages`` (GenAI JSON schema: role + parts) of what was sent: an
     OpenAI/Anthropic-style ``messages`` argument (or the Responses API's ``input=``
@@ -379,7 +390,7 @@ def input_messages(red: _Redactor, arguments: Mapping[str, Any]) -> str | None:
     out: list[dict[str, Any]] = []
     if isinstance(messages, (list, tuple)):
         # a system prompt passed apart (Anthropic's system=) is system_instructions()
-        for message in messages[:_MAX_ITEMS]:
+        for message in _bounded_conversation(messages):
             role = _field(message, "role")
             if isinstance(role, str):
                 out.append({"role": role, "parts": _parts(red, _field(message, "content"))})

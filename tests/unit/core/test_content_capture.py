@@ -140,6 +140,24 @@ def test_input_messages_are_the_messages_argument_sent() -> None:
     ]
 
 
+def test_a_long_conversation_keeps_its_system_prompt_and_latest_turns() -> None:
+    # the latest user turn is the question being answered: it must survive the item bound
+    @ragsight.generation(capture=True)
+    def chat(messages: list[dict[str, str]]) -> str:
+        return "Paris"
+
+    history = [
+        {"role": "user" if i % 2 else "assistant", "content": f"turn {i}"} for i in range(40)
+    ]
+    sent = [{"role": "system", "content": "Answer from the context."}, *history]
+    captured = json.loads(_captured(chat, sent)[names.GEN_AI_INPUT_MESSAGES])
+    contents = [m["parts"][0]["content"] for m in captured]
+    assert len(captured) == _content._MAX_ITEMS
+    assert contents[0] == "Answer from the context."
+    assert contents[-1] == "turn 39"
+    assert contents[1:] == [f"turn {i}" for i in range(40 - (_content._MAX_ITEMS - 1), 40)]
+
+
 def test_a_question_argument_is_not_taken_for_the_messages_sent() -> None:
     @ragsight.generation(capture=True)
     def answer(question: str) -> str:
