@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -242,9 +243,23 @@ def _print_demo_files(directory: Path, report: str | None) -> None:
     else:
         print(f"\nreport: {written.path.resolve()} (open it in a browser; no network needed)")
     print(
-        f"look at single traces with `ragsight view {directory}`, or replay the files into "
-        f"the bundled stack with the Collector's otlpjsonfile receiver"
+        f"look at single traces with `{_ragsight_command()} view {directory}`, or replay the "
+        f"files into the bundled stack with the Collector's otlpjsonfile receiver"
     )
+
+
+def _ragsight_command() -> str:
+    """How to call this installation's ``ragsight`` from here, exactly as it can be typed:
+    the bare name when it is on PATH, else its script's path (``.venv/bin/ragsight`` after
+    ``./run demo``, whose venv is not activated)."""
+    script = Path(sys.prefix) / "bin" / "ragsight"
+    found = shutil.which("ragsight")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "ragsight"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _positive(text: str) -> int:

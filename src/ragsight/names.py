@@ -320,10 +320,11 @@ EVENT_RETRY_GAVE_UP: Final = "resilience.retry.gave_up"
 EVENT_RETRY_NESTED: Final = "resilience.retry.nested"
 EVENT_BATCH_ITEM_FAILED: Final = "resilience.batch.item_failed"
 EVENT_CACHE_LOOKUP: Final = "rag.cache.lookup"
-# Content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY/SPAN_AND_EVENT,
-# as Logs-API events with structured (AnyValue) attributes: the conventions' details event for
-# inference stages, ragsight's own for retrieval stages (the conventions define no retrieval
-# event; it carries the retrieval span's opt-in gen_ai.retrieval.* attributes) and for others.
+# Content captured with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY or
+# SPAN_AND_EVENT, as Logs-API events with structured (AnyValue) attributes: the conventions'
+# details event for inference stages, ragsight's own for retrieval stages (the conventions
+# define no retrieval event; it carries the retrieval span's opt-in gen_ai.retrieval.*
+# attributes) and for others.
 EVENT_GEN_AI_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
 EVENT_RAG_RETRIEVAL_DETAILS: Final = "rag.retrieval.operation.details"
 EVENT_RAG_CONTENT: Final = "rag.content"  # rag.input / rag.output of any other stage

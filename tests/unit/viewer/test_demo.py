@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,17 @@ def test_every_line_is_one_otlp_json_request_with_hex_ids(
     int(first["traceId"], 16)
     assert len(first["spanId"]) == 16
     assert isinstance(first["kind"], int)
+
+
+def test_the_command_the_demo_suggests_runs_as_typed_without_an_activated_venv(
+    tmp_path: Path,
+) -> None:
+    result = _demo(tmp_path, "--questions", "4")
+    (hint,) = re.findall(r"`([^`]*\bview\b[^`]*)`", result.stdout)
+    env = _clean_env()
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != bin_dir)
+    ran = subprocess.run(
+        hint, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, (hint, ran.stderr)
