@@ -270,9 +270,11 @@ def capture_telemetry() -> Iterator[Telemetry]:
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     previous = _runtime.override(tracer_provider, meter_provider)
     previous_logs = _events.override(logger_provider)
+    _events.forget_ended()  # what record_evaluation() judges by default: this capture's only
     try:
         yield Telemetry(exporter, reader, logs)
     finally:
+        _events.forget_ended()
         _events.restore(previous_logs)
         _runtime.restore(previous)
         meter_provider.shutdown()

@@ -210,7 +210,13 @@ def last_ended(trace_id: int | None) -> tuple[SpanContext, str | None] | None:
     return _ended_by_trace.get(trace_id)
 
 
-def reset_for_tests() -> None:
+def forget_ended() -> None:
+    """Forget every remembered span (ragsight.testing: a capture must not judge a span an
+    earlier capture recorded, which a later test's evaluation would otherwise get)."""
     _ended_by_trace.clear()
     _ended_here.set(None)
+
+
+def reset_for_tests() -> None:
+    forget_ended()
     set_span_events(names.SPAN_EVENTS_MIRROR)

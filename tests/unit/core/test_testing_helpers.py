@@ -84,3 +84,12 @@ def test_capture_restores_the_previous_routing_when_it_ends():
     assert _runtime._override is before
     assert [s.name for s in inner.spans] == ["inner_step"]
     assert [s.name for s in outer.spans] == ["outer_step"]
+
+
+def test_an_evaluation_never_judges_a_span_of_an_earlier_capture():
+    with capture_telemetry():
+        handle("an earlier test's pipeline")
+    with capture_telemetry() as telemetry:
+        ragsight.record_evaluation("relevance", 0.5)  # nothing of this capture to judge
+        event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
+    assert (event.trace_id, event.span_id) == (None, None)
