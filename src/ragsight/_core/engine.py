@@ -277,7 +277,9 @@ class StageCall:
         try:
             plan = self._plan
             attrs = _semconv.request_attributes(
-                kwargs, generation=plan.stage == names.STAGE_GENERATION
+                kwargs,
+                generation=plan.stage == names.STAGE_GENERATION,
+                embedding=plan.stage == names.STAGE_EMBEDDING,
             )
             if streamed and plan.stage == names.STAGE_GENERATION:
                 attrs[names.GEN_AI_REQUEST_STREAM] = True

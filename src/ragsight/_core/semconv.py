@@ -316,22 +316,32 @@ def _sampling_top_k(value: Any) -> int | float | None:
 
 _GENERATION_ONLY_TOP_K: Final = (("top_k", names.GEN_AI_REQUEST_TOP_K, _sampling_top_k),)
 _GENERATION_PARAMS: Final = _REQUEST_PARAMS + _GENERATION_ONLY_TOP_K
+# embeddings: OpenAI's encoding_format ("float", "base64"), a list in the conventions
+_EMBEDDING_PARAMS: Final = (
+    *_REQUEST_PARAMS,
+    ("encoding_format", names.GEN_AI_REQUEST_ENCODING_FORMATS, _strings),
+    ("encoding_formats", names.GEN_AI_REQUEST_ENCODING_FORMATS, _strings),
+)
 _MODEL_ARGS: Final = ("model", "model_name", "model_id", "deployment_name")
 
 
 def request_attributes(
-    arguments: Mapping[str, Any], *, generation: bool
+    arguments: Mapping[str, Any], *, generation: bool, embedding: bool = False
 ) -> dict[str, AttributeValue]:
     """Request parameters from a call's arguments under the conventions' names.
 
     ``top_k`` is a sampling parameter only on a generation; on a retrieval it is the
     decorator's ``top_k=`` (read once, at decoration), never guessed from arguments.
-    ``choice.count`` is kept only when not 1 (the conventions' condition).
+    ``encoding_format`` is read on an embedding only. ``choice.count`` is kept only when
+    not 1 (the conventions' condition).
     """
     out: dict[str, AttributeValue] = {}
     if not arguments:
         return out
-    for key, attribute, convert in _GENERATION_PARAMS if generation else _REQUEST_PARAMS:
+    params = (
+        _GENERATION_PARAMS if generation else _EMBEDDING_PARAMS if embedding else _REQUEST_PARAMS
+    )
+    for key, attribute, convert in params:
         if key not in arguments or attribute in out:
             continue
         value = convert(arguments[key])

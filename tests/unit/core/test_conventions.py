@@ -281,6 +281,50 @@ def test_ill_typed_request_parameters_are_left_out(otel):
                    for key in attributes)  # fmt: skip
 
 
+def test_an_embedding_encoding_format_argument_is_the_request_encoding_formats(otel):
+    @ragsight.embedding(model="e")
+    def embed(text: str, encoding_format: str = "float") -> list[float]:
+        return [0.1]
+
+    embed("q", encoding_format="base64")
+    assert list(otel.span("embeddings e").attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS]) == [
+        "base64"
+    ]
+
+
+def test_a_generation_encoding_format_argument_is_not_an_embeddings_format(otel):
+    @ragsight.generation(model="m")
+    def answer(question: str, encoding_format: str) -> str:
+        return "a"
+
+    answer("q", encoding_format="float")
+    assert names.GEN_AI_REQUEST_ENCODING_FORMATS not in otel.span("chat m").attributes
+
+
+def test_the_conformance_table_claims_no_attribute_ragsight_never_sets():
+    # every name the table says a mode emits ("=") is set somewhere in ragsight's code
+    import re
+
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (Path(ragsight.__file__).parent).rglob("*.py")
+        if path.name != "names.py"
+    )
+    constants = {
+        value: key
+        for key, value in vars(names).items()
+        if key.isupper() and isinstance(value, str) and value.startswith(("gen_ai.", "rag."))
+    }
+    never_set = sorted(
+        row.name
+        for row in names.CONVENTIONS
+        if row.kind == "attribute"
+        and (row.latest.startswith("=") or row.v1_41.startswith("="))
+        and not re.search(rf"\bnames\.{constants.get(row.name, '-')}\b", source)
+    )
+    assert never_set == []
+
+
 def test_a_retrieval_top_k_argument_is_not_a_sampling_parameter(otel):
     @ragsight.retrieval(data_source="kb")
     def search(query: str, top_k: int) -> list[Any]:
