@@ -54,8 +54,9 @@ def record_evaluation(
     ``score`` is expected in 0..1 (the histogram's buckets), of any number type (numpy
     scalars included); ``label`` must have low cardinality (pass/fail,
     relevant/not_relevant) because it is a metric label; ``explanation`` goes on the event
-    only, redacted. ``error_type`` says the evaluation itself failed (the judge timed out):
-    ``score`` may then be ``None``, and a score given anyway goes on the event only, since
+    only, redacted and bounded (``content.max_length``). ``error_type`` says the
+    evaluation itself failed (the judge timed out): ``score`` may then be ``None``, and a
+    score given anyway goes on the event only, since
     a failed judgement in ``rag.evaluation.score`` would read as a quality drop. A
     label-only evaluation (``score=None, label="not_toxic"``) is an event without a score
     and no metric sample; with neither score, label nor error type there is nothing to
@@ -139,8 +140,9 @@ def _record(
     if label is not None:
         event[names.GEN_AI_EVALUATION_SCORE_LABEL] = label
     if explanation is not None:
-        event[names.GEN_AI_EVALUATION_EXPLANATION] = _content.redact_text(
-            explanation, _content.effective_policy()
+        policy = _content.effective_policy()  # redacted, then bounded like exception messages
+        event[names.GEN_AI_EVALUATION_EXPLANATION] = _content.bound(
+            _content.redact_text(explanation, policy), policy.max_length
         )
     if response_id is None:
         response_id = known_id

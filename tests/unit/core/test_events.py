@@ -223,6 +223,19 @@ def test_an_evaluation_given_a_finished_span_record_is_parented_to_it(
     assert telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).parented_to(finished)
 
 
+def test_an_evaluation_explanation_is_redacted_and_bounded(telemetry: Telemetry) -> None:
+    # an LLM judge's reasoning can be as long as the answer it quotes
+    _policy.set_content_policy(ContentPolicy(max_length=200))
+    secret = "sk-proj-" + "a1B2c3D4e5" * 4
+    ragsight.record_evaluation("faithfulness", 0.4, explanation=f"key {secret} " + "x" * 50_000)
+    text = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT).attributes[
+        names.GEN_AI_EVALUATION_EXPLANATION
+    ]
+    assert secret not in text
+    assert text.startswith("key ")
+    assert len(text) < 300
+
+
 def test_an_evaluation_of_an_open_span_is_mirrored_on_it(telemetry: Telemetry) -> None:
     with ragsight.stage("pipeline", "judged"):
         ragsight.record_evaluation("relevance", 0.8)
