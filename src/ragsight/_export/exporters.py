@@ -23,6 +23,7 @@ from ragsight._config.export_limits import SHUTDOWN_TIMEOUT
 from ragsight._config.masking import mask_url, scrub
 from ragsight._config.settings import Settings
 from ragsight._export.filesink import JsonLinesWriter, SinkWriteError, to_otlp_json
+from ragsight._export.forks import reset_in_child
 from ragsight._export.health import (
     HEALTH,
     SIGNAL_LOGS,
@@ -54,6 +55,12 @@ class ExportCall:
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # ticket -> items
         self._tickets = itertools.count()
+        reset_in_child(self._after_fork)
+
+    def _after_fork(self) -> None:
+        """The parent's batches in flight are the parent's to count."""
+        self._lock = threading.Lock()
+        self._in_flight = {}
 
     def run(self, export: Any, batch: Any, *args: Any, **kwargs: Any) -> bool:
         items = count_items(self.signal, batch)

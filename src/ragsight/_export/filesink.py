@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsight._config.export_limits import FILE_BACKUPS, FILE_MAX_BYTES
+from ragsight._export.forks import reset_in_child
 
 try:
     import fcntl
@@ -89,6 +90,10 @@ class JsonLinesWriter:
         self.signal = signal
         self.max_bytes: int = FILE_MAX_BYTES.check(max_bytes, "file_sink.max_bytes")
         self.backups: int = FILE_BACKUPS.check(backups, "file_sink.backups")
+        self._lock = threading.Lock()
+        reset_in_child(self._new_lock)
+
+    def _new_lock(self) -> None:  # after a fork: the parent's writer may have held it
         self._lock = threading.Lock()
 
     @property

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from ragsight._config.export_limits import BATCH_SIZE, QUEUE_SIZE, SCHEDULE_DELAY
+from ragsight._export.forks import reset_in_child
 
 logger = logging.getLogger("ragsight.export")
 
@@ -47,6 +48,11 @@ class ExportHealth:
         self._episode_dropped: dict[str, int] = collections.defaultdict(int)
         self._spool: dict[str, dict[str, int]] = {}
         self.episodes = 0  # failure episodes started (for tests and config show)
+        reset_in_child(self._after_fork)
+
+    def _after_fork(self) -> None:
+        """A forked child counts its own drops, from zero, under a lock nobody holds."""
+        self.__init__()  # type: ignore[misc]
 
     def dropped(self, signal: str, count: int) -> None:
         if count <= 0:
@@ -179,10 +185,26 @@ class BoundedBatchProcessor(Generic[T]):
         self._flush_done = 0
         self._export_lock = threading.Lock()
         self._stopped = False
+        self._start()
+        reset_in_child(self._after_fork)
+
+    def _start(self) -> None:
         self._worker = threading.Thread(
-            target=self._run, name=f"ragsight-export-{signal}", daemon=True
+            target=self._run, name=f"ragsight-export-{self._signal}", daemon=True
         )
         self._worker.start()
+
+    def _after_fork(self) -> None:
+        """A forked child has no worker thread and may hold copies of locks that were taken:
+        new ones, a new worker, and an empty queue (the parent exports what it had queued;
+        a copy sent from here too would arrive twice)."""
+        self._queue.clear()
+        self._wake = threading.Event()
+        self._flushed = threading.Condition()
+        self._flush_requests = self._flush_done = 0
+        self._export_lock = threading.Lock()
+        if not self._stopped:
+            self._start()
 
     def emit(self, item: T) -> None:
         if self._stopped or len(self._queue) >= self._max_queue:
