@@ -77,6 +77,7 @@ class Instruments:
     """
 
     def __init__(self, meter: Meter, mode: str | None = None) -> None:
+        self.retired = False  # before any callback is registered
         self.mode = _semconv.mode() if mode is None else mode
         self.latest = self.mode == names.SEMCONV_LATEST
         self.stage_duration: Histogram = create_instrument(meter, names.RAG_OPERATION_DURATION)
@@ -140,8 +141,15 @@ class Instruments:
         # attribute sets built at drain time, bounded (past the bound: built per record)
         self._attrs: dict[tuple[Any, ...], dict[str, AttributeValue]] = {}
 
+    def retire(self) -> None:
+        """Replaced by another mode's instruments on the same provider: keep draining what
+        is pending, but leave ragsight.internal.errors to the new ones (counted once)."""
+        self.retired = True
+
     def _on_collect(self, options: CallbackOptions) -> Iterable[Observation]:
         self.drain()
+        if self.retired:
+            return []
         return [
             Observation(count, {names.RAGSIGHT_COMPONENT: component})
             for component, count in _safety.internal_error_counts().items()

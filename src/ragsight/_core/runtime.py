@@ -57,7 +57,12 @@ _instruments_lock = threading.Lock()
 def _instruments_for(meter_provider: Any) -> Instruments:
     with _instruments_lock:
         found = _instruments.get(meter_provider)
-        if found is None:
+        if found is None or found.mode != _semconv.mode():
+            # the mode changed (configure(semconv=...) after calls were recorded): the new
+            # mode's instruments on a meter with its schema_url; the old ones still record
+            # what they hold at the next collection, and report nothing else
+            if found is not None:
+                found.retire()
             meter = meter_provider.get_meter(
                 names.SCOPE_NAME, __version__, schema_url=_semconv.schema_url()
             )

@@ -110,6 +110,51 @@ def test_an_unknown_semconv_variable_without_configure_keeps_latest_and_says_so(
     assert "v1.40.0" in result.stderr
 
 
+_MODE_SWITCH_APP = """
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+trace.set_tracer_provider(TracerProvider())  # the application's own providers
+
+import ragsight
+
+@ragsight.generation(provider="openai", model="m")
+def answer(q):
+    return "a"
+
+answer("before configure")  # recorded in latest, the mode in force then
+ragsight.configure(semconv="v1.41.0")
+answer("after configure")
+for rm in reader.get_metrics_data().resource_metrics:
+    for sm in rm.scope_metrics:
+        for metric in sm.metrics:
+            if metric.name.startswith("gen_ai."):
+                count = sum(getattr(p, "count", 0) for p in metric.data.data_points)
+                print(sm.scope.schema_url, metric.name, count)
+"""
+
+
+def test_configure_switching_the_mode_switches_the_metrics_of_providers_already_in_use():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", _MODE_SWITCH_APP],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = set(result.stdout.splitlines())
+    latest, pinned = names.SCHEMA_URLS[names.SEMCONV_LATEST], names.SCHEMA_URLS[names.SEMCONV_V1_41]
+    # the call after configure() is a v1.41.0 one; the one before stays where it was
+    assert f"{pinned} {names.GEN_AI_CLIENT_OPERATION_DURATION.name} 1" in lines
+    assert f"{latest} {names.GEN_AI_CLIENT_INFERENCE_DURATION.name} 1" in lines
+
+
 def test_the_semconv_key_reads_the_variable_the_core_reads():
     from ragsight._config.keys import BY_NAME
 
