@@ -12,27 +12,39 @@ specification says:
   DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, CANCELLED, OUT_OF_RANGE, DATA_LOSS:
   the batch is spooled and sent again later;
 - ``REJECTED``: anything else (400, 401, INVALID_ARGUMENT...): sending it again cannot help,
-  so it is dropped and counted like a failed export without a spool.
+  so it is dropped and counted like a failed export without a spool. gRPC
+  RESOURCE_EXHAUSTED counts as RETRY only with a ``RetryInfo`` in its trailers (the
+  specification: retryable only if the server signals that recovery is possible); without
+  one it is what gRPC answers for a message above the server's limit (the Collector's
+  4 MiB ``max_recv_msg_size_mib``), and spooling such a batch would block every batch
+  behind it until ``spool.max_age``.
 
 Endpoint, headers, compression, timeout and (for gRPC) ``otlp.insecure`` come from the same
 settings the SDK exporters use; TLS files come from the OTLP variables the SDK reads
 (``OTEL_EXPORTER_OTLP_[<SIGNAL>_]CERTIFICATE``, ``..._CLIENT_CERTIFICATE``, ``..._CLIENT_KEY``).
+What the SDK exporters do beyond those settings is matched where it decides whether data
+arrives: the same ``User-Agent``; credentials in an HTTP endpoint URL sent as Basic
+authorization (as ``requests`` does); an ``https`` gRPC endpoint always uses TLS, whatever
+``otlp.insecure`` says; a kept-alive HTTP connection the server closed while idle is
+replaced before sending (as ``urllib3`` does), not reported as an outage.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import enum
 import gzip
 import http.client
 import os
+import select
 import socket
 import ssl
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ragsight._config.masking import scrub
 
@@ -72,12 +84,64 @@ _GRPC_RETRYABLE = frozenset(
 )
 
 
+def _tls_variable(signal: str, name: str, environ: Mapping[str, str]) -> str | None:
+    """The variable that sets TLS file ``name`` for ``signal`` (per-signal first)."""
+    for variable in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
+        if environ.get(variable):
+            return variable
+    return None
+
+
 def _tls_file(signal: str, name: str, environ: Mapping[str, str]) -> str | None:
-    return (
-        environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}")
-        or environ.get(f"OTEL_EXPORTER_OTLP_{name}")
-        or None
-    )
+    variable = _tls_variable(signal, name, environ)
+    return environ[variable] if variable else None
+
+
+class TlsFileError(Exception):
+    """A TLS file named by an ``OTEL_EXPORTER_OTLP_*`` variable cannot be used (the
+    spool's senders refuse at configure(), not at every export)."""
+
+    def __init__(self, variable: str, path: str, reason: str) -> None:
+        super().__init__(f"{variable}={path}: {reason}")
+        self.variable = variable
+        self.path = path
+        self.reason = reason
+
+
+def _tls_names(signal: str, environ: Mapping[str, str], names: tuple[str, ...]) -> str:
+    found = [v for n in names if (v := _tls_variable(signal, n, environ))]
+    return " / ".join(found) or "OTEL_EXPORTER_OTLP_CERTIFICATE"
+
+
+def _read_tls(signal: str, name: str, environ: Mapping[str, str]) -> bytes | None:
+    variable = _tls_variable(signal, name, environ)
+    if variable is None:
+        return None
+    path = environ[variable]
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise TlsFileError(variable, path, exc.strerror or type(exc).__name__) from None
+
+
+def user_agent(transport: str) -> str:
+    """The ``User-Agent`` the SDK's OTLP exporter for ``transport`` (``http`` or ``grpc``)
+    sends, so a backend cannot tell the spool's sends from theirs."""
+    import importlib
+
+    version = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.version")
+    return f"OTel-OTLP-Exporter-Python/{version.__version__}"
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """Whether a kept-alive connection is unusable: readable while no request is pending
+    means the server closed it (or sent something unasked)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _compress(payload: bytes, compression: str) -> bytes:
@@ -106,19 +170,47 @@ class HttpSender:
         self._port = parts.port or (443 if self._https else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._compression = compression
-        self._headers = {"Content-Type": "application/x-protobuf", **headers}
+        self._headers = {
+            "Content-Type": "application/x-protobuf",
+            "User-Agent": user_agent("http"),
+            **headers,
+        }
+        if parts.username is not None or parts.password is not None:
+            # as requests does: URL credentials become Basic authorization (and win)
+            for name in [k for k in self._headers if k.lower() == "authorization"]:
+                del self._headers[name]
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(
+                pair.encode("latin-1", "replace")
+            ).decode("ascii")
         if compression != "none":
             self._headers["Content-Encoding"] = compression
         self._context: ssl.SSLContext | None = None
         if self._https:
             env = os.environ if environ is None else environ
-            self._context = ssl.create_default_context(cafile=_tls_file(signal, "CERTIFICATE", env))
+            for name in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"):
+                _read_tls(signal, name, env)  # TlsFileError naming the variable
+            try:
+                self._context = ssl.create_default_context(
+                    cafile=_tls_file(signal, "CERTIFICATE", env)
+                )
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                variable = _tls_names(signal, env, ("CERTIFICATE",))
+                raise TlsFileError(variable, env.get(variable, ""), str(exc)) from None
             certificate = _tls_file(signal, "CLIENT_CERTIFICATE", env)
             if certificate:
-                self._context.load_cert_chain(certificate, _tls_file(signal, "CLIENT_KEY", env))
+                try:
+                    self._context.load_cert_chain(certificate, _tls_file(signal, "CLIENT_KEY", env))
+                except (OSError, ValueError) as exc:
+                    variable = _tls_names(signal, env, ("CLIENT_CERTIFICATE", "CLIENT_KEY"))
+                    raise TlsFileError(variable, certificate, str(exc)) from None
         self._connection: http.client.HTTPConnection | None = None
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if self._connection is not None:
+            sock = self._connection.sock
+            if sock is not None and _dropped(sock):
+                self.close()  # closed by the server while idle: not an outage
         if self._connection is None:
             if self._https:
                 self._connection = http.client.HTTPSConnection(
@@ -186,6 +278,15 @@ _GRPC_SERVICES = {
 }
 
 
+def _has_retry_info(error: Any) -> bool:
+    """Whether a gRPC error carries ``google.rpc.RetryInfo`` (the server says: retry)."""
+    try:
+        trailers = error.trailing_metadata() or ()
+    except Exception:
+        return False
+    return any(key == "google.rpc.retryinfo-bin" for key, _ in trailers)
+
+
 class GrpcSender:
     """OTLP/gRPC: one unary Export per send. After UNAVAILABLE the channel is rebuilt, so
     the next attempt connects at once instead of waiting out gRPC's reconnect back-off."""
@@ -209,7 +310,12 @@ class GrpcSender:
         self._stub_type: Any = getattr(importlib.import_module(services), stub)
         parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
         self._target = parts.netloc or endpoint
-        self._insecure = insecure if insecure is not None else parts.scheme != "https"
+        # as the SDK exporter: https always means TLS; otherwise otlp.insecure, and without
+        # it the scheme (ragsight's endpoints always have one: http or https)
+        self._insecure = parts.scheme != "https" and (
+            insecure if insecure is not None else parts.scheme == "http"
+        )
+        self._options = (("grpc.primary_user_agent", user_agent("grpc")),)
         self._metadata = tuple((k.lower(), v) for k, v in headers.items())
         self._compression = {
             "none": grpc.Compression.NoCompression,
@@ -219,16 +325,10 @@ class GrpcSender:
         self._credentials: Any = None
         if not self._insecure:
             env = os.environ if environ is None else environ
-
-            def read(name: str) -> bytes | None:
-                path = _tls_file(signal, name, env)
-                if not path:
-                    return None
-                with open(path, "rb") as handle:
-                    return handle.read()
-
             self._credentials = grpc.ssl_channel_credentials(
-                read("CERTIFICATE"), read("CLIENT_KEY"), read("CLIENT_CERTIFICATE")
+                _read_tls(signal, "CERTIFICATE", env),
+                _read_tls(signal, "CLIENT_KEY", env),
+                _read_tls(signal, "CLIENT_CERTIFICATE", env),
             )
         self._channel: Any = None
         self._stub: Any = None
@@ -237,10 +337,15 @@ class GrpcSender:
         if self._stub is None:
             grpc = self._grpc
             if self._insecure:
-                self._channel = grpc.insecure_channel(self._target, compression=self._compression)
+                self._channel = grpc.insecure_channel(
+                    self._target, options=self._options, compression=self._compression
+                )
             else:
                 self._channel = grpc.secure_channel(
-                    self._target, self._credentials, compression=self._compression
+                    self._target,
+                    self._credentials,
+                    options=self._options,
+                    compression=self._compression,
                 )
             self._stub = self._stub_type(self._channel)
         return self._stub
@@ -257,8 +362,13 @@ class GrpcSender:
             name = getattr(code, "name", "UNKNOWN")
             if name in {"UNAVAILABLE", "CANCELLED"}:
                 self.close()  # reconnect at once next time (CANCELLED: interrupted)
-            outcome = Outcome.RETRY if name in _GRPC_RETRYABLE else Outcome.REJECTED
-            return Answer(outcome, f"gRPC {name}")
+            retry = name in _GRPC_RETRYABLE
+            if name == "RESOURCE_EXHAUSTED" and not _has_retry_info(exc):
+                retry = False  # e.g. a message above the server's size limit
+            if retry:
+                return Answer(Outcome.RETRY, f"gRPC {name}")
+            details = getattr(exc, "details", lambda: "")() or ""
+            return Answer(Outcome.REJECTED, scrub(f"gRPC {name}: {details}"[:300]))
         except Exception as exc:
             self.close()
             return Answer(Outcome.RETRY, scrub(f"{type(exc).__name__}: {exc}"))

@@ -65,9 +65,10 @@ from pathlib import Path
 from typing import Any
 
 from ragsight._config.export_limits import SPOOL_MAX_AGE, SPOOL_MAX_BYTES
-from ragsight._config.settings import Settings
+from ragsight._config.settings import NO_VALUE, ConfigError, Problem, Settings
 from ragsight._export.exporters import ExportCall
 from ragsight._export.health import (
+    SIGNAL_LOGS,
     SIGNAL_METRICS,
     SIGNAL_TRACES,
     ExportHealth,
@@ -627,21 +628,47 @@ def export_calls(settings: Settings, health: ExportHealth) -> Callable[[str, str
     if not (settings.spool.enabled and settings.uses_otlp()):
         return lambda signal, target: ExportCall(signal, target, health)
     from ragsight._export.exporters import otlp_endpoint
-    from ragsight._export.otlp_send import GrpcSender, HttpSender
+    from ragsight._export.otlp_send import GrpcSender, HttpSender, TlsFileError
 
     spool = settings.spool
     budget = SpoolBudget(spool.max_bytes)
     root = Path(os.path.expanduser(spool.directory)) if spool.directory else default_directory()
 
-    def make(signal: str, target: str) -> ExportCall:
+    def sender_for(signal: str) -> Sender:
         otlp = settings.otlp.for_signal(signal)
         endpoint = otlp_endpoint(settings, signal)
         headers = {k: v.reveal() for k, v in otlp.headers.items()}
-        sender: Sender
         if otlp.protocol == "grpc":
-            sender = GrpcSender(endpoint, headers, otlp.compression, signal, otlp.insecure)
-        else:
-            sender = HttpSender(endpoint, headers, otlp.compression, signal)
+            return GrpcSender(endpoint, headers, otlp.compression, signal, otlp.insecure)
+        return HttpSender(endpoint, headers, otlp.compression, signal)
+
+    # every sender before anything starts, so an unusable TLS file is one ConfigError
+    senders: dict[str, Sender] = {}
+    problems: list[Problem] = []
+    signals = (SIGNAL_TRACES, SIGNAL_METRICS, *((SIGNAL_LOGS,) if settings.logs.export else ()))
+    for signal in signals:
+        try:
+            senders[signal] = sender_for(signal)
+        except TlsFileError as exc:
+            problems.append(
+                Problem(
+                    exc.variable,
+                    "environment",
+                    NO_VALUE,  # a path, but the variable's name reads as secret: shown below
+                    f"the outage spool cannot use the TLS file {exc.path!r} ({exc.reason}); "
+                    f"fix the path or unset the variable",
+                )
+            )
+    if problems:
+        for sender in senders.values():
+            sender.close()
+        unique = {str(p): p for p in problems}  # a generic variable fails every signal
+        raise ConfigError(list(unique.values()))
+
+    def make(signal: str, target: str) -> ExportCall:
+        otlp = settings.otlp.for_signal(signal)
+        endpoint = otlp_endpoint(settings, signal)
+        sender = senders.pop(signal, None) or sender_for(signal)
         store = SpoolStore(root, signal, endpoint, budget, spool.max_age)
         return SpoolingCall(signal, target, sender, store, timeout=otlp.timeout, health=health)
 

@@ -1,0 +1,346 @@
+"""The outage spool's own OTLP senders behave as the SDK exporters they replace (issue 11,
+item 5): what arrives, with which headers, over which transport, must not depend on
+``spool.enabled``. Each test runs a sender against a real local receiver (HTTP, HTTPS,
+gRPC, gRPC over TLS) and checks one behaviour the SDK exporter has.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from otlp_sink import TRACES, OtlpSink, _GrpcService
+
+from ragsight import ConfigError
+from ragsight._config.validation import load_settings
+from ragsight._export.health import SIGNAL_TRACES, ExportHealth
+from ragsight._export.otlp_send import GrpcSender, HttpSender, Outcome
+from ragsight._export.setup import build_providers
+from ragsight._export.spool import SpoolBudget, SpoolingCall, SpoolStore
+
+
+def _request(name: str, padding: int = 0) -> bytes:
+    """A serialized ExportTraceServiceRequest holding one span (``padding`` bytes big)."""
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.name = name
+    span.trace_id = b"\x01" * 16
+    span.span_id = b"\x02" * 8
+    if padding:
+        attribute = span.attributes.add()
+        attribute.key = "padding"
+        attribute.value.string_value = "x" * padding
+    return request.SerializeToString()
+
+
+def _names(sink: OtlpSink) -> list[str]:
+    return [span.name for _, _, span in sink.spans()]
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    command += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"]
+    command += ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@contextlib.contextmanager
+def https_sink(tls: tuple[Path, Path]) -> Iterator[OtlpSink]:
+    """An OtlpSink whose HTTP receiver speaks TLS only."""
+    sink = OtlpSink(grpc_enabled=False).start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls)
+    server = sink._http_server
+    assert server is not None
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@contextlib.contextmanager
+def grpc_sink(
+    tls: tuple[Path, Path] | None = None, options: list[tuple[str, Any]] | None = None
+) -> Iterator[OtlpSink]:
+    """An OtlpSink with a gRPC trace receiver over TLS (``tls``) and/or server ``options``."""
+    sink = OtlpSink(grpc_enabled=False, http_enabled=False)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=options or [])
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_GrpcService(sink, TRACES), server)
+    if tls is None:
+        sink.grpc_port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        cert, key = tls
+        credentials = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+        sink.grpc_port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    try:
+        yield sink
+    finally:
+        server.stop(grace=None)
+
+
+def _grpc(sink: OtlpSink, scheme: str = "http", **kwargs: Any) -> GrpcSender:
+    host = "localhost" if scheme == "https" else "127.0.0.1"
+    return GrpcSender(
+        f"{scheme}://{host}:{sink.grpc_port}",
+        {},
+        "none",
+        SIGNAL_TRACES,
+        kwargs.pop("insecure", None),
+        **kwargs,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Transport security
+# --------------------------------------------------------------------------------------
+def test_spans_arrive_over_https_with_a_self_signed_certificate(tls: tuple[Path, Path]) -> None:
+    cert, _ = tls
+    with https_sink(tls) as sink:
+        sender = HttpSender(
+            f"https://localhost:{sink.http_port}/v1/traces",
+            {},
+            "gzip",
+            SIGNAL_TRACES,
+            environ={"OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)},
+        )
+        assert sender.send(_request("over-https"), 5.0).outcome is Outcome.SENT
+        sender.close()
+        assert _names(sink) == ["over-https"]
+
+
+def test_the_per_signal_certificate_variable_wins_over_the_generic_one(
+    tls: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, _ = tls
+    with https_sink(tls) as sink:
+        environ = {
+            "OTEL_EXPORTER_OTLP_CERTIFICATE": str(tmp_path / "missing.pem"),
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": str(cert),
+        }
+        sender = HttpSender(
+            f"https://localhost:{sink.http_port}/v1/traces", {}, "none", SIGNAL_TRACES, environ
+        )
+        assert sender.send(_request("per-signal"), 5.0).outcome is Outcome.SENT
+        sender.close()
+
+
+def test_spans_arrive_over_grpc_with_tls(tls: tuple[Path, Path]) -> None:
+    cert, _ = tls
+    with grpc_sink(tls) as sink:
+        sender = _grpc(sink, "https", environ={"OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)})
+        assert sender.send(_request("grpc-tls"), 5.0).outcome is Outcome.SENT
+        sender.close()
+        assert _names(sink) == ["grpc-tls"]
+
+
+def test_an_https_grpc_endpoint_uses_tls_even_when_otlp_insecure_is_true(
+    tls: tuple[Path, Path],
+) -> None:
+    # the SDK exporter: an https scheme always means TLS (OTEL_EXPORTER_OTLP_INSECURE=true
+    # set for other endpoints must not turn this one into plaintext)
+    cert, _ = tls
+    with grpc_sink(tls) as sink:
+        sender = _grpc(
+            sink, "https", insecure=True, environ={"OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)}
+        )
+        assert sender.send(_request("still-tls"), 5.0).outcome is Outcome.SENT
+        sender.close()
+
+
+@pytest.mark.parametrize("variable", ["CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"])
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_an_unreadable_tls_file_is_a_config_error_naming_the_variable_and_the_fix(
+    variable: str, protocol: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"OTEL_EXPORTER_OTLP_{variable}"
+    monkeypatch.setenv(name, str(tmp_path / "absent.pem"))
+    settings = load_settings(
+        environ={},
+        cwd=tmp_path,
+        otlp_endpoint="https://localhost:4318",
+        otlp_protocol=protocol,
+        spool_enabled=True,
+        spool_directory=str(tmp_path / "spool"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_providers(settings, health=ExportHealth())
+    (problem,) = caught.value.problems
+    assert name in problem.key
+    assert "absent.pem" in str(problem)
+    assert "fix the path or unset the variable" in str(problem)
+
+
+# --------------------------------------------------------------------------------------
+# What the request carries
+# --------------------------------------------------------------------------------------
+def test_credentials_in_the_endpoint_url_are_sent_as_basic_authorization() -> None:
+    # as requests does for the SDK's HTTP exporter (percent-escapes decoded)
+    with OtlpSink(grpc_enabled=False) as sink:
+        sender = HttpSender(
+            f"http://user:p%40ss@127.0.0.1:{sink.http_port}/v1/traces",
+            {"Authorization": "Bearer replaced"},
+            "none",
+            SIGNAL_TRACES,
+        )
+        assert sender.send(_request("with-credentials"), 5.0).outcome is Outcome.SENT
+        sender.close()
+        (received,) = sink.received(TRACES)
+    expected = "Basic " + base64.b64encode(b"user:p@ss").decode()
+    assert received.headers["authorization"] == expected
+
+
+def test_the_http_sender_sends_the_sdk_exporters_user_agent() -> None:
+    from opentelemetry.exporter.otlp.proto.http import _OTLP_HTTP_HEADERS
+
+    with OtlpSink(grpc_enabled=False) as sink:
+        sender = HttpSender(f"{sink.http_endpoint}/v1/traces", {}, "none", SIGNAL_TRACES)
+        sender.send(_request("agent"), 5.0)
+        sender.close()
+        (received,) = sink.received(TRACES)
+    assert received.headers["user-agent"] == _OTLP_HTTP_HEADERS["User-Agent"]
+
+
+def test_the_grpc_sender_sends_the_sdk_exporters_user_agent() -> None:
+    from opentelemetry.exporter.otlp.proto.grpc import _USER_AGENT_HEADER_VALUE
+
+    with grpc_sink() as sink:
+        sender = _grpc(sink)
+        sender.send(_request("agent"), 5.0)
+        sender.close()
+        (received,) = sink.received(TRACES)
+    assert received.headers["user-agent"].startswith(_USER_AGENT_HEADER_VALUE + " ")
+
+
+# --------------------------------------------------------------------------------------
+# Classifying answers: what is spooled and what is not
+# --------------------------------------------------------------------------------------
+def test_a_batch_above_the_grpc_servers_message_limit_is_rejected_not_retried() -> None:
+    # gRPC answers RESOURCE_EXHAUSTED (no RetryInfo) for a message above the receiver's
+    # max size (the Collector: 4 MiB); sending it again cannot succeed
+    with grpc_sink(options=[("grpc.max_receive_message_length", 4096)]) as sink:
+        sender = _grpc(sink)
+        answer = sender.send(_request("too-big", padding=10_000), 5.0)
+        sender.close()
+    assert answer.outcome is Outcome.REJECTED
+    assert "RESOURCE_EXHAUSTED" in answer.reason
+
+
+class _Exhausted(trace_service_pb2_grpc.TraceServiceServicer):
+    """RESOURCE_EXHAUSTED with a RetryInfo trailer: the server says to come back later."""
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
+        from google.protobuf.duration_pb2 import Duration
+        from google.rpc.error_details_pb2 import RetryInfo
+
+        info = RetryInfo(retry_delay=Duration(seconds=1)).SerializeToString()
+        context.set_trailing_metadata((("google.rpc.retryinfo-bin", info),))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "memory limit, retry later")
+
+
+def test_resource_exhausted_with_retry_info_is_retried() -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Exhausted(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        sender = GrpcSender(f"http://127.0.0.1:{port}", {}, "none", SIGNAL_TRACES, None)
+        answer = sender.send(_request("later"), 5.0)
+        sender.close()
+    finally:
+        server.stop(grace=None)
+    assert answer.outcome is Outcome.RETRY
+
+
+def test_an_oversized_batch_does_not_hold_back_the_batches_behind_it(tmp_path: Path) -> None:
+    with grpc_sink(options=[("grpc.max_receive_message_length", 4096)]) as sink:
+        health = ExportHealth()
+        store = SpoolStore(tmp_path, SIGNAL_TRACES, "grpc", SpoolBudget(1 << 20), 3600.0)
+        call = SpoolingCall(
+            SIGNAL_TRACES,
+            "test",
+            _grpc(sink),
+            store,
+            timeout=5.0,
+            health=health,
+            encode=lambda batch: _request(batch[0], padding=batch[1]),
+        )
+        assert not call.run(None, ["huge", 10_000])
+        assert call.run(None, ["small", 0])
+        call.sender.close()
+        assert _names(sink) == ["small"]
+    assert store.pending == 0
+    assert health.dropped_counts() == {SIGNAL_TRACES: 2}  # the batch's two "items"
+
+
+class _ClosesIdleConnections:
+    """HTTP/1.1 without ``Connection: close`` that closes each connection after answering
+    (a collector, proxy or load balancer whose idle timeout passed)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.closed = threading.Semaphore(0)
+        self.requests = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.server.accept()
+                with connection:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += connection.recv(65536)
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = next(
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    )
+                    while len(body) < length:
+                        body += connection.recv(65536)
+                    self.requests += 1
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                self.closed.release()
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_taken_for_an_outage() -> None:
+    server = _ClosesIdleConnections()
+    try:
+        sender = HttpSender(f"http://127.0.0.1:{server.port}/v1/traces", {}, "none", "traces")
+        assert sender.send(_request("first"), 5.0).outcome is Outcome.SENT
+        assert server.closed.acquire(timeout=5)  # the kept-alive connection is gone
+        second = sender.send(_request("second"), 5.0)
+        sender.close()
+    finally:
+        server.stop()
+    assert second.outcome is Outcome.SENT
+    assert server.requests == 2
