@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,6 +162,55 @@ def _bad_endpoints(path: Path, model: Any) -> list[str]:
     return found
 
 
+# the data model's ${env:NAME} (the same as ${NAME}); "$$" escapes a literal "$"
+_ENV_PREFIXED: Final = re.compile(r"(?<!\$)\$\{env:([A-Za-z_][A-Za-z0-9_]*)((?::-)[^}]*)?\}")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """Every string value of the loaded model."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _strings(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for item in dataclasses.fields(node):
+            yield from _strings(getattr(node, item.name))
+
+
+def _unsubstituted(path: Path, model: Any) -> list[str]:
+    """``${env:NAME}`` references the installed loader kept as text (0.66b1 substitutes only
+    ``${NAME}``): a service name "${env:SERVICE}" would be exported, not an error."""
+    if not any("${env:" in text for text in _strings(model)):
+        return []  # none, or the loader substituted them
+    import yaml
+
+    try:
+        root: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except Exception:
+        return []
+    found: list[str] = []
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            todo.extend(value for _key, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(reversed(node.value))
+        elif isinstance(node, yaml.ScalarNode):
+            for match in _ENV_PREFIXED.finditer(str(node.value)):
+                plain = "${" + match.group(1) + (match.group(2) or "") + "}"
+                found.append(
+                    f"{path}, line {node.start_mark.line + 1}: {match.group(0)} is not "
+                    f"substituted by the installed {PACKAGE}; write {plain} (the same "
+                    f"reference in the configuration data model)"
+                )
+    return found
+
+
 def load(path_text: str, source: str) -> Any:
     """The file's parsed ``OpenTelemetryConfiguration``; raises ConfigError with the fix."""
     if not _sdk_supports_it():
@@ -203,7 +253,7 @@ def load(path_text: str, source: str) -> Any:
             source,
             f"{where}: {detail}; fix the file (schema and examples: {SCHEMA})",
         ) from None
-    bad = _bad_endpoints(path, model)
+    bad = _unsubstituted(path, model) + _bad_endpoints(path, model)
     if bad:
         raise ConfigError([Problem(KEY, source, path_text, message) for message in bad])
     return model

@@ -303,6 +303,51 @@ def test_an_otlp_endpoint_that_is_a_url_or_left_empty_is_accepted(
     assert declarative.problems(str(path), "test") == []
 
 
+ENV_FILE = """\
+file_format: "1.0"
+resource:
+  attributes:
+    - name: service.name
+      value: {value}
+tracer_provider:
+  processors:
+    - simple:
+        exporter:
+          console: {{}}
+"""
+
+
+def test_an_env_prefixed_reference_the_sdk_leaves_unsubstituted_names_the_line_to_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the data model spells ${env:NAME} as ${NAME}; opentelemetry-configuration 0.66b1 keeps
+    # it literally, which would make the service name the text "${env:SERVICE}"
+    from opentelemetry.configuration import load_config_file
+
+    from ragsight._config import declarative
+
+    monkeypatch.setenv("SERVICE", "from-the-environment")
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(ENV_FILE.format(value="${env:SERVICE}"))
+    if load_config_file(path).resource.attributes[0].value == "from-the-environment":
+        pytest.skip("the installed opentelemetry-configuration substitutes ${env:NAME}")
+    (problem,) = declarative.problems(str(path), "test")
+    assert f"{path}, line 5:" in problem.message
+    assert "${SERVICE}" in problem.message
+
+
+@pytest.mark.parametrize("value", ["${SERVICE}", "${SERVICE:-fallback}", "$${env:SERVICE}"])
+def test_plain_and_escaped_references_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from ragsight._config import declarative
+
+    monkeypatch.setenv("SERVICE", "from-the-environment")
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(ENV_FILE.format(value=value))
+    assert declarative.problems(str(path), "test") == []
+
+
 def test_a_file_that_is_not_yaml_names_the_line_to_fix(tmp_path: Path) -> None:
     path = tmp_path / "otel-config.yaml"
     path.write_text('file_format: "1.0"\ntracer_provider:\n  processors: [\n')
