@@ -91,7 +91,9 @@ class Summary:
     scope: str  # which run(s): Selection.describe()
     stages: list[StageRow] = field(default_factory=list)
     tokens: list[TokenRow] = field(default_factory=list)
-    scores: dict[str, Stats] = field(default_factory=dict)  # "stage/operation": top scores
+    scores: dict[str, Stats] = field(default_factory=dict)  # "stage/operation": top 0..1 scores
+    distances: dict[str, Stats] = field(default_factory=dict)  # smallest distance per result set
+    unbounded: dict[str, Stats] = field(default_factory=dict)  # top open-scale (BM25) scores
     time_to_first_chunk: dict[str, Stats] = field(default_factory=dict)  # model: seconds
     cache: list[CacheRow] = field(default_factory=list)
     evaluations: dict[str, Stats] = field(default_factory=dict)
@@ -257,18 +259,46 @@ def _span_values(spans: list[Span], attribute: str) -> list[float]:
     return out
 
 
-def _scores(totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]) -> dict[str, Stats]:
-    dists = totals.distributions(names.RAG_RETRIEVAL_SCORE.name, _stage_key)
+def _per_result_set(
+    totals: MetricTotals,
+    by_stage: dict[tuple[str, str], list[Span]],
+    metric: str,
+    attribute: str,
+) -> dict[str, Stats]:
+    """One figure per result set (its histogram ``metric``, its span ``attribute``), per stage."""
+    dists = totals.distributions(metric, _stage_key)
     out = {}
-    keys = {
-        *dists,
-        *(k for k, v in by_stage.items() if _span_values(v, names.RAG_RETRIEVAL_TOP_SCORE)),
-    }
+    keys = {*dists, *(k for k, v in by_stage.items() if _span_values(v, attribute))}
     for key in sorted(keys):
         stage, operation = key
-        values = _span_values(by_stage.get(key, []), names.RAG_RETRIEVAL_TOP_SCORE)
+        values = _span_values(by_stage.get(key, []), attribute)
         out[f"{stage}/{operation}"] = describe(values, dists.get(key))
     return out
+
+
+def _scores(totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]) -> dict[str, Stats]:
+    return _per_result_set(
+        totals, by_stage, names.RAG_RETRIEVAL_SCORE.name, names.RAG_RETRIEVAL_TOP_SCORE
+    )
+
+
+def _distances(
+    totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]
+) -> dict[str, Stats]:
+    return _per_result_set(
+        totals, by_stage, names.RAG_RETRIEVAL_DISTANCE.name, names.RAG_RETRIEVAL_DISTANCE_BEST
+    )
+
+
+def _unbounded(
+    totals: MetricTotals, by_stage: dict[tuple[str, str], list[Span]]
+) -> dict[str, Stats]:
+    return _per_result_set(
+        totals,
+        by_stage,
+        names.RAG_RETRIEVAL_SCORE_UNBOUNDED.name,
+        names.RAG_RETRIEVAL_UNBOUNDED_TOP,
+    )
 
 
 def _time_to_first_chunk(totals: MetricTotals, spans: list[Span]) -> dict[str, Stats]:
@@ -418,6 +448,8 @@ def summarize_selection(selection: Selection) -> Summary:
         stages=_stages(totals, _spans_by_stage(_measured(spans))),
         tokens=_tokens(totals, spans),
         scores=_scores(totals, by_stage),
+        distances=_distances(totals, by_stage),
+        unbounded=_unbounded(totals, by_stage),
         time_to_first_chunk=_time_to_first_chunk(totals, spans),
         cache=_cache(totals),
         evaluations=_evaluations(totals, spans),
@@ -505,11 +537,16 @@ def render(summary: Summary) -> RenderableType:
                 f"{t.input / per:.1f}", f"{t.output / per:.1f}",
             )  # fmt: skip
         parts.append(tokens)
-    if summary.scores:
-        scores = _table("retrieval top score", "stage / operation", *STATS_COLUMNS)
-        for key, stats in summary.scores.items():
-            scores.add_row(key.replace("/", " / ", 1), *_stats_cells(stats, digits=3))
-        parts.append(scores)
+    for title, figures in (
+        ("retrieval top score (similarity, 0..1)", summary.scores),
+        ("retrieval best distance (lower is better)", summary.distances),
+        ("retrieval top score (unbounded: BM25, inner product)", summary.unbounded),
+    ):
+        if figures:
+            table = _table(title, "stage / operation", *STATS_COLUMNS)
+            for key, stats in figures.items():
+                table.add_row(key.replace("/", " / ", 1), *_stats_cells(stats, digits=3))
+            parts.append(table)
     if summary.time_to_first_chunk:
         ttfc = _table("time to first chunk (ms)", "model", *STATS_COLUMNS)
         for model, stats in summary.time_to_first_chunk.items():

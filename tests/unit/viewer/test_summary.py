@@ -265,6 +265,41 @@ def test_retrieval_scores_and_time_to_first_chunk_statistics(tmp_path: Path) -> 
     assert ttfc.p50.value == 0.25
 
 
+def test_distances_and_unbounded_scores_have_their_own_figures_never_mixed_with_similarity(
+    tmp_path: Path,
+) -> None:
+    spans = [
+        stage_span("t1", "a", "retrieval", "l2", T0, 0.01,
+                   attrs={names.RAG_RETRIEVAL_DISTANCE_BEST: 0.42}),
+        stage_span("t2", "b", "retrieval", "l2", T0, 0.01,
+                   attrs={names.RAG_RETRIEVAL_DISTANCE_BEST: 1.3}),
+        stage_span("t3", "c", "retrieval", "bm25", T0, 0.01,
+                   attrs={names.RAG_RETRIEVAL_UNBOUNDED_TOP: 7.31}),
+    ]  # fmt: skip
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    summary = summarize(tmp_path)
+    assert summary.scores == {}
+    distance = summary.distances["retrieval/l2"]
+    assert distance.count == 2
+    assert distance.maximum is not None
+    assert distance.maximum.value == pytest.approx(1.3)
+    unbounded = summary.unbounded["retrieval/bm25"]
+    assert unbounded.maximum is not None
+    assert unbounded.maximum.value == pytest.approx(7.31)
+    text = to_text(render(summary))
+    assert "best distance" in text
+    assert "unbounded" in text
+
+
+def test_distances_come_from_their_histogram_when_spans_are_sampled(tmp_path: Path) -> None:
+    spec = names.RAG_RETRIEVAL_DISTANCE
+    attrs = {names.RAG_STAGE: "retrieval", names.RAG_OPERATION_NAME: "l2"}
+    metric = histogram(spec.name, histogram_point([0.2, 0.4, 0.9], spec.buckets or (), attrs))
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    distance = summarize(tmp_path).distances["retrieval/l2"]
+    assert distance.count == 3
+
+
 def test_breaker_state_rejections_and_retry_counts(tmp_path: Path) -> None:
     name = {names.RESILIENCE_NAME: "store"}
     metrics = [
