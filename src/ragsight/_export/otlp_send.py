@@ -24,7 +24,8 @@ settings the SDK exporters use; TLS files come from the OTLP variables the SDK r
 (``OTEL_EXPORTER_OTLP_[<SIGNAL>_]CERTIFICATE``, ``..._CLIENT_CERTIFICATE``, ``..._CLIENT_KEY``).
 What the SDK exporters do beyond those settings is matched where it decides whether data
 arrives: the same ``User-Agent``; credentials in an HTTP endpoint URL sent as Basic
-authorization (as ``requests`` does); an ``https`` gRPC endpoint always uses TLS, whatever
+authorization and ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY`` honoured (as ``requests``
+does; gRPC reads its proxy variables itself); an ``https`` gRPC endpoint always uses TLS, whatever
 ``otlp.insecure`` says; a kept-alive HTTP connection the server closed while idle is
 replaced before sending (as ``urllib3`` does), not reported as an outage.
 """
@@ -97,15 +98,78 @@ def _tls_file(signal: str, name: str, environ: Mapping[str, str]) -> str | None:
     return environ[variable] if variable else None
 
 
-class TlsFileError(Exception):
-    """A TLS file named by an ``OTEL_EXPORTER_OTLP_*`` variable cannot be used (the
-    spool's senders refuse at configure(), not at every export)."""
+class SenderSetupError(Exception):
+    """An environment variable the sender reads names something it cannot use (the spool's
+    senders refuse at configure(), not at every export); ``problem`` says what and the fix,
+    without the variable's value (a proxy URL may hold a password)."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class TlsFileError(SenderSetupError):
+    """A TLS file named by an ``OTEL_EXPORTER_OTLP_*`` variable cannot be used."""
 
     def __init__(self, variable: str, path: str, reason: str) -> None:
-        super().__init__(f"{variable}={path}: {reason}")
-        self.variable = variable
+        super().__init__(
+            variable,
+            f"the outage spool cannot use the TLS file {path!r} ({reason}); fix the path or "
+            f"unset the variable",
+        )
         self.path = path
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    authorization: str | None  # a Proxy-Authorization value from the proxy URL's userinfo
+
+
+def _basic(username: str | None, password: str | None) -> str:
+    pair = f"{unquote(username or '')}:{unquote(password or '')}"
+    return "Basic " + base64.b64encode(pair.encode("latin-1", "replace")).decode("ascii")
+
+
+def proxy_for(scheme: str, host: str, environ: Mapping[str, str]) -> Proxy | None:
+    """The proxy ``requests`` (the SDK's HTTP exporter) would use for ``scheme://host``:
+    ``<scheme>_proxy`` else ``all_proxy`` (lower case first, as urllib), unless ``no_proxy``
+    matches ``host``. Raises SenderSetupError for a proxy this sender cannot speak to."""
+    import urllib.request
+
+    def get(name: str) -> tuple[str, str] | None:
+        for variable in (name, name.upper()):
+            if environ.get(variable):
+                return variable, environ[variable]
+        return None
+
+    found = get(f"{scheme}_proxy") or get("all_proxy")
+    if found is None:
+        return None
+    no_proxy = get("no_proxy")
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
+    if no_proxy and bypass(host, {"no": no_proxy[1]}):
+        return None
+    variable, value = found
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    if parts.scheme != "http" or not parts.hostname:
+        raise SenderSetupError(
+            variable,
+            f"the outage spool's HTTP sender can use an http:// proxy only (this one is "
+            f"{parts.scheme}://); use an http:// proxy, add the collector's host to NO_PROXY, "
+            f"or turn the spool off (spool.enabled=false)",
+        )
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise SenderSetupError(variable, "the proxy URL has an invalid port") from None
+    credentials = parts.username is not None or parts.password is not None
+    return Proxy(
+        parts.hostname, port, _basic(parts.username, parts.password) if credentials else None
+    )
 
 
 def _tls_names(signal: str, environ: Mapping[str, str], names: tuple[str, ...]) -> str:
@@ -179,15 +243,23 @@ class HttpSender:
             # as requests does: URL credentials become Basic authorization (and win)
             for name in [k for k in self._headers if k.lower() == "authorization"]:
                 del self._headers[name]
-            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(
-                pair.encode("latin-1", "replace")
-            ).decode("ascii")
+            self._headers["Authorization"] = _basic(parts.username, parts.password)
         if compression != "none":
             self._headers["Content-Encoding"] = compression
+        env = os.environ if environ is None else environ
+        # as requests: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY (https: a CONNECT tunnel)
+        self._proxy = proxy_for(parts.scheme, self._host, env)
+        self._tunnel_headers: dict[str, str] = {}
+        if self._proxy is not None and self._proxy.authorization:
+            if self._https:
+                self._tunnel_headers["Proxy-Authorization"] = self._proxy.authorization
+            else:
+                self._headers["Proxy-Authorization"] = self._proxy.authorization
+        if self._proxy is not None and not self._https:  # the absolute URI, no userinfo
+            netloc = self._host if ":" not in self._host else f"[{self._host}]"
+            self._path = f"http://{netloc}:{self._port}{self._path}"
         self._context: ssl.SSLContext | None = None
         if self._https:
-            env = os.environ if environ is None else environ
             for name in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"):
                 _read_tls(signal, name, env)  # TlsFileError naming the variable
             try:
@@ -212,14 +284,16 @@ class HttpSender:
             if sock is not None and _dropped(sock):
                 self.close()  # closed by the server while idle: not an outage
         if self._connection is None:
+            proxy = self._proxy
+            host, port = (proxy.host, proxy.port) if proxy else (self._host, self._port)
             if self._https:
                 self._connection = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=timeout, context=self._context
+                    host, port, timeout=timeout, context=self._context
                 )
+                if proxy is not None:
+                    self._connection.set_tunnel(self._host, self._port, self._tunnel_headers)
             else:
-                self._connection = http.client.HTTPConnection(
-                    self._host, self._port, timeout=timeout
-                )
+                self._connection = http.client.HTTPConnection(host, port, timeout=timeout)
         self._connection.timeout = timeout
         if self._connection.sock is not None:
             self._connection.sock.settimeout(timeout)

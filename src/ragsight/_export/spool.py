@@ -628,7 +628,7 @@ def export_calls(settings: Settings, health: ExportHealth) -> Callable[[str, str
     if not (settings.spool.enabled and settings.uses_otlp()):
         return lambda signal, target: ExportCall(signal, target, health)
     from ragsight._export.exporters import otlp_endpoint
-    from ragsight._export.otlp_send import GrpcSender, HttpSender, TlsFileError
+    from ragsight._export.otlp_send import GrpcSender, HttpSender, SenderSetupError
 
     spool = settings.spool
     budget = SpoolBudget(spool.max_bytes)
@@ -642,23 +642,15 @@ def export_calls(settings: Settings, health: ExportHealth) -> Callable[[str, str
             return GrpcSender(endpoint, headers, otlp.compression, signal, otlp.insecure)
         return HttpSender(endpoint, headers, otlp.compression, signal)
 
-    # every sender before anything starts, so an unusable TLS file is one ConfigError
+    # every sender before anything starts, so an unusable TLS file or proxy is one ConfigError
     senders: dict[str, Sender] = {}
     problems: list[Problem] = []
     signals = (SIGNAL_TRACES, SIGNAL_METRICS, *((SIGNAL_LOGS,) if settings.logs.export else ()))
     for signal in signals:
         try:
             senders[signal] = sender_for(signal)
-        except TlsFileError as exc:
-            problems.append(
-                Problem(
-                    exc.variable,
-                    "environment",
-                    NO_VALUE,  # a path, but the variable's name reads as secret: shown below
-                    f"the outage spool cannot use the TLS file {exc.path!r} ({exc.reason}); "
-                    f"fix the path or unset the variable",
-                )
-            )
+        except SenderSetupError as exc:  # the value is not shown: a proxy URL's password
+            problems.append(Problem(exc.variable, "environment", NO_VALUE, exc.problem))
     if problems:
         for sender in senders.values():
             sender.close()

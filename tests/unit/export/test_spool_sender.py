@@ -344,3 +344,119 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_taken_for_an_
         server.stop()
     assert second.outcome is Outcome.SENT
     assert server.requests == 2
+
+
+# --------------------------------------------------------------------------------------
+# Proxies: HTTP(S)_PROXY, ALL_PROXY, NO_PROXY, as requests reads them for the SDK exporter
+# --------------------------------------------------------------------------------------
+class _Proxy:
+    """A forward proxy: answers plain requests itself (recording the request line and
+    headers) and tunnels CONNECT to the requested host."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.server.accept()
+                threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            head, _, _ = data.partition(b"\r\n\r\n")
+            line, *fields = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, v in (f.split(":", 1) for f in fields)}
+            self.seen.append((line, headers))
+            if not line.startswith("CONNECT "):
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                return
+            host, port = line.split()[1].rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)), timeout=5)
+            connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self._pipe, args=(upstream, connection), daemon=True).start()
+            self._pipe(connection, upstream)
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[_Proxy]:
+    server = _Proxy()
+    yield server
+    server.stop()
+
+
+def test_plain_http_goes_through_http_proxy_with_its_credentials(proxy: _Proxy) -> None:
+    environ = {"HTTP_PROXY": f"http://me:s%3Dcret@127.0.0.1:{proxy.port}"}
+    # the collector's name resolves nowhere: only the proxy can take the request
+    sender = HttpSender("http://collector.invalid:4318/v1/traces", {}, "none", "traces", environ)
+    answer = sender.send(_request("via-proxy"), 5.0)
+    sender.close()
+    assert answer.outcome is Outcome.SENT
+    ((line, headers),) = proxy.seen
+    assert line == "POST http://collector.invalid:4318/v1/traces HTTP/1.1"
+    assert headers["proxy-authorization"] == "Basic " + base64.b64encode(b"me:s=cret").decode()
+
+
+def test_https_goes_through_a_connect_tunnel_of_https_proxy(
+    proxy: _Proxy, tls: tuple[Path, Path]
+) -> None:
+    cert, _ = tls
+    with https_sink(tls) as sink:
+        environ = {
+            "https_proxy": f"http://127.0.0.1:{proxy.port}",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert),
+        }
+        endpoint = f"https://localhost:{sink.http_port}/v1/traces"
+        sender = HttpSender(endpoint, {}, "none", SIGNAL_TRACES, environ)
+        assert sender.send(_request("tunnelled"), 5.0).outcome is Outcome.SENT
+        sender.close()
+        assert _names(sink) == ["tunnelled"]
+    assert [line for line, _ in proxy.seen] == [f"CONNECT localhost:{sink.http_port} HTTP/1.0"]
+
+
+def test_a_host_in_no_proxy_is_reached_directly() -> None:
+    with OtlpSink(grpc_enabled=False) as sink:
+        environ = {"ALL_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost,127.0.0.1"}
+        sender = HttpSender(f"{sink.http_endpoint}/v1/traces", {}, "none", "traces", environ)
+        assert sender.send(_request("direct"), 5.0).outcome is Outcome.SENT
+        sender.close()
+        assert _names(sink) == ["direct"]
+
+
+def test_a_proxy_the_sender_cannot_use_is_a_config_error_that_hides_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://me:hunter2@proxy.example:1080")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    settings = load_settings(
+        environ={},
+        cwd=tmp_path,
+        otlp_endpoint="https://collector.example:4318",
+        spool_enabled=True,
+        spool_directory=str(tmp_path / "spool"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_providers(settings, health=ExportHealth())
+    (problem,) = caught.value.problems
+    assert problem.key == "HTTPS_PROXY"
+    assert "http:// proxy only" in str(problem)
+    assert "hunter2" not in str(caught.value)
