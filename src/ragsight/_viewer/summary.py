@@ -189,7 +189,9 @@ _TTFC = (
 
 
 def _model(a: Mapping[str, Any]) -> str:
-    return _text(a.get(names.GEN_AI_REQUEST_MODEL))
+    """The model asked for, else the one that answered (a call whose arguments the stage
+    did not see, e.g. ``client.chat.completions.create`` inside the decorated function)."""
+    return _text(a.get(names.GEN_AI_REQUEST_MODEL) or a.get(names.GEN_AI_RESPONSE_MODEL))
 
 
 def _distributions(

@@ -220,6 +220,20 @@ def test_tokens_in_and_out_from_the_latest_conventions_histograms_without_spans(
     assert (row.model, row.calls, row.input, row.output) == ("gpt-x", 3, 250, 17)
 
 
+def test_tokens_of_a_call_whose_request_model_was_not_seen_are_listed_under_the_model_that_answered(
+    tmp_path: Path,
+) -> None:
+    answered = {
+        names.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-08-06",
+        names.GEN_AI_OPERATION_NAME: "chat",
+    }
+    spec = names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS
+    metric = histogram(spec.name, histogram_point([10, 20], spec.buckets or (), answered))
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    (row,) = summarize(tmp_path).tokens
+    assert (row.model, row.calls, row.input) == ("gpt-4o-2024-08-06", 2, 30)
+
+
 def test_embedding_input_tokens_count_as_tokens_in(tmp_path: Path) -> None:
     spec = names.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS
     attrs = {names.GEN_AI_REQUEST_MODEL: "embed-x", names.GEN_AI_OPERATION_NAME: "embeddings"}
