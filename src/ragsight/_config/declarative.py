@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -242,6 +243,12 @@ def load(path_text: str, source: str) -> Any:
             f"(.yaml, .yml or .json; {SCHEMA})",
         )
     try:
+        key = (str(path.resolve()), path.read_bytes(), tuple(sorted(os.environ.items())))
+    except OSError:
+        key = None
+    if key is not None and _last_loaded is not None and _last_loaded[0] == key:
+        return _last_loaded[1]  # configure() validates, then builds: one schema check
+    try:
         with _loader_quiet():
             model = load_config_file(path)
     except (ConfigurationError, TypeError, ValueError) as exc:
@@ -256,7 +263,20 @@ def load(path_text: str, source: str) -> Any:
     bad = _unsubstituted(path, model) + _bad_endpoints(path, model)
     if bad:
         raise ConfigError([Problem(KEY, source, path_text, message) for message in bad])
+    if key is not None:
+        _remember(key, model)
     return model
+
+
+# the last file loaded, by its path, content and the environment its ${VAR}s read; the
+# model is never mutated (the build replaces the sections it extends)
+_LoadKey = tuple[str, bytes, tuple[tuple[str, str], ...]]
+_last_loaded: tuple[_LoadKey, Any] | None = None
+
+
+def _remember(key: _LoadKey, model: Any) -> None:
+    global _last_loaded
+    _last_loaded = (key, model)
 
 
 def problems(path_text: str, source: str) -> list[Problem]:

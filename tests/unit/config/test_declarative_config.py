@@ -355,6 +355,51 @@ def test_a_file_that_is_not_yaml_names_the_line_to_fix(tmp_path: Path) -> None:
     assert f"{path}, line 4:" in problem.message
 
 
+def _counting_loader(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    import opentelemetry.configuration as configuration
+
+    calls: list[Path] = []
+    real = configuration.load_config_file
+
+    def counting(path: Any) -> Any:
+        calls.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(configuration, "load_config_file", counting)
+    return calls
+
+
+def test_the_file_is_parsed_and_validated_once_for_validation_and_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the schema check costs about 0.6 s; configure() validates, then builds
+    from ragsight._config import declarative
+
+    calls = _counting_loader(monkeypatch)
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    first = declarative.load(str(path), "test")
+    assert declarative.load(str(path), "test") is first
+    assert len(calls) == 1
+
+
+def test_a_changed_file_or_environment_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ragsight._config import declarative
+
+    calls = _counting_loader(monkeypatch)
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(ENV_FILE.format(value="${SERVICE}"))
+    monkeypatch.setenv("SERVICE", "one")
+    assert declarative.load(str(path), "test").resource.attributes[0].value == "one"
+    monkeypatch.setenv("SERVICE", "two")  # substituted at load: the environment is an input
+    assert declarative.load(str(path), "test").resource.attributes[0].value == "two"
+    path.write_text(ENV_FILE.format(value="three-from-the-file"))
+    assert declarative.load(str(path), "test").resource.attributes[0].value.endswith("file")
+    assert len(calls) == 3
+
+
 def test_a_file_that_does_not_exist_is_a_config_error(tmp_path: Path) -> None:
     (problem,) = _configure_with(tmp_path / "nowhere.yaml").problems
     assert "is not a file" in problem.message
