@@ -122,6 +122,24 @@ class TlsFileError(SenderSetupError):
         self.reason = reason
 
 
+def refuse_credential_provider(transport: str, signal: str, environ: Mapping[str, str]) -> None:
+    """The SDK exporters can take their session (HTTP) or channel credentials (gRPC) from an
+    entry point named by ``OTEL_PYTHON_EXPORTER_OTLP_<TRANSPORT>[_<SIGNAL>]_CREDENTIAL_PROVIDER``;
+    the spool's senders cannot, and sending without them would be refused: SenderSetupError."""
+    prefix = f"OTEL_PYTHON_EXPORTER_OTLP_{transport.upper()}"
+    for variable in (
+        f"{prefix}_{signal.upper()}_CREDENTIAL_PROVIDER",
+        f"{prefix}_CREDENTIAL_PROVIDER",
+    ):
+        if environ.get(variable):
+            raise SenderSetupError(
+                variable,
+                "the outage spool's sender cannot use the SDK's credential provider entry "
+                "points (it would send without those credentials); turn the spool off "
+                "(spool.enabled=false) or unset the variable",
+            )
+
+
 @dataclass(frozen=True)
 class Proxy:
     host: str
@@ -247,6 +265,7 @@ class HttpSender:
         if compression != "none":
             self._headers["Content-Encoding"] = compression
         env = os.environ if environ is None else environ
+        refuse_credential_provider("http", signal, env)
         # as requests: HTTP(S)_PROXY / ALL_PROXY / NO_PROXY (https: a CONNECT tunnel)
         self._proxy = proxy_for(parts.scheme, self._host, env)
         self._tunnel_headers: dict[str, str] = {}
@@ -399,6 +418,7 @@ class GrpcSender:
         self._credentials: Any = None
         if not self._insecure:
             env = os.environ if environ is None else environ
+            refuse_credential_provider("grpc", signal, env)  # the SDK reads it for TLS only
             self._credentials = grpc.ssl_channel_credentials(
                 _read_tls(signal, "CERTIFICATE", env),
                 _read_tls(signal, "CLIENT_KEY", env),

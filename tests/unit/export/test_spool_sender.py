@@ -460,3 +460,39 @@ def test_a_proxy_the_sender_cannot_use_is_a_config_error_that_hides_its_password
     assert problem.key == "HTTPS_PROXY"
     assert "http:// proxy only" in str(problem)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint", "variable"),
+    [
+        (
+            "http/protobuf",
+            "http://localhost:4318",
+            "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+        ),
+        (
+            "http/protobuf",
+            "http://localhost:4318",
+            "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER",
+        ),
+        ("grpc", "https://localhost:4317", "OTEL_PYTHON_EXPORTER_OTLP_GRPC_CREDENTIAL_PROVIDER"),
+    ],
+)
+def test_an_sdk_credential_provider_is_refused_with_the_spool_on_instead_of_ignored(
+    protocol: str, endpoint: str, variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sending without the provider's credentials would be refused and every batch dropped
+    monkeypatch.setenv(variable, "my_provider")
+    settings = load_settings(
+        environ={},
+        cwd=tmp_path,
+        otlp_endpoint=endpoint,
+        otlp_protocol=protocol,
+        spool_enabled=True,
+        spool_directory=str(tmp_path / "spool"),
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_providers(settings, health=ExportHealth())
+    (problem,) = caught.value.problems
+    assert problem.key == variable
+    assert "spool.enabled=false" in str(problem)
