@@ -15,6 +15,7 @@ difference must still occur, so the list is exactly what differs today.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,28 @@ EMBEDDINGS = {
 }
 
 
+def _chunks() -> bytes:
+    """A streamed chat completion with usage in its last chunk (stream_options)."""
+    base = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": COMPLETION["model"],
+    }
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Par"}}]},
+        {**base, "choices": [{"index": 0, "delta": {"content": "is"}, "finish_reason": "stop"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2}},
+    ]
+    return ("".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n").encode()
+
+
 def _client() -> openai.OpenAI:
     def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content or b"{}").get("stream"):
+            return httpx.Response(
+                200, content=_chunks(), headers={"content-type": "text/event-stream"}
+            )
         body = EMBEDDINGS if request.url.path.endswith("/embeddings") else COMPLETION
         return httpx.Response(200, json=body)
 
@@ -89,6 +110,27 @@ def _util_chat(handler: TelemetryHandler) -> None:
         assert response.usage is not None
         invocation.input_tokens = response.usage.prompt_tokens
         invocation.output_tokens = response.usage.completion_tokens
+
+
+def _util_chat_stream(handler: TelemetryHandler) -> None:
+    client = _client()
+    with handler.inference(
+        "openai", request_model=CHAT_MODEL, server_address=SERVER, server_port=443
+    ) as invocation:
+        stream = client.chat.completions.create(
+            model=CHAT_MODEL,
+            messages=[{"role": "user", "content": "Capital of France?"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for chunk in stream:
+            invocation.record_stream_chunk()
+            invocation.response_model_name = chunk.model
+            invocation.response_id = chunk.id
+            if chunk.usage is not None:
+                invocation.input_tokens = chunk.usage.prompt_tokens
+                invocation.output_tokens = chunk.usage.completion_tokens
+        invocation.finish_reasons = ["stop"]
 
 
 def _util_embeddings(handler: TelemetryHandler) -> None:
@@ -128,6 +170,21 @@ def chat(client: openai.OpenAI, question: str, *, temperature: float, max_tokens
     )
 
 
+@ragsight.generation(provider="openai", model=CHAT_MODEL)
+def chat_stream(client: openai.OpenAI, question: str) -> Any:
+    return client.chat.completions.create(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": question}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+
+
+def _consume_chat_stream() -> None:
+    for _chunk in chat_stream(_client(), "Capital of France?"):
+        pass
+
+
 @ragsight.embedding(provider="openai", model=EMBEDDING_MODEL)
 def embed(client: openai.OpenAI, text: str) -> Any:
     return client.embeddings.create(model=EMBEDDING_MODEL, input=text)
@@ -158,6 +215,7 @@ OPERATIONS = {
     "chat": Operation(
         _util_chat, lambda: chat(_client(), "Capital of France?", temperature=0.2, max_tokens=50)
     ),
+    "chat_stream": Operation(_util_chat_stream, _consume_chat_stream),
     "embeddings": Operation(_util_embeddings, lambda: embed(_client(), "Paris")),
     "retrieval": Operation(_util_retrieval, lambda: search("capital of France")),
     "execute_tool": Operation(_util_tool, lambda: lookup("k")),
@@ -264,6 +322,16 @@ _NEW_SINCE_V1_41 = (
     "records only that release's metrics; util-genai 1.3b0 records it unconditionally"
 )
 
+_NO_CHUNK_GAPS = (
+    "ragsight records no time between chunks (one bookkeeping tuple per call, not per "
+    "chunk); it is a recommended streaming metric of both generations"
+)
+_TTFC_AT_THE_END = (
+    "ragsight records time_to_first_chunk with the call's other metrics when the stream "
+    "ends, so the response model (recommended) is known; util-genai records it at the first "
+    "chunk"
+)
+
 ALLOWED: dict[tuple[str, str], dict[str, str]] = {
     (names.SEMCONV_LATEST, "chat"): {
         "metric gen_ai.client.operation.duration only in util-genai": _LATEST_INFERENCE,
@@ -280,6 +348,30 @@ ALLOWED: dict[tuple[str, str], dict[str, str]] = {
         },
     },
     (names.SEMCONV_V1_41, "chat"): {},
+    (names.SEMCONV_LATEST, "chat_stream"): {
+        "metric gen_ai.client.operation.duration only in util-genai": _LATEST_INFERENCE,
+        "metric gen_ai.client.token.usage only in util-genai": _LATEST_INFERENCE,
+        "metric gen_ai.client.operation.time_to_first_chunk only in util-genai": (
+            _LATEST_INFERENCE
+        ),
+        "metric gen_ai.client.operation.time_per_output_chunk only in util-genai": (_NO_CHUNK_GAPS),
+        **{
+            f"metric {spec.name} only in ragsight": _LATEST_INFERENCE
+            for spec in (
+                names.GEN_AI_CLIENT_INFERENCE_DURATION,
+                names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+                names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+                names.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+                names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+                names.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+            )
+        },
+    },
+    (names.SEMCONV_V1_41, "chat_stream"): {
+        "metric gen_ai.client.operation.time_per_output_chunk only in util-genai": (_NO_CHUNK_GAPS),
+        f"metric {names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name} attribute "
+        f"{names.GEN_AI_RESPONSE_MODEL} only in ragsight": _TTFC_AT_THE_END,
+    },
     (names.SEMCONV_LATEST, "embeddings"): {
         "metric gen_ai.client.operation.duration only in util-genai": _LATEST_EMBEDDINGS,
         "metric gen_ai.client.token.usage only in util-genai": _LATEST_EMBEDDINGS,
