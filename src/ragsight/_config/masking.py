@@ -30,7 +30,8 @@ _TOKEN_SHAPES = re.compile(
     | \bsk-[a-z0-9_-]{6,}                                   # OpenAI/Anthropic style keys
     | \b(AKIA|ASIA)[0-9A-Z]{12,}                            # AWS access key ids
     | \beyJ[a-z0-9_-]+\.[a-z0-9_-]+(\.[a-z0-9_-]*)?          # JWTs
-    | \b(gh[pousr]_|github_pat_|xox[abprs]-|glpat-|AIza)[^\s,;'"]{6,}  # token prefixes
+    | \b(gh[pousr]_|github_pat_|xox[abprs]-|glpat-|AIza|hf_|[sr]k_(live|test)_|pypi-|npm_)
+      [^\s,;'"]{6,}                                         # token prefixes
     | (?<=://)[^/\s@'"]*:[^/\s@'"]*(?=@)                     # user:password@ in a URL
     | (?<=[?&])[^=&\s'"]*(key|token|secret|passw|auth|sig)[^=&\s'"]*=[^&\s'"]*  # query
     """
@@ -40,14 +41,25 @@ _WORDS = re.compile(r"[A-Za-z0-9+_.=/-]+")
 
 
 def _opaque_token(word: str) -> bool:
-    """A long run mixing many letters and digits: a generated credential, not a name."""
+    """A long run mixing many letters and digits (or, like base64, upper and lower case
+    letters and a digit with no separator): a generated credential, not a name."""
     for part in word.split("/"):
         if len(part) >= 24:
             digits = sum(c.isdigit() for c in part)
             letters = sum(c.isalpha() for c in part)
             if digits >= 4 and letters >= 4:
                 return True
+        if len(part) >= 20 and part.isalnum() and _mixed_case_with_digit(part):
+            return True
     return False
+
+
+def _mixed_case_with_digit(part: str) -> bool:
+    """``dXNlcjpodW50ZXIy``: lower and upper case letters and a digit in one word; names
+    are words (``checkout-api``) or CamelCase without digits inside."""
+    upper = sum(c.isupper() for c in part)
+    lower = sum(c.islower() for c in part)
+    return upper >= 3 and lower >= 3 and any(c.isdigit() for c in part)
 
 
 def scrub(text: str) -> str:
@@ -134,6 +146,8 @@ def _mask(name: str, value: Any, secret: bool, depth: int) -> Any:
         return MASK
     if _is_plain_url(value):
         masked = mask_url(value)
+        if masked == value:  # not one URL from its start ("/data/https://u:p@h"): by shape
+            masked = scrub(value)
         tail = masked.split("://", 1)[-1]
         return masked if not secret_shaped(tail.split("@")[-1].replace(MASK, "")) else MASK
     return MASK if secret_shaped(value) else value

@@ -14,7 +14,7 @@ header cannot leak through a log line, an error message, ``repr(settings)`` or
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -234,6 +234,25 @@ class Settings:
 
     def source_of(self, key: str) -> str:
         return self.sources.get(key, "default")
+
+    def __repr__(self) -> str:
+        """Every value passed through :func:`mask` by its shape (a token given as a service
+        name or resource attribute is hidden too); OTLP settings mask themselves."""
+
+        def shown(value: Any, name: str) -> str:
+            if isinstance(value, OtlpSettings):
+                return repr(value)
+            if is_dataclass(value):
+                inner = ", ".join(
+                    f"{f.name}={shown(getattr(value, f.name), f'{name}{f.name}.')}"
+                    for f in fields(value)
+                    if f.repr
+                )
+                return f"{type(value).__name__}({inner})"
+            masked = mask(name.rstrip("."), value, by_name=False)
+            return repr(tuple(masked) if isinstance(value, tuple) else masked)
+
+        return shown(self, "")
 
 
 # --------------------------------------------------------------------------------------

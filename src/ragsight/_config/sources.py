@@ -98,6 +98,21 @@ def _parse_guarded(parse: Any, text: str) -> Any:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
 
 
+def _yaml_load(text: str) -> Any:
+    """PyYAML's safe_load; its error says what and where, never quoting the file's line
+    (PyYAML cuts the quoted line short, so a credential on it no longer has a shape that
+    masking recognises)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        what = "; ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ValueError(f"not valid YAML: {what or 'syntax error'}{where}") from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
@@ -115,9 +130,7 @@ def load_file(path: Path) -> dict[str, Any]:
             tool = data.get("tool", {})
             data = tool.get("ragsight", {}) if isinstance(tool, dict) else {}
     elif suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = _parse_guarded(yaml.safe_load, _read_text(path)) or {}
+        data = _parse_guarded(_yaml_load, _read_text(path)) or {}
     elif suffix == ".json":
         data = _parse_guarded(json.loads, _read_text(path))
     else:

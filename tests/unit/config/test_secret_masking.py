@@ -164,3 +164,68 @@ def test_scrub_hides_a_credential_inside_free_text(prefix: str, shape: str, core
 def test_shape_detection_spares_ordinary_names_and_paths() -> None:
     for harmless in ("checkout-api", "/var/lib/app/ragsight-telemetry", "http://collector:4318"):
         assert not secret_shaped(harmless)
+
+
+# More value shapes of the class (review of issue 11): each is masked under a harmless
+# unknown key and refused without being echoed by a known key.
+MORE_SECRET_VALUES = [
+    "hf_abcdefghijklmnopqrstuvwxyzabcdefgh",  # Hugging Face token (letters only)
+    "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+    "sk_live_51HabcdefghijklmnOPQRST",  # Stripe secret key
+    "rk_test_51HabcdefghijklmnOPQRST",
+    "pypi-AgEIcHlwaS5vcmcCJDAwMDAwMDAw",
+    "dXNlcjpodW50ZXIyaHVudGVy",  # user:password in base64, as a bare Basic credential
+]
+
+
+@pytest.mark.parametrize("value", MORE_SECRET_VALUES)
+def test_more_api_key_shapes_are_secret_shaped(value: str) -> None:
+    assert secret_shaped(value)
+    assert value not in repr(mask("nested.x.y", value))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_SERVICE_NAME", f"sk-{TOKEN}"),
+        ("RAGSIGHT_ENVIRONMENT", f"Bearer {TOKEN}"),
+        ("OTEL_RESOURCE_ATTRIBUTES", f"team=payments,note=ghp_{TOKEN}"),
+        ("RAGSIGHT_FILE_SINK_DIRECTORY", f"/data/https://u:{TOKEN}@h/x"),
+    ],
+)
+def test_settings_repr_masks_secret_shaped_values_of_ordinary_keys(
+    variable: str, value: str, tmp_path: Path
+) -> None:
+    settings = load_settings(environ={variable: value}, cwd=tmp_path)
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings)
+
+
+def test_settings_repr_still_shows_harmless_values(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={"OTEL_SERVICE_NAME": "checkout-api", "OTEL_RESOURCE_ATTRIBUTES": "team=pay"},
+        cwd=tmp_path,
+    )
+    shown = repr(settings)
+    assert "service_name='checkout-api'" in shown
+    assert "'team': 'pay'" in shown
+    assert "shutdown_timeout=5.0" in shown
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".toml", ".json"])
+def test_a_parse_error_does_not_quote_a_truncated_secret(suffix: str, tmp_path: Path) -> None:
+    # The YAML parser quotes the offending line cut to a few characters, which no shape
+    # recognises any more ("AKIAIOSFODNN7EX ..."): no line of the file is quoted at all.
+    config = tmp_path / f"ragsight{suffix}"
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    config.write_text(
+        {
+            ".yaml": f'otlp:\n  headers: {{authorization: "{secret}"\n  x: [\n',
+            ".toml": f'[otlp]\nheaders = "{secret}\n',
+            ".json": f'{{"otlp": {{"headers": "{secret}" ',
+        }[suffix]
+    )
+    text = _message_of(environ={}, cwd=tmp_path)
+    assert str(config) in text
+    assert "line " in text
+    assert "IOSFODNN" not in text
