@@ -80,11 +80,14 @@ class Telemetry:
         exporter: InMemorySpanExporter,
         reader: InMemoryMetricReader,
         logs: InMemoryLogRecordExporter | None = None,
+        internal_errors_before: Mapping[str, int] | None = None,
     ) -> None:
         self._exporter = exporter
         self._reader = reader
         self._logs = logs
         self._points: list[MetricPoint] = []
+        # process-wide counts when the capture began: internal_errors() reports the capture's
+        self._errors_before = dict(internal_errors_before or {})
 
     # ---- spans -------------------------------------------------------------------------
     @property
@@ -229,8 +232,14 @@ class Telemetry:
         return sum(p.value or 0 for p in self.metric_points(name, **attributes))
 
     def internal_errors(self) -> dict[str, int]:
-        """ragsight's own contained failures by component (should be empty in a good run)."""
-        return _safety.internal_error_counts()
+        """ragsight's own contained failures by component since the capture began (should be
+        empty in a good run; failures an earlier test provoked are not counted)."""
+        before = self._errors_before
+        return {
+            component: count - before.get(component, 0)
+            for component, count in _safety.internal_error_counts().items()
+            if count > before.get(component, 0)
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -268,11 +277,12 @@ def capture_telemetry() -> Iterator[Telemetry]:
     logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    errors_before = _safety.internal_error_counts()
     previous = _runtime.override(tracer_provider, meter_provider)
     previous_logs = _events.override(logger_provider)
     _events.forget_ended()  # what record_evaluation() judges by default: this capture's only
     try:
-        yield Telemetry(exporter, reader, logs)
+        yield Telemetry(exporter, reader, logs, errors_before)
     finally:
         _events.forget_ended()
         _events.restore(previous_logs)

@@ -93,3 +93,23 @@ def test_an_evaluation_never_judges_a_span_of_an_earlier_capture():
         ragsight.record_evaluation("relevance", 0.5)  # nothing of this capture to judge
         event = telemetry.log_event(names.EVENT_GEN_AI_EVALUATION_RESULT)
     assert (event.trace_id, event.span_id) == (None, None)
+
+
+def _broken_extract(result: object) -> dict[str, object]:
+    raise RuntimeError("a bug in the user's extract hook")
+
+
+@ragsight.retrieval(data_source="kb-broken", extract=_broken_extract)
+def broken_search(question: str) -> list[dict]:
+    return []
+
+
+def test_internal_errors_are_those_of_the_capture_not_of_earlier_tests():
+    with capture_telemetry() as earlier:
+        broken_search("q")  # an earlier test (or capture) provokes a contained failure
+        assert earlier.internal_errors() != {}
+    with capture_telemetry() as telemetry:
+        search("q")
+        assert telemetry.internal_errors() == {}
+        broken_search("q")
+        assert sum(telemetry.internal_errors().values()) == 1
