@@ -374,16 +374,27 @@ def _qdrant_kind(client: Any, names_seen: list[str], using: Any) -> str | None:
     return None
 
 
-def _store_kind(obj: Any, names_seen: list[str], using: Any) -> str | None:
-    tp = type(obj)
+_CHROMA, _FAISS, _QDRANT_CLIENT = "chromadb", "faiss", "qdrant"
+# which store a type is (by its module and name; None: none), once per type, bounded
+_store_by_type: dict[type, str | None] = {}
+
+
+def _store_of_type(tp: type) -> str | None:
+    try:
+        return _store_by_type[tp]
+    except KeyError:
+        pass
     name, module = tp.__name__, tp.__module__ or ""
+    found = None
     if module.startswith("chromadb") and name.endswith("Collection"):
-        return _space_of(obj)
-    if module.startswith("faiss") and name.startswith("Index"):
-        return _faiss_kind(obj)
-    if module.startswith("qdrant_client") and name == "QdrantClient":
-        return _qdrant_kind(obj, names_seen, using)
-    return None
+        found = _CHROMA
+    elif module.startswith("faiss") and name.startswith("Index"):
+        found = _FAISS
+    elif module.startswith("qdrant_client") and name == "QdrantClient":
+        found = _QDRANT_CLIENT
+    if len(_store_by_type) < 1024:
+        _store_by_type[tp] = found  # racing threads store the same answer
+    return found
 
 
 def _referenced(fn: Any) -> list[Any]:
@@ -430,19 +441,32 @@ def score_kind_of_call(
         if isinstance(attrs, dict):
             candidates.extend(list(attrs.values())[:16])
     candidates.extend(_referenced(fn))
+    for obj in candidates:
+        if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+            continue
+        store = _store_of_type(type(obj))
+        if store is None:
+            continue
+        if store == _CHROMA:
+            found = _space_of(obj)
+        elif store == _FAISS:
+            found = _faiss_kind(obj)
+        else:
+            found = _qdrant_kind(obj, _names_seen(fn, candidates, kwargs), kwargs.get("using"))
+        if found is not None:
+            return found
+    return None
+
+
+def _names_seen(fn: Any, candidates: list[Any], kwargs: Mapping[str, Any]) -> list[str]:
+    """The collection names a call may mean: ``collection_name=``, its string arguments
+    and attributes, the function's string constants."""
     names_seen = [c for c in candidates if isinstance(c, str) and len(c) <= 255]
     collection = kwargs.get("collection_name")
     if isinstance(collection, str):
         names_seen.insert(0, collection)
     names_seen.extend(_string_constants(fn))
-    using = kwargs.get("using")
-    for obj in candidates:
-        if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
-            continue
-        found = _store_kind(obj, names_seen, using)
-        if found is not None:
-            return found
-    return None
+    return names_seen
 
 
 def _vector_length(vec: Any) -> int | None:
