@@ -52,7 +52,7 @@ CODE_FUNCTION_NAME: Final = "code.function.name"
 CODE_FILE_PATH: Final = "code.file.path"
 CODE_LINE_NUMBER: Final = "code.line.number"
 EXCEPTION_TYPE: Final = "exception.type"
-RAGSIGHT_SIGNAL: Final = "ragsight.signal"  # attribute of ragsight.export.dropped
+RAGSIGHT_SIGNAL: Final = "ragsight.signal"  # of ragsight.export.dropped/spooled/replayed
 SERVICE_NAME: Final = "service.name"
 SERVICE_VERSION: Final = "service.version"
 # One value per process start (a "run"): summary, view and report tell runs apart by it.
@@ -588,6 +588,22 @@ RAGSIGHT_EXPORT_DROPPED = MetricSpec(
     "Telemetry items dropped because a queue was full or the exporter failed.",
     (RAGSIGHT_SIGNAL,),
 )
+RAGSIGHT_EXPORT_SPOOLED = MetricSpec(
+    "ragsight.export.spooled",
+    "observable_counter",
+    "{item}",
+    "Telemetry items written to the outage spool (spool.enabled) because the collector could "
+    "not take them; 0 while the spool is off.",
+    (RAGSIGHT_SIGNAL,),
+)
+RAGSIGHT_EXPORT_REPLAYED = MetricSpec(
+    "ragsight.export.replayed",
+    "observable_counter",
+    "{item}",
+    "Telemetry items sent from the outage spool once the collector answered again "
+    "(spooled - replayed - what the spool dropped = what waits on disk).",
+    (RAGSIGHT_SIGNAL,),
+)
 
 CB_STATE_METRIC = MetricSpec(
     "resilience.circuit_breaker.state",
@@ -726,6 +742,8 @@ RAGSIGHT_METRICS: Final[tuple[MetricSpec, ...]] = (
     RAG_EVALUATION_SCORE,
     RAGSIGHT_INTERNAL_ERRORS,
     RAGSIGHT_EXPORT_DROPPED,
+    RAGSIGHT_EXPORT_SPOOLED,
+    RAGSIGHT_EXPORT_REPLAYED,
     CB_STATE_METRIC,
     CB_CALLS,
     CB_TRANSITIONS,

@@ -265,6 +265,20 @@ def _register_drop_counter(meter_provider: Any, health: ExportHealth) -> None:
     meter = meter_provider.get_meter(names.SCOPE_NAME, schema_url=_semconv.schema_url())
     create_instrument(meter, spec, [observe])
 
+    def spool_observer(count: str) -> Callable[[CallbackOptions], list[Observation]]:
+        def observe_spool(options: CallbackOptions) -> list[Observation]:
+            counts = health.spool_counts()
+            return [
+                Observation(counts.get(signal, {}).get(count, 0), {signal_attribute: signal})
+                for signal in (SIGNAL_TRACES, SIGNAL_METRICS, SIGNAL_LOGS)
+            ]
+
+        return observe_spool
+
+    # always registered (0 with the spool off), as ragsight.export.dropped is
+    create_instrument(meter, names.RAGSIGHT_EXPORT_SPOOLED, [spool_observer("spooled")])
+    create_instrument(meter, names.RAGSIGHT_EXPORT_REPLAYED, [spool_observer("replayed")])
+
 
 # --------------------------------------------------------------------------------------
 # Global installation

@@ -496,3 +496,53 @@ def test_an_sdk_credential_provider_is_refused_with_the_spool_on_instead_of_igno
     (problem,) = caught.value.problems
     assert problem.key == variable
     assert "spool.enabled=false" in str(problem)
+
+
+# --------------------------------------------------------------------------------------
+# Counted in public
+# --------------------------------------------------------------------------------------
+def test_spooled_and_replayed_items_are_exported_as_metrics(tmp_path: Path) -> None:
+    from ragsight import names
+
+    def last(sink: OtlpSink, name: str) -> int | None:
+        values = [
+            int(point.as_int)
+            for _, _, metric in sink.metrics()
+            if metric.name == name
+            for point in metric.sum.data_points
+            if any(a.key == names.RAGSIGHT_SIGNAL and a.value.string_value == "traces"
+                   for a in point.attributes)
+        ]  # fmt: skip
+        return values[-1] if values else None
+
+    with OtlpSink(fail_with=503) as sink:
+        settings = load_settings(
+            environ={},
+            cwd=tmp_path,
+            otlp_endpoint=sink.http_endpoint,
+            batch_schedule_delay=0.05,
+            batch_metric_export_interval=3600.0,
+            spool_enabled=True,
+            spool_directory=str(tmp_path / "spool"),
+        )
+        providers = build_providers(settings, health=ExportHealth())
+        tracer = providers.tracer_provider.get_tracer("spool-metrics")
+        for index in range(3):
+            with tracer.start_as_current_span(f"kept-{index}"):
+                pass
+        assert sink.wait_for(lambda s: len(s.refused) >= 1, timeout=20)
+        providers.force_flush(5.0)
+        sink.fail_with = None
+        assert sink.wait_for(lambda s: len(s.spans()) >= 3, timeout=30)
+        # the metric batch of an earlier flush waits in the spool too: collect until the
+        # newest collection (which saw the replay) has arrived
+        for _ in range(60):
+            providers.meter_provider.force_flush(5_000)
+            if sink.wait_for(
+                lambda s: last(s, names.RAGSIGHT_EXPORT_REPLAYED.name) == 3, timeout=0.5
+            ):
+                break
+        providers.shutdown(2.0)
+
+    assert last(sink, names.RAGSIGHT_EXPORT_SPOOLED.name) == 3
+    assert last(sink, names.RAGSIGHT_EXPORT_REPLAYED.name) == 3
