@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -77,11 +78,18 @@ def find_config_file(
 
 
 def _read_text(path: Path) -> str:
-    """The file as UTF-8 text, refused when too large or not text (before any parser runs)."""
-    with path.open("rb") as fh:
+    """The file as UTF-8 text, refused when too large or not text (before any parser runs),
+    or not a regular file: a FIFO or a terminal would block configure() for ever, so the
+    file is opened without blocking and checked before anything is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file (a FIFO, device or socket)")
         data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError("UTF-16 text: save it as UTF-8")
     if b"\x00" in data:
         raise ValueError("binary content (a NUL byte)")
     try:

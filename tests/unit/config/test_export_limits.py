@@ -4,7 +4,10 @@ non-finite ones) are refused by both, with a message naming key, source and rang
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +204,37 @@ def test_limits_describe_their_range_in_words() -> None:
         "a number >= 0.01 and <= 300 (seconds)"
     )
     assert not math.isinf(EXPORT_LIMITS["shutdown_timeout"].maximum or math.inf)
+
+
+def test_a_fifo_named_as_the_config_file_is_refused_without_waiting_for_a_writer(
+    tmp_path: Path,
+) -> None:
+    # A writer that would answer: read blockingly, the FIFO was taken as a valid file
+    # (and with no writer at all, configure() blocked for ever).
+    fifo = tmp_path / "ragsight.toml"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            fifo.write_text('service_name = "from-a-fifo"\n')
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(ConfigError) as info:
+            load_settings(fifo, environ={}, cwd=tmp_path)
+        assert str(fifo) in str(info.value)
+        assert "not a regular file" in str(info.value)
+    finally:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # releases a writer still waiting
+        writer.join(5)
+        os.close(fd)
+
+
+def test_a_utf16_file_is_refused_saying_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "ragsight.toml"
+    path.write_bytes('service_name = "x"\n'.encode("utf-16"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, cwd=tmp_path)
+    assert str(path) in str(info.value)
+    assert "UTF-16" in str(info.value)
