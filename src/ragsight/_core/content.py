@@ -35,7 +35,7 @@ logger = logging.getLogger("ragsight")
 REDACTED: Final = "[REDACTED]"
 TRUNCATED_MARK: Final = "...[truncated]"
 _MAX_ITEMS: Final = 20
-_MAX_DEPTH: Final = 6  # a ChatCompletion's message content sits at depth 4
+_MAX_DEPTH: Final = 10  # a ChatCompletion's tool call arguments sit at depth 6
 
 # (pattern, replacement). Order matters: specific token shapes before generic assignments.
 DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
@@ -454,6 +454,12 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
         return _response_messages(red, result)
     choices = _field(result, "choices")
     if not isinstance(choices, (list, tuple)):
+        if _field(result, "type") == "ai":  # a LangChain AIMessage
+            return _langchain_messages(red, result)
+        if type(result).__name__ in ("ChatResponse", "CompletionResponse") and (
+            type(result).__module__.startswith("llama_index")
+        ):
+            return _llama_messages(red, result)
         content = _field(result, "content")  # an Anthropic Message
         if _field(result, "role") == "assistant" and isinstance(content, (list, tuple)):
             reason = _field(result, "stop_reason")
@@ -466,24 +472,81 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
         return None
     out = []
     for choice in choices[:_MAX_ITEMS]:
-        message = getattr(choice, "message", None)
-        content = getattr(message, "content", None)
-        if isinstance(choice, Mapping):
-            inner = choice.get("message")
-            content = inner.get("content") if isinstance(inner, Mapping) else None
+        message = _field(choice, "message")
+        if isinstance(choice, Mapping) and not isinstance(message, Mapping):
+            message = None
+        content = _field(message, "content") if message is not None else None
+        if content is None and message is not None:  # a refusal is what the model said
+            content = _field(message, "refusal")
         reason = (
             choice.get("finish_reason")
             if isinstance(choice, Mapping)
             else getattr(choice, "finish_reason", None)
         )
+        parts = [_text_part(red, content)] if content is not None else []
+        if message is not None:
+            parts.extend(_tool_calls(red, _field(message, "tool_calls")))
         out.append(
             {
                 "role": "assistant",
-                "parts": [_text_part(red, content)] if content is not None else [],
+                "parts": parts,
                 "finish_reason": reason if isinstance(reason, str) else "stop",
             }
         )
     return json.dumps(out, ensure_ascii=False) if out else None
+
+
+def _tool_calls(red: _Redactor, calls: Any) -> list[dict[str, Any]]:
+    """GenAI ``tool_call`` parts of an openai message's ``tool_calls`` (``function.name``,
+    ``function.arguments``) or a LangChain message's (``name``, ``args``)."""
+    if not isinstance(calls, (list, tuple)):
+        return []
+    out: list[dict[str, Any]] = []
+    for call in calls[:_MAX_ITEMS]:
+        function = _field(call, "function")
+        source = function if function is not None else call
+        arguments = _field(source, "arguments")
+        if arguments is None:
+            arguments = _field(source, "args")
+        part: dict[str, Any] = {"type": "tool_call"}
+        call_id = _field(call, "id")
+        if isinstance(call_id, str):
+            part["id"] = red.text(call_id)
+        part["name"] = red.text(str(_field(source, "name")))
+        if arguments is not None:
+            part["arguments"] = red.value(arguments, 1)
+        out.append(part)
+    return out
+
+
+def _llama_messages(red: _Redactor, response: Any) -> str | None:
+    """Output messages of a LlamaIndex ``ChatResponse`` (``message.content``) or
+    ``CompletionResponse`` (``text``)."""
+    message = _field(response, "message")
+    text = _field(message, "content") if message is not None else _field(response, "text")
+    if not isinstance(text, str):
+        return None
+    answer = {"role": "assistant", "parts": [_text_part(red, text)], "finish_reason": "stop"}
+    return json.dumps([answer], ensure_ascii=False)
+
+
+def _langchain_messages(red: _Redactor, message: Any) -> str | None:
+    """Output messages of a LangChain ``AIMessage``: its content (a string or content
+    blocks) and ``tool_calls``; the finish reason from ``response_metadata``."""
+    parts = _parts(red, _field(message, "content"))
+    if _field(message, "tool_calls"):  # anthropic-style blocks repeat them as tool_use
+        parts = [p for p in parts if p.get("type") != "tool_call"]
+        parts.extend(_tool_calls(red, _field(message, "tool_calls")))
+    meta = _field(message, "response_metadata")
+    reason = None
+    if isinstance(meta, Mapping):
+        reason = meta.get("finish_reason") or meta.get("stop_reason")
+    answer = {
+        "role": "assistant",
+        "parts": [p for p in parts if p.get("content") != "" or p.get("type") != "text"],
+        "finish_reason": reason if isinstance(reason, str) else "stop",
+    }
+    return json.dumps([answer], ensure_ascii=False)
 
 
 def _streamed_messages(red: _Redactor, summary: StreamSummary) -> str | None:

@@ -134,9 +134,15 @@ def documents_of(result: Any) -> Sequence[Any] | None:
     return None
 
 
+def _positional_pair(doc: Any) -> bool:
+    """``(document, score)``: a plain 2-tuple, not a named tuple (whose fields say what
+    each value is: a ``Row(id, distance)`` holds no score)."""
+    return isinstance(doc, tuple) and len(doc) == 2 and not hasattr(type(doc), "_fields")
+
+
 def score_of(doc: Any) -> float | None:
     """The score of one document: ``(doc, score)``, a score field, ``metadata["score"]``."""
-    if isinstance(doc, tuple) and len(doc) == 2:
+    if _positional_pair(doc):
         return _number(doc[1])
     for key in _SCORE_KEYS:
         found = _number(_get(doc, key))
@@ -151,7 +157,7 @@ def score_of(doc: Any) -> float | None:
 def id_of(doc: Any) -> Any:
     """The id of one document (a LangChain ``Document.id``, a node's ``node_id``, a rerank
     result's ``index`` into the documents it was given, as Cohere's and Voyage's are, ...)."""
-    target = doc[0] if isinstance(doc, tuple) and len(doc) == 2 else doc
+    target = doc[0] if _positional_pair(doc) else doc
     for key in ("id", "id_", "node_id", "doc_id", "index"):
         found = _get(target, key)
         if isinstance(found, (str, int)) and not isinstance(found, bool):
@@ -213,20 +219,35 @@ def _array_pair(result: tuple[Any, ...]) -> Retrieved | None:
 # a shape whose scores mean what the store's metric makes them mean: qdrant
 # ``ScoredPoint``s (similarity or distance by the collection's Distance), LangChain
 # ``(Document, score)`` pairs of ``similarity_search_with_score`` (store-defined: chroma's
-# are distances). Undeclared and undetected, such scores are never taken for similarities.
+# are distances), and any other positional ``(x, number)`` pair, whose number no name
+# explains (a pgvector ``SELECT id, embedding <=> %s`` row is an id and a distance).
+# Undeclared and undetected, such scores are never taken for similarities.
 STORE_DEFINED: Final = "store_defined"
 
 
 def _store_defined(doc: Any) -> bool:
     if isinstance(doc, tuple):
-        return len(doc) == 2 and type(doc[0]).__name__ == "Document"
+        return _positional_pair(doc)
     return type(doc).__name__ == "ScoredPoint"
 
 
-def _listed(docs: Sequence[Any]) -> Retrieved:
+def _per_query(docs: Sequence[Any]) -> list[Any] | None:
+    """The documents of a list of per-query result lists (pymilvus ``search()``'s hits
+    per query vector, chromadb's ``query()["documents"]``), flattened; ``None`` when
+    ``docs`` is not one (a list of vectors is not documents either)."""
+    if not docs or not all(isinstance(q, list) for q in docs[:_SCAN]):
+        return None
+    flat = [d for q in docs for d in q[:_SCAN]][:_SCAN]
+    if flat and _number(flat[0]) is not None:
+        return None
+    return flat
+
+
+def _listed(docs: Sequence[Any], count: int | None = None) -> Retrieved:
     scores = [score_of(d) for d in docs[:_SCAN]]
     kind = STORE_DEFINED if docs and _store_defined(docs[0]) else None
-    return Retrieved(len(docs), scores, [id_of(d) for d in docs[:_CAPTURED]], kind)
+    found = len(docs) if count is None else count
+    return Retrieved(found, scores, [id_of(d) for d in docs[:_CAPTURED]], kind)
 
 
 def retrieved_of(result: Any) -> Retrieved | None:
@@ -239,7 +260,14 @@ def retrieved_of(result: Any) -> Retrieved | None:
     if type(result) is tuple and len(result) == 2 and hasattr(result[0], "shape"):
         return _array_pair(result)
     docs = documents_of(result)
-    return _listed(docs) if docs is not None else None
+    if docs is None:
+        return None
+    if docs and isinstance(docs[0], list):  # one result list per query
+        flat = _per_query(docs)
+        if flat is None:
+            return None
+        return _listed(flat, sum(len(q) for q in docs))
+    return _listed(docs)
 
 
 def _resolved_kind(
@@ -547,6 +575,11 @@ def read_usage(readout: Readout, result: Any) -> None:
     result = raw_parsed(result)
     if isinstance(result, (str, bytes, list, tuple)) or result is None:
         return
+    if _llama_response(result):  # the provider's own response, when the LLM kept it
+        raw = _get(result, "raw")
+        if raw is not None and not _llama_response(raw):
+            read_usage(readout, raw)
+        return
     usage = _get(result, "usage")
     if usage is not None:
         inp = _int(_get(usage, "prompt_tokens"))
@@ -559,6 +592,8 @@ def read_usage(readout: Readout, result: Any) -> None:
             out = _int(_get(usage, "output_tokens"))
         readout.input_tokens = inp
         readout.output_tokens = out
+    elif _langchain_message(readout, result):
+        return
     model = _get(result, "model")
     if isinstance(model, str):
         readout.response_model = model
@@ -581,6 +616,63 @@ def read_usage(readout: Readout, result: Any) -> None:
     status = response_status(result)
     if status is not None:
         readout.finish_reasons = (status,)
+
+
+_LLAMA_RESPONSES: Final = frozenset({"ChatResponse", "CompletionResponse"})
+
+
+def _llama_response(obj: Any) -> bool:
+    """A LlamaIndex LLM's ``ChatResponse``/``CompletionResponse`` (or a streamed one):
+    its ``raw`` is the provider's response or chunk (llama-index-llms-openai keeps the
+    ``ChatCompletion``), read as such; ``delta`` is a streamed chunk's text."""
+    tp = type(obj)
+    return tp.__name__ in _LLAMA_RESPONSES and (tp.__module__ or "").startswith("llama_index")
+
+
+# LangChain's own run ids (``lc_run--<uuid>``, ``run-<uuid>``) fill ``AIMessage.id`` when
+# the provider's response had none: they are not a response id
+_LANGCHAIN_RUN_IDS: Final = ("lc_run-", "run-")
+
+
+def _langchain_id(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or value.startswith(_LANGCHAIN_RUN_IDS):
+        return None
+    return value
+
+
+def _langchain_meta(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(model, finish reason) of a LangChain message's ``response_metadata``: the
+    integrations' ``model_name`` (``model`` in older ones) and ``finish_reason``
+    (openai-style) or ``stop_reason`` (anthropic-style)."""
+    model = meta.get("model_name") or meta.get("model")
+    reason = meta.get("finish_reason") or meta.get("stop_reason")
+    return (
+        model if isinstance(model, str) else None,
+        reason if isinstance(reason, str) else None,
+    )
+
+
+def _langchain_message(readout: Readout, result: Any) -> bool:
+    """A LangChain ``AIMessage`` (a chat model's ``invoke()``): ``usage_metadata``
+    (``input_tokens`` include the cache, by LangChain's contract), ``response_metadata``
+    (model, finish reason) and the provider's id. ``False`` when ``result`` is not one."""
+    usage = _get(result, "usage_metadata")
+    meta = _get(result, "response_metadata")
+    if not isinstance(usage, Mapping) and not isinstance(meta, Mapping):
+        return False
+    if isinstance(usage, Mapping):
+        readout.input_tokens = _int(usage.get("input_tokens"))
+        readout.output_tokens = _int(usage.get("output_tokens"))
+    if isinstance(meta, Mapping):
+        model, reason = _langchain_meta(meta)
+        if model is not None:
+            readout.response_model = model
+        if reason is not None:
+            readout.finish_reasons = (reason,)
+    rid = _langchain_id(_get(result, "id"))
+    if rid is not None:
+        readout.response_id = rid
+    return True
 
 
 def response_status(result: Any) -> str | None:
@@ -615,7 +707,8 @@ class StreamReader:
     """Usage, model, id, finish reasons and provider accumulated chunk by chunk.
 
     Reads openai ``ChatCompletionChunk``s (usage arrives in a last chunk with empty
-    ``choices``: the finish reasons seen before are kept), ``chat.completions.stream()``
+    ``choices``: the finish reasons seen before are kept), LangChain ``AIMessageChunk``s,
+    ``chat.completions.stream()``
     events (their ``.chunk``), Responses API events (``response.completed``/
     ``incomplete``/``failed`` carry the whole response) and Anthropic stream events
     (``message_start``/``message_delta``). Holds no chunk; with ``text_limit`` (content
@@ -645,12 +738,22 @@ class StreamReader:
             return
         if isinstance(item, bytes) or item is None:
             return
+        if _llama_response(item):  # LlamaIndex stream_chat()/stream_complete()
+            raw = _get(item, "raw")
+            if raw is not None and not _llama_response(raw):
+                self.feed(raw)  # the provider's chunk: its usage, reasons and text
+            elif self._limit:
+                self._text(0, _get(item, "delta"))
+            return
         if self._provider is None:
             self._provider = provider_of_type(item)
         chunk = _get(item, "chunk")  # chat.completions.stream() ChunkEvent
         if chunk is not None:
             item = chunk
         kind = _get(item, "type")
+        if kind == "AIMessageChunk":  # LangChain chat model .stream()/.astream()
+            self._langchain_chunk(item)
+            return
         if isinstance(kind, str):
             self._event(kind, item)
             return
@@ -691,6 +794,38 @@ class StreamReader:
             self._model = model
         if isinstance(rid, str):
             self._id = rid
+
+    def _langchain_chunk(self, chunk: Any) -> None:
+        """A LangChain ``AIMessageChunk``: usage is spread over chunks (anthropic's input
+        tokens on the first, output on the last; openai's on a last one) and summed, as
+        LangChain adds chunks; model and finish reason come with ``response_metadata``."""
+        usage = _get(chunk, "usage_metadata")
+        if isinstance(usage, Mapping):
+            inp, out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
+            if inp is not None:
+                self._input = (self._input or 0) + inp
+            if out is not None:
+                self._output = (self._output or 0) + out
+        meta = _get(chunk, "response_metadata")
+        if isinstance(meta, Mapping) and meta:
+            model, reason = _langchain_meta(meta)
+            if model is not None:
+                self._model = model
+            if reason is not None:
+                self._status = reason
+        rid = _langchain_id(_get(chunk, "id"))
+        if rid is not None:
+            self._id = rid
+        if self._limit:
+            content = _get(chunk, "content")
+            if isinstance(content, str):
+                self._text(0, content)
+            elif isinstance(content, list):  # content blocks (anthropic-style)
+                for block in content[:_SCAN]:
+                    if isinstance(block, str):
+                        self._text(0, block)
+                    elif _get(block, "type") == "text":
+                        self._text(0, _get(block, "text"))
 
     def _event(self, kind: str, event: Any) -> None:
         if kind == "message_start":  # Anthropic: input tokens and the message identity

@@ -138,8 +138,8 @@ def test_retrieval_documents_and_top_score_are_recorded(otel):
 
 
 def test_langchain_style_pairs_and_result_containers_are_read(otel):
-    @ragsight.retrieval(data_source="pairs")
-    def pairs() -> list[tuple[str, float]]:
+    @ragsight.retrieval(data_source="pairs", score="similarity")  # a bare pair's number
+    def pairs() -> list[tuple[str, float]]:  # is store-defined until declared
         return [("doc", 0.7), ("doc2", 0.6)]
 
     @ragsight.rerank(model="cohere")
