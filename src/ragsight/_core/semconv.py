@@ -243,16 +243,45 @@ def server_of(client: Any) -> tuple[str, int] | None:
         base = _get(_get(client, "_client"), "base_url")  # cohere/anthropic wrappers
     if base is None:
         return None
+    immutable = not isinstance(base, str) and _immutable_url(type(base))
+    if immutable:  # the same URL object as last time: no str() (~3 us for an httpx.URL)
+        entry = _server_by_base.get(id(base))
+        if entry is not None and entry[0]() is base:
+            return entry[1]
     text = str(base)
     if text in _server_by_url:
-        return _server_by_url[text]
-    found = _parse_server(text)
-    if len(_server_by_url) < _TYPE_CACHE_SIZE:
-        _server_by_url[text] = found
+        found = _server_by_url[text]
+    else:
+        found = _parse_server(text)
+        if len(_server_by_url) < _TYPE_CACHE_SIZE:
+            _server_by_url[text] = found
+    if immutable and len(_server_by_base) < _TYPE_CACHE_SIZE:
+        key = id(base)
+        _server_by_base[key] = (weakref.ref(base, lambda ref: _forget_base(key, ref)), found)
     return found
 
 
 _server_by_url: dict[str, tuple[str, int] | None] = {}
+# id(URL object) -> (weak reference to it, its server): the client's own base_url object,
+# never kept alive; only for URL types that cannot change in place (httpx's)
+_server_by_base: dict[int, tuple[weakref.ref[Any], tuple[str, int] | None]] = {}
+_immutable_url_types: dict[type, bool] = {}
+
+
+def _immutable_url(kind: type) -> bool:
+    known = _immutable_url_types.get(kind)
+    if known is None:
+        module = (getattr(kind, "__module__", "") or "").split(".")[0]
+        known = kind.__name__ == "URL" and module in ("httpx", "httpx2")
+        if len(_immutable_url_types) < _TYPE_CACHE_SIZE:
+            _immutable_url_types[kind] = known
+    return known
+
+
+def _forget_base(key: int, ref: weakref.ref[Any]) -> None:
+    entry = _server_by_base.get(key)
+    if entry is not None and entry[0] is ref:
+        _server_by_base.pop(key, None)
 
 
 def _parse_server(base: str) -> tuple[str, int] | None:
