@@ -51,9 +51,14 @@ BREAKER_LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
         "slow_call_rate_threshold": _RATE,
         "slow_call_duration": _DURATION,
         "minimum_calls": _AT_LEAST_ONE,
-        "consecutive_failures": Limit(int, minimum=0, note="0 disables the consecutive rule"),
+        # the window keeps the end time of each failure of the run (a deque of this length:
+        # 10**30 overflowed it) and three lists of ``buckets`` counts per breaker (10**8
+        # buckets took 2.4 GB and half a minute to build)
+        "consecutive_failures": Limit(
+            int, minimum=0, maximum=1_000_000, note="0 disables the consecutive rule"
+        ),
         "window": _DURATION,
-        "buckets": _AT_LEAST_ONE,
+        "buckets": Limit(int, minimum=1, maximum=1000),
         "open_duration": _DURATION,
         "max_open_duration": _DURATION,
         "open_jitter": Limit(float, minimum=0.0, maximum=1.0),

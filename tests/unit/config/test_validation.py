@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+import ragsight
 from ragsight import ConfigError
 from ragsight._config.keys import KEYS
 from ragsight._config.validation import load_settings
+from ragsight._core.policy import BREAKER_LIMITS
 
 
 def _problems(tmp_path: Path, env: dict[str, str] | None = None, **arguments: object) -> str:
@@ -281,3 +283,32 @@ def test_misspelt_otlp_variable_is_a_problem_with_a_did_you_mean(
 )
 def test_other_opentelemetry_variables_are_left_alone(variable: str, tmp_path: Path) -> None:
     load_settings(environ={variable: "x"}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("breaker_consecutive_failures", 10**30),  # OverflowError building the breaker
+        ("breaker_buckets", 10**9),  # three lists of 10**9 counts per breaker
+    ],
+)
+def test_a_breaker_count_no_breaker_can_hold_is_refused(
+    argument: str, value: int, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={}, cwd=tmp_path, **{argument: value})
+    assert "out of range" in str(info.value)
+    with pytest.raises(ValueError):  # the breaker refuses it alike
+        ragsight.CircuitBreaker("refused", **{argument.removeprefix("breaker_"): value})
+
+
+def test_the_largest_accepted_breaker_counts_build_a_working_breaker(tmp_path: Path) -> None:
+    largest = {
+        f"breaker_{name}": limit.maximum if limit.maximum is not None else 10**30
+        for name, limit in BREAKER_LIMITS.items()
+        if limit.type is int
+    }
+    settings = load_settings(environ={}, cwd=tmp_path, **largest)
+    counts = {name[8:]: settings.get(name.replace("_", ".", 1)) for name in largest}
+    breaker = ragsight.CircuitBreaker("largest-counts", **counts)
+    assert breaker(lambda: 42)() == 42
