@@ -56,6 +56,19 @@ class StageSpec:
     capture: bool | None = None
     score: str | None = None  # names.SCORE_KINDS: what a retriever's scores mean
 
+    def __post_init__(self) -> None:
+        if isinstance(self.provider, str):  # "OpenAI", "Mistral AI": the well-known spelling
+            known = _WELL_KNOWN_PROVIDERS.get(_provider_key(self.provider))
+            if known is not None:
+                object.__setattr__(self, "provider", known)
+
+
+def _provider_key(provider: str) -> str:
+    return "".join(c for c in provider.lower() if c.isalnum())
+
+
+_WELL_KNOWN_PROVIDERS: Final = {_provider_key(p): p for p in names.PROVIDERS}
+
 
 def operation_name(fn: Any) -> str:
     """A stable, bounded operation name for a function: its qualname without ``<locals>``."""

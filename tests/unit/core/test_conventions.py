@@ -228,6 +228,20 @@ def test_provider_is_inferred_from_an_openai_shaped_mapping(otel):
     assert otel.span("chat m").attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
 
 
+@pytest.mark.parametrize(
+    ("given", "emitted"),
+    [("OpenAI", "openai"), ("Mistral AI", "mistral_ai"), ("AWS.Bedrock", "aws.bedrock")],
+)
+def test_a_declared_provider_takes_its_well_known_spelling(otel, given, emitted):
+    ragsight.generation(model="m", provider=given)(lambda: "hi")()
+    assert otel.span("chat m").attributes[names.GEN_AI_PROVIDER_NAME] == emitted
+
+
+def test_a_declared_provider_the_conventions_do_not_list_is_kept_as_given(otel):
+    ragsight.generation(model="m", provider="acme-llm")(lambda: "hi")()
+    assert otel.span("chat m").attributes[names.GEN_AI_PROVIDER_NAME] == "acme-llm"
+
+
 def test_a_plain_mapping_reveals_no_provider(otel):
     ragsight.generation(model="m")(lambda: {"text": "hi"})()
     assert names.GEN_AI_PROVIDER_NAME not in otel.span("chat m").attributes
