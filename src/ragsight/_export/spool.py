@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsight._config.export_limits import SPOOL_MAX_AGE, SPOOL_MAX_BYTES
+from ragsight._config.masking import scrub
 from ragsight._config.settings import NO_VALUE, ConfigError, Problem, Settings
 from ragsight._export.exporters import ExportCall
 from ragsight._export.health import (
@@ -74,7 +75,7 @@ from ragsight._export.health import (
     ExportHealth,
     count_items,
 )
-from ragsight._export.otlp_send import Outcome, Sender
+from ragsight._export.otlp_send import Answer, Outcome, Sender
 from ragsight._export.shutdown import Deadline
 
 try:
@@ -556,6 +557,9 @@ class SpoolingCall(ExportCall):
         self._sending = True
         try:
             return self.sender.send(payload, timeout)
+        except Exception as exc:  # e.g. a header http.client refuses: never retried, and
+            # caught here so the batch is counted once (not again by the worker and abandon)
+            return Answer(Outcome.REJECTED, scrub(f"{type(exc).__name__}: {exc}"))
         finally:
             self._sending = False
 

@@ -546,3 +546,35 @@ def test_spooled_and_replayed_items_are_exported_as_metrics(tmp_path: Path) -> N
 
     assert last(sink, names.RAGSIGHT_EXPORT_SPOOLED.name) == 3
     assert last(sink, names.RAGSIGHT_EXPORT_REPLAYED.name) == 3
+
+
+class _Raising:
+    """A sender that fails with an exception instead of an answer (http.client raises
+    ValueError for a header value with a line break, before anything is sent)."""
+
+    def send(self, payload: bytes, timeout: float) -> Any:
+        raise ValueError("Invalid header value b'b\\nc'")
+
+    def interrupt(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_batch_whose_send_raises_is_dropped_and_counted_exactly_once(tmp_path: Path) -> None:
+    health = ExportHealth()
+    store = SpoolStore(tmp_path, SIGNAL_TRACES, "raising", SpoolBudget(1 << 20), 3600.0)
+    call = SpoolingCall(
+        SIGNAL_TRACES,
+        "test",
+        _Raising(),
+        store,
+        timeout=5.0,
+        health=health,
+        encode=lambda batch: b"payload",
+    )
+    assert not call.run(None, ["a", "b", "c"])
+    assert call.abandon() == 0  # nothing left in flight to count a second time
+    assert health.dropped_counts() == {SIGNAL_TRACES: 3}
+    assert store.pending == 0
