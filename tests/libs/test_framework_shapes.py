@@ -356,3 +356,34 @@ def test_chroma_documents_of_two_queries_count_all_of_them(telemetry, collection
 
     search()
     assert telemetry.span("retrieval").attributes[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 4
+
+
+# ---- captured output of a stream ---------------------------------------------------------
+def test_captured_output_of_a_returned_openai_stream_is_the_streamed_text(telemetry):
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, content=_sse(_chunks()), headers={"content-type": "text/event-stream"}
+        )
+    )
+    client = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
+    )
+
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MSGS, stream=True, stream_options={"include_usage": True}
+        )
+
+    for _ in answer():
+        pass
+    assert _generation_attrs(telemetry)[names.RAG_OUTPUT] == "Paris."
+
+
+def test_captured_output_of_a_langchain_stream_is_the_streamed_text(telemetry):
+    @ragsight.generation(capture=True)
+    def answer(question: str) -> Iterator[BaseMessage]:
+        return _ProviderShapedChat().stream(question)
+
+    list(answer("Capital of France?"))
+    assert _generation_attrs(telemetry)[names.RAG_OUTPUT] == "Paris is the capital."

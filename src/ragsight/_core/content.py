@@ -440,6 +440,15 @@ def system_instructions(red: _Redactor, arguments: Mapping[str, Any]) -> str | N
     return None
 
 
+def output_value(result: Any) -> Any:
+    """What ``rag.output`` shows of a stage's result: a stream's is the text it streamed
+    (one string, or one per choice), never ragsight's own :class:`StreamSummary`."""
+    if not isinstance(result, StreamSummary):
+        return result
+    texts = [m.get("content", "") for m in result.messages or ()]
+    return texts[0] if len(texts) == 1 else texts
+
+
 def output_messages(red: _Redactor, result: Any) -> str | None:
     """``gen_ai.output.messages`` from a text answer or an OpenAI-style completion."""
     if isinstance(result, str):

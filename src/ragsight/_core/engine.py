@@ -465,7 +465,7 @@ class StageCall:
                 # a returned library stream's final snapshot (returned.py): its content
                 result, streamed = self._result, False
             if readout_needed and result is not _NOTHING and not streamed:
-                self._add_content(names.RAG_OUTPUT, result)
+                self._add_content(names.RAG_OUTPUT, _content.output_value(result))
                 if self._plan.stage == names.STAGE_GENERATION:
                     self._add_output_messages(result)
             self._flush_content()
