@@ -217,8 +217,22 @@ def _pairs(raw: Any, from_env: bool) -> dict[str, str]:
     return result
 
 
+# control characters (tab aside) in a header: HTTP and gRPC both refuse to send it, so
+# every export would fail (http.client raises before sending, gRPC fails the call)
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _headers(raw: Any, from_env: bool) -> dict[str, Secret]:
-    return {k.lower(): Secret(v) for k, v in _pairs(raw, from_env).items()}
+    pairs = _pairs(raw, from_env)
+    for name, value in pairs.items():
+        if _HEADER_CONTROL.search(name) or _HEADER_CONTROL.search(value):
+            shown = name if not _HEADER_CONTROL.search(name) else repr(name)
+            raise Invalid(
+                f"header {shown!s} holds a control character (a line break, NUL...) in its "
+                f"name or value, which neither HTTP nor gRPC can send (every export would "
+                f"fail); remove it"
+            )
+    return {k.lower(): Secret(v) for k, v in pairs.items()}
 
 
 def _string_list(raw: Any, from_env: bool) -> tuple[str, ...]:

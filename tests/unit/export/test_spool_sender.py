@@ -578,3 +578,23 @@ def test_a_batch_whose_send_raises_is_dropped_and_counted_exactly_once(tmp_path:
     assert call.abandon() == 0  # nothing left in flight to count a second time
     assert health.dropped_counts() == {SIGNAL_TRACES: 3}
     assert store.pending == 0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"environ": {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20SECRET123%0Ax"}},
+        {"environ": {"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x-tenant=a%00b"}},
+        {"environ": {"OTEL_EXPORTER_OTLP_HEADERS": "bad%0Aname=SECRET123"}},
+        {"environ": {}, "otlp_headers": {"authorization": "Bearer SECRET123\r\n"}},
+    ],
+)
+def test_a_header_neither_http_nor_grpc_can_send_is_a_config_error_that_hides_its_value(
+    source: dict[str, Any], tmp_path: Path
+) -> None:
+    # accepted before: with the spool off every batch failed and was dropped, with it on
+    # the sender raised (see the previous test)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cwd=tmp_path, otlp_endpoint="http://localhost:4318", **source)
+    assert "control character" in str(caught.value)
+    assert "SECRET123" not in str(caught.value)
