@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "****"
 
 _SECRET_NAME = re.compile(
-    r"(?i)(key|token|secret|passw|pwd|auth|credential|cookie|signature|header|bearer|"
+    r"(?i)(key|token|secret|pass|pwd|auth|credential|cookie|signature|header|bearer|"
     r"session|private|cert|api)"
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ragsight._config.keys import BY_ARGUMENT, BY_NAME, ENV_NAMES, Invalid
 from ragsight._config.masking import mask
-from ragsight._config.settings import ConfigError, Problem, Settings, mask_unknown
+from ragsight._config.settings import NO_VALUE, ConfigError, Problem, Settings, mask_unknown
 from ragsight._config.sources import Gathered, Raw, gather
 from ragsight._core.limits import LimitError
 
@@ -158,6 +158,12 @@ def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes)
 
 
+def _is_environ(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
 def check_own_arguments(**arguments: Any) -> None:
     """configure()'s own parameters (not configuration keys) have the documented types.
 
@@ -167,11 +173,16 @@ def check_own_arguments(**arguments: Any) -> None:
         "config_file": ("a path (str or os.PathLike) or None", _is_path),
         "settings": ("a ragsight Settings object or None", lambda v: isinstance(v, Settings)),
         "redact_hook": ("a callable taking and returning str, or None", callable),
-        "environ": ("a mapping of str to str, or None", lambda v: isinstance(v, Mapping)),
+        "environ": ("a mapping of str to str, or None", _is_environ),
         "cwd": ("a directory path or None", _is_path),
     }
     problems = [
-        Problem(name, f"configure({name}=...)", mask(name, value), f"must be {allowed}")
+        Problem(
+            name,
+            f"configure({name}=...)",
+            NO_VALUE if name == "environ" else mask(name, value),  # a whole environment
+            f"must be {allowed}",
+        )
         for name, value in arguments.items()
         for allowed, ok in [expected[name]]
         if value is not None and not ok(value)

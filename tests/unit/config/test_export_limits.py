@@ -151,6 +151,11 @@ def test_milliseconds_are_judged_after_scaling_to_seconds(tmp_path: Path) -> Non
         {"settings": "x"},
         {"settings": {"service_name": "x"}},
         {"redact_hook": "not callable"},
+        {"environ": "OTEL_SERVICE_NAME=x"},
+        {"environ": {"OTEL_SERVICE_NAME": 5}},  # raised AttributeError ('int' ... 'strip')
+        {"environ": {5: "x"}},  # raised AttributeError ('int' ... 'startswith')
+        {"environ": {"RAGSIGHT_CONFIG": 5}},  # raised TypeError out of pathlib
+        {"cwd": 5},
     ],
 )
 def test_wrong_types_of_configures_own_parameters_are_config_errors(

@@ -229,3 +229,23 @@ def test_a_parse_error_does_not_quote_a_truncated_secret(suffix: str, tmp_path: 
     assert str(config) in text
     assert "line " in text
     assert "IOSFODNN" not in text
+
+
+@pytest.mark.parametrize(
+    "variable", ["RAGSIGHT_REDIS_PASS", "RAGSIGHT_DB_PASSPHRASE", "RAGSIGHT_SMTP_PASS"]
+)
+def test_an_unknown_variable_named_pass_does_not_print_its_plain_value(
+    variable: str, tmp_path: Path
+) -> None:
+    text = _message_of(
+        environ={variable: "hunter2", "OTEL_EXPORTER_OTLP_HEADERZ": "x"}, cwd=tmp_path
+    )
+    assert "hunter2" not in text
+
+
+def test_a_wrong_environ_argument_does_not_print_the_environment(tmp_path: Path) -> None:
+    environ = {"PGPASS": "hunter2", "HOME": "/root", "SHLVL": 1}
+    with pytest.raises(ConfigError) as info:
+        ragsight.configure(environ=environ, cwd=tmp_path)
+    assert "environ" in str(info.value)
+    assert "hunter2" not in str(info.value)
