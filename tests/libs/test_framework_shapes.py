@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import chromadb
+import cohere
 import httpx
+import numpy as np
 import openai
 import pytest
 from langchain_core.callbacks import (
@@ -387,3 +389,67 @@ def test_captured_output_of_a_langchain_stream_is_the_streamed_text(telemetry):
 
     list(answer("Capital of France?"))
     assert _generation_attrs(telemetry)[names.RAG_OUTPUT] == "Paris is the capital."
+
+
+# ---- cohere chat and embed responses -------------------------------------------------
+def _cohere(body: dict[str, Any]) -> cohere.ClientV2:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    return cohere.ClientV2(api_key="k", httpx_client=httpx.Client(transport=transport))
+
+
+COHERE_CHAT = {
+    "id": "c-1",
+    "finish_reason": "COMPLETE",
+    "message": {"role": "assistant", "content": [{"type": "text", "text": "Paris."}]},
+    "usage": {
+        "billed_units": {"input_tokens": 5, "output_tokens": 2},
+        "tokens": {"input_tokens": 71, "output_tokens": 2},
+    },
+}
+COHERE_EMBED = {
+    "id": "e-1",
+    "embeddings": {"float": [[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]]},
+    "texts": ["a", "b"],
+    "meta": {"billed_units": {"input_tokens": 7}},
+    "response_type": "embeddings_by_type",
+}
+
+
+def test_cohere_chat_reads_its_token_counts_finish_reason_and_answer(telemetry):
+    @ragsight.generation(capture=True)
+    def answer(client: cohere.ClientV2) -> object:
+        return client.chat(model="command-a-03-2025", messages=MSGS)
+
+    answer(_cohere(COHERE_CHAT))
+    attrs = _generation_attrs(telemetry)
+    assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 71  # tokens processed, not billed
+    assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+    assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("COMPLETE",)
+    assert _output_messages(attrs)[0]["parts"] == [{"type": "text", "content": "Paris."}]
+
+
+def test_cohere_embed_by_type_reads_dimension_and_billed_input_tokens(telemetry):
+    @ragsight.embedding
+    def embed(client: cohere.ClientV2) -> object:
+        return client.embed(
+            texts=["a", "b"],
+            model="embed-v4.0",
+            input_type="search_document",
+            embedding_types=["float"],
+        )
+
+    embed(_cohere(COHERE_EMBED))
+    attrs = telemetry.span("embeddings").attributes
+    assert attrs[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 4
+    assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 7
+
+
+def test_numpy_integer_token_counts_are_read(telemetry):
+    @ragsight.generation
+    def answer() -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": np.int64(12), "completion_tokens": np.int32(3)}}
+
+    answer()
+    attrs = _generation_attrs(telemetry)
+    assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 12
+    assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 3

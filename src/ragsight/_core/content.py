@@ -469,6 +469,17 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
             type(result).__module__.startswith("llama_index")
         ):
             return _llama_messages(red, result)
+        message = _field(result, "message")  # cohere's chat: message and finish_reason
+        if message is not None and _field(message, "role") == "assistant":
+            parts = _parts(red, _field(message, "content"))
+            parts.extend(_tool_calls(red, _field(message, "tool_calls")))
+            reason = _field(result, "finish_reason")
+            answer = {
+                "role": "assistant",
+                "parts": parts,
+                "finish_reason": reason if isinstance(reason, str) else "stop",
+            }
+            return json.dumps([answer], ensure_ascii=False)
         content = _field(result, "content")  # an Anthropic Message
         if _field(result, "role") == "assistant" and isinstance(content, (list, tuple)):
             reason = _field(result, "stop_reason")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ragsight._core.semconv import provider_of_type
+from ragsight._core.semconv import is_mapping, provider_of_type
 
 _SCAN: Final = 1000
 _CAPTURED: Final = 20  # documents listed in captured content
@@ -64,7 +64,7 @@ class Readout:
 
 
 def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping):
+    if is_mapping(obj):
         return obj.get(key)
     return getattr(obj, key, None)
 
@@ -522,14 +522,30 @@ def embedding_dimension(result: Any) -> int | None:
     if isinstance(data, (list, tuple)) and data:
         return _vector_length(_get(data[0], "embedding"))
     emb = _get(result, "embeddings")
+    if emb is not None and not isinstance(emb, (list, tuple)):  # cohere embeddings by type
+        emb = next(
+            (v for v in (_get(emb, k) for k in _COHERE_EMBEDDING_TYPES) if v is not None), None
+        )
     if isinstance(emb, (list, tuple)) and emb:
         return _vector_length(emb[0]) or _vector_length(_get(emb[0], "values"))
     return None
 
 
+# cohere's EmbedByTypeResponse: one list of vectors per requested type (``float_`` in the
+# Python client, ``float`` on the wire)
+_COHERE_EMBEDDING_TYPES: Final = ("float_", "float", "int8", "uint8", "binary", "ubinary")
+
+
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """A non-negative count: an int, an integral float (cohere's token counts are floats:
+    ``7.0``) or an array library's integer scalar (a numpy ``int64``)."""
+    if isinstance(value, bool):
         return None
+    if not isinstance(value, int):
+        number = _number(value)
+        if number is None or not number.is_integer():
+            return None
+        value = int(number)
     return value if value >= 0 else None
 
 
@@ -580,7 +596,7 @@ def read_usage(readout: Readout, result: Any) -> None:
         if raw is not None and not _llama_response(raw):
             read_usage(readout, raw)
         return
-    usage = _get(result, "usage")
+    usage = _cohere_usage(result) or _get(result, "usage")
     if usage is not None:
         inp = _int(_get(usage, "prompt_tokens"))
         if inp is None:
@@ -610,12 +626,31 @@ def read_usage(readout: Readout, result: Any) -> None:
         readout.finish_reasons = reasons or None
         return
     stop = _get(result, "stop_reason")  # Anthropic
+    if not isinstance(stop, str):
+        stop = _get(result, "finish_reason")  # cohere's chat
     if isinstance(stop, str):
         readout.finish_reasons = (stop,)
         return
     status = response_status(result)
     if status is not None:
         readout.finish_reasons = (status,)
+
+
+def _cohere_usage(result: Any) -> Any:
+    """Cohere's token counts: ``usage.tokens`` (v2 chat; what the model processed) or
+    ``billed_units`` (``usage.billed_units``, an embed response's ``meta.billed_units``),
+    whose ``input_tokens``/``output_tokens`` read as the others'. ``None`` elsewhere."""
+    for holder in (_get(result, "usage"), _get(result, "meta")):
+        if holder is None or isinstance(holder, (str, int, float)):
+            continue
+        for key in ("tokens", "billed_units"):
+            found = _get(holder, key)
+            if found is not None and (
+                _int(_get(found, "input_tokens")) is not None
+                or _int(_get(found, "output_tokens")) is not None
+            ):
+                return found
+    return None
 
 
 _LLAMA_RESPONSES: Final = frozenset({"ChatResponse", "CompletionResponse"})
