@@ -192,8 +192,25 @@ def provider_of_host(host: str | None) -> str | None:
     return None
 
 
+# whether a type is a Mapping, once per type: isinstance() against the ABC costs several
+# times a dict lookup, and the readers ask it of every object they look into (bounded;
+# a proxy whose __class__ is not its type is asked every time)
+_mapping_types: dict[type, bool] = {dict: True}
+
+
+def is_mapping(obj: Any) -> bool:
+    """``isinstance(obj, Mapping)``, cached per type."""
+    kind = type(obj)
+    found = _mapping_types.get(kind)
+    if found is None:
+        found = isinstance(obj, Mapping)
+        if obj.__class__ is kind and len(_mapping_types) < _TYPE_CACHE_SIZE:
+            _mapping_types[kind] = found
+    return found
+
+
 def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping):
+    if is_mapping(obj):
         return obj.get(key)
     try:
         return getattr(obj, key, None)
