@@ -161,6 +161,27 @@ def _int(value: Any) -> int:
     raise Malformed(f"not an integer: {type(value).__name__}")
 
 
+_UINT64_END = 1 << 64
+_INT64_MIN = -(1 << 63)
+
+
+def _nanos(value: Any) -> int:
+    """A timestamp: OTLP's fixed64 nanoseconds since the epoch (0 to 2**64 - 1)."""
+    nanos = _int(value)
+    if not 0 <= nanos < _UINT64_END:
+        raise Malformed(f"a timestamp outside 0 to 2**64 - 1: {str(nanos)[:20]}")
+    return nanos
+
+
+def _int64(value: Any) -> int:
+    """A count or an ``asInt`` value: OTLP's int64/uint64, never beyond them (a float of a
+    400-digit integer overflows)."""
+    number = _int(value)
+    if not _INT64_MIN <= number < _UINT64_END:
+        raise Malformed(f"an integer beyond 64 bits: {str(number)[:20]}")
+    return number
+
+
 def _float(value: Any) -> float:
     """A double; protobuf JSON spells the special values as strings ("NaN", "Infinity")."""
     if isinstance(value, bool):
@@ -256,7 +277,7 @@ def _event(node: Any) -> Event:
     node = _object(node)
     return Event(
         _str(node, "name"),
-        _int(node.get("timeUnixNano")),
+        _nanos(node.get("timeUnixNano")),
         attributes(node.get("attributes", [])),
     )
 
@@ -273,6 +294,8 @@ def _span(node: Any, resource: Resource) -> Span:
     status = node.get("status", {})
     status = _object(status) if status is not None else {}
     code = _int(status.get("code", 0))
+    start = _nanos(node.get("startTimeUnixNano"))
+    end = _nanos(node.get("endTimeUnixNano"))  # before start: a clock stepped back (kept)
     attrs = attributes(node.get("attributes", []))
     stage = attrs.get(names.RAG_STAGE)
     operation = attrs.get(names.RAG_OPERATION_NAME)
@@ -281,8 +304,8 @@ def _span(node: Any, resource: Resource) -> Span:
         span_id,
         parent,
         _str(node, "name", ""),
-        _int(node.get("startTimeUnixNano")),
-        _int(node.get("endTimeUnixNano")),
+        start,
+        end,
         code == STATUS_ERROR,
         _str(status, "message", ""),
         attrs,
@@ -295,17 +318,17 @@ def _span(node: Any, resource: Resource) -> Span:
 
 def _point(name: str, kind: str, cumulative: bool, node: Any, resource: Resource) -> MetricPoint:
     node = _object(node)
-    start = _int(node.get("startTimeUnixNano", 0))
-    time = _int(node.get("timeUnixNano"))
+    start = _nanos(node.get("startTimeUnixNano", 0))
+    time = _nanos(node.get("timeUnixNano"))
     attrs = attributes(node.get("attributes", []))
     if kind == "histogram":
         bounds = tuple(_float(b) for b in _list(node, "explicitBounds"))
-        counts = tuple(_int(c) for c in _list(node, "bucketCounts"))
+        counts = tuple(_int64(c) for c in _list(node, "bucketCounts"))
         if counts and len(counts) != len(bounds) + 1:
             raise Malformed("bucketCounts does not match explicitBounds")
         if any(c < 0 for c in counts) or list(bounds) != sorted(bounds):
             raise Malformed("negative bucket count or unsorted bounds")
-        count = _int(node.get("count", 0))
+        count = _int64(node.get("count", 0))
         minimum = _float(node["min"]) if "min" in node else None
         maximum = _float(node["max"]) if "max" in node else None
         return MetricPoint(
@@ -324,7 +347,7 @@ def _point(name: str, kind: str, cumulative: bool, node: Any, resource: Resource
             resource,
         )
     if "asInt" in node:
-        value = float(_int(node["asInt"]))
+        value = float(_int64(node["asInt"]))
     elif "asDouble" in node:
         value = _float(node["asDouble"])
     else:
@@ -336,7 +359,7 @@ def _point(name: str, kind: str, cumulative: bool, node: Any, resource: Resource
 
 def _log(node: Any, resource: Resource) -> LogRecord:
     node = _object(node)
-    time = _int(node.get("timeUnixNano") or node.get("observedTimeUnixNano") or 0)
+    time = _nanos(node.get("timeUnixNano") or node.get("observedTimeUnixNano") or 0)
     body = any_value(node.get("body"))
     trace_id = node.get("traceId") or None
     span_id = node.get("spanId") or None

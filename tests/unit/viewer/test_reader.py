@@ -53,6 +53,25 @@ MALFORMED_SPANS = {
         "attributes": {"k": "v"},
     },
     "a span that is a number": 7,
+    "a start time before the epoch": {
+        "traceId": "aa",
+        "spanId": "ab",
+        "startTimeUnixNano": "-5000000000",
+        "endTimeUnixNano": "2",
+    },
+    "an end time beyond 64 bits (a 10**22 s span in view)": {
+        "traceId": "aa",
+        "spanId": "ab",
+        "startTimeUnixNano": "1",
+        "endTimeUnixNano": str(10**30),
+    },
+    "an event time beyond 64 bits": {
+        "traceId": "aa",
+        "spanId": "ab",
+        "startTimeUnixNano": "1",
+        "endTimeUnixNano": "2",
+        "events": [{"name": "e", "timeUnixNano": str(10**30)}],
+    },
     "events that are not objects": {
         "traceId": "aa",
         "spanId": "ab",
@@ -98,6 +117,45 @@ def test_malformed_metric_points_and_log_records_are_skipped_alone(tmp_path: Pat
     assert len(recording.logs) == 1
     # a point without timeUnixNano, a string, a histogram whose buckets do not fit its bounds
     assert recording.points == []
+    assert recording.skipped.items == 4
+
+
+def test_points_and_records_with_numbers_beyond_64_bits_are_skipped_alone(
+    tmp_path: Path,
+) -> None:
+    # an asInt of 400 digits crashed summary, view and report (OverflowError: int too large
+    # to convert to float); timestamps beyond fixed64 or before the epoch are not readable
+    huge = "1" + "0" * 400
+    line = {
+        "resourceMetrics": [
+            {
+                "resource": {},
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {"name": "g", "gauge": {"dataPoints": [
+                                {"timeUnixNano": "5", "asInt": huge},
+                                {"timeUnixNano": str(1 << 64), "asInt": "1"},
+                                {"timeUnixNano": "5", "asInt": "3"},
+                            ]}},
+                            {"name": "h", "histogram": {"dataPoints": [
+                                {"timeUnixNano": "5", "count": huge, "bucketCounts": ["1"],
+                                 "explicitBounds": []},
+                            ]}},
+                        ]
+                    }
+                ],
+            }
+        ],
+        "resourceLogs": [{"resource": {}, "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": "-1", "body": {"stringValue": "before the epoch"}},
+            {"timeUnixNano": "7", "body": {"stringValue": "kept"}},
+        ]}]}],
+    }  # fmt: skip
+    write_lines(tmp_path / "metrics.jsonl", json.dumps(line))
+    recording = read_directory(tmp_path)
+    assert [p.value for p in recording.points] == [3.0]
+    assert [r.body for r in recording.logs] == ["kept"]
     assert recording.skipped.items == 4
 
 
