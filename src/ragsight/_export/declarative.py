@@ -157,6 +157,16 @@ def _no_sdk_exit_hook(provider: Any) -> None:
         atexit.unregister(handler)
 
 
+def _adopted(providers: Providers, built: list[Any], provider: Any, signal: str, label: str) -> Any:
+    """``provider``, a tracer or logger provider the file built, now stopped by ragsight's
+    bounded shutdown (or at once if a later section fails to build), its ``signal`` sent to
+    ``label``."""
+    built.append(provider)
+    providers.plan.providers.append(provider)
+    providers.targets[signal] = label
+    return provider
+
+
 def build_from_file(providers: Providers) -> None:
     """Fill ``providers`` from the settings' declarative file; ConfigError if it cannot be."""
     from opentelemetry.configuration.file import (
@@ -180,10 +190,7 @@ def build_from_file(providers: Providers) -> None:
         limits = model.attribute_limits
         if model.tracer_provider is not None:
             tracer_provider = create_tracer_provider(model.tracer_provider, resource, limits)
-            built.append(tracer_provider)
-            providers.tracer_provider = tracer_provider
-            providers.plan.providers.append(tracer_provider)
-            providers.targets["traces"] = label
+            providers.tracer_provider = _adopted(providers, built, tracer_provider, "traces", label)
         else:
             providers.notes.append("no tracer_provider in the file: spans are not recorded")
         if model.meter_provider is not None:
@@ -201,10 +208,7 @@ def build_from_file(providers: Providers) -> None:
             providers.notes.append("no meter_provider in the file: metrics are not recorded")
         if model.logger_provider is not None:
             logger_provider = create_logger_provider(model.logger_provider, resource, limits)
-            built.append(logger_provider)
-            providers.logger_provider = logger_provider
-            providers.plan.providers.append(logger_provider)
-            providers.targets["logs"] = label
+            providers.logger_provider = _adopted(providers, built, logger_provider, "logs", label)
         else:
             providers.notes.append("no logger_provider in the file: logs and events are not sent")
         if model.propagator is not None:
