@@ -453,3 +453,131 @@ def test_numpy_integer_token_counts_are_read(telemetry):
     attrs = _generation_attrs(telemetry)
     assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 12
     assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
+
+
+# ---- tool calls streamed, and the Responses API's function calls -------------------------
+def _tool_chunks() -> list[dict[str, Any]]:
+    base = {"id": "chatcmpl-ST", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
+    first = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": ""},
+    }
+    return [
+        {**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]},
+        *(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": part}}]},
+                    }
+                ],
+            }
+            for part in ('{"city"', ': "Paris"}')
+        ),
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        {**base, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": 9}},
+    ]
+
+
+def _streaming(transport_type: type[Any], client_type: type[Any]) -> Any:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, content=_sse(_tool_chunks()), headers={"content-type": "text/event-stream"}
+        )
+    )
+    return client_type(
+        api_key="sk-test", max_retries=0, http_client=transport_type(transport=transport)
+    )
+
+
+STREAMED_CALL = [
+    {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "call_1",
+                "name": "get_weather",
+                "arguments": '{"city": "Paris"}',
+            }
+        ],
+        "finish_reason": "tool_calls",
+    }
+]
+
+
+def test_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
+    client = _streaming(httpx.Client, openai.OpenAI)
+
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
+
+    for _ in answer():
+        pass
+    assert _output_messages(_generation_attrs(telemetry)) == STREAMED_CALL
+
+
+def test_async_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
+    client = _streaming(httpx.AsyncClient, openai.AsyncOpenAI)
+
+    @ragsight.generation(capture=True)
+    async def answer() -> object:
+        return await client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True)
+
+    async def consume() -> None:
+        async for _ in await answer():
+            pass
+
+    asyncio.run(consume())
+    assert _output_messages(_generation_attrs(telemetry)) == STREAMED_CALL
+
+
+RESPONSE_CALL = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1,
+    "status": "completed",
+    "model": "gpt-4.1",
+    "output": [
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {
+            "type": "function_call",
+            "id": "fc_1",
+            "call_id": "call_9",
+            "name": "get_weather",
+            "arguments": '{"city":"Paris"}',
+            "status": "completed",
+        },
+    ],
+    "usage": {"input_tokens": 30, "output_tokens": 12, "total_tokens": 42},
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+}
+
+
+def test_responses_api_function_call_is_captured_as_a_tool_call_part(telemetry):
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return _openai(RESPONSE_CALL).responses.create(model="gpt-4.1", input="Weather?")
+
+    answer()
+    assert _output_messages(_generation_attrs(telemetry)) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {
+                    "type": "tool_call",
+                    "id": "call_9",
+                    "name": "get_weather",
+                    "arguments": '{"city":"Paris"}',
+                }
+            ],
+            "finish_reason": "completed",
+        }
+    ]

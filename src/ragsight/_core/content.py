@@ -577,10 +577,13 @@ def _streamed_messages(red: _Redactor, summary: StreamSummary) -> str | None:
     out = []
     for i, message in enumerate(summary.messages[:_MAX_ITEMS]):
         reason = reasons[i] if i < len(reasons) else summary.stop_reason
+        text = message.get("content", "")
+        parts = [_text_part(red, text)] if text or not message.get("tool_calls") else []
+        parts.extend(_tool_calls(red, message.get("tool_calls")))
         out.append(
             {
                 "role": "assistant",
-                "parts": [_text_part(red, message.get("content", ""))],
+                "parts": parts,
                 "finish_reason": reason if isinstance(reason, str) else "stop",
             }
         )
@@ -602,6 +605,13 @@ def _response_messages(red: _Redactor, response: Any) -> str | None:
         for item in items[:_MAX_ITEMS]
         if _field(item, "type") == "message"
     ]
+    calls = [
+        {"id": _field(item, "call_id"), "function": item}
+        for item in items[:_MAX_ITEMS]
+        if _field(item, "type") == "function_call"
+    ]
+    if calls:  # function calls are output items of their own: one message asking for them
+        out.append({"role": "assistant", "parts": _tool_calls(red, calls), "finish_reason": reason})
     return json.dumps(out, ensure_ascii=False) if out else None
 
 

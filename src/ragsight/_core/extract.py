@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ragsight._core.semconv import is_mapping, provider_of_type
+from ragsight._core.semconv import is_mapping, model_lacks, provider_of_type
 
 _SCAN: Final = 1000
 _CAPTURED: Final = 20  # documents listed in captured content
@@ -66,6 +66,8 @@ class Readout:
 def _get(obj: Any, key: str) -> Any:
     if is_mapping(obj):
         return obj.get(key)
+    if model_lacks(obj, key):
+        return None
     return getattr(obj, key, None)
 
 
@@ -735,7 +737,8 @@ class StreamSummary:
     choices: list[dict[str, str]] | None = None
     stop_reason: str | None = None
     provider: str | None = None
-    messages: list[dict[str, str]] | None = None  # generated text: content capture only
+    # generated text (and tool calls: ``tool_calls`` of id, name, arguments): capture only
+    messages: list[dict[str, Any]] | None = None
 
 
 class StreamReader:
@@ -751,13 +754,15 @@ class StreamReader:
     """
 
     __slots__ = (
-        "_id", "_input", "_limit", "_model", "_output", "_provider", "_reasons", "_status",
-        "_texts",
+        "_calls", "_id", "_input", "_limit", "_model", "_output", "_provider", "_reasons",
+        "_status", "_texts",
     )  # fmt: skip
 
     def __init__(self, text_limit: int = 0) -> None:
         self._limit = text_limit
         self._texts: dict[int, list[str]] = {}
+        # choice -> tool call index -> [id, name, argument fragments...] (capture only)
+        self._calls: dict[int, dict[int, list[str]]] = {}
         self._input: int | None = None
         self._output: int | None = None
         self._model: str | None = None
@@ -802,7 +807,37 @@ class StreamReader:
                 if isinstance(reason, str):
                     self._reasons[key] = reason
                 if self._limit:
-                    self._text(key, _get(_get(choice, "delta"), "content"))
+                    delta = _get(choice, "delta")
+                    self._text(key, _get(delta, "content"))
+                    self._tool_call_deltas(key, _get(delta, "tool_calls"))
+
+    def _tool_call_deltas(self, key: int, deltas: Any) -> None:
+        """openai streamed tool calls: the first delta of a call has its id and name,
+        the next ones fragments of its arguments (bounded like the text)."""
+        if not isinstance(deltas, (list, tuple)):
+            return
+        calls = self._calls.get(key)
+        if calls is None:
+            if len(self._calls) >= _CAPTURED:
+                return
+            calls = self._calls[key] = {}
+        for n, delta in enumerate(deltas[:_CAPTURED]):
+            index = _get(delta, "index")
+            slot = index if isinstance(index, int) else n
+            call = calls.get(slot)
+            if call is None:
+                if len(calls) >= _CAPTURED:
+                    continue
+                call = calls[slot] = ["", ""]
+            function = _get(delta, "function")
+            cid, name = _get(delta, "id"), _get(function, "name")
+            if isinstance(cid, str):
+                call[0] = cid
+            if isinstance(name, str):
+                call[1] = name
+            fragment = _get(function, "arguments")
+            if isinstance(fragment, str) and sum(len(p) for p in call[2:]) < self._limit:
+                call.append(fragment)
 
     def _text(self, key: int, text: Any) -> None:
         if not isinstance(text, str) or not text:
@@ -896,11 +931,20 @@ class StreamReader:
                 {"finish_reason": r} for _, r in sorted(self._reasons.items(), key=_index_key)
             ]
         out.stop_reason = self._status
-        if self._texts:
-            out.messages = [
-                {"role": "assistant", "content": "".join(parts)[: self._limit]}
-                for _, parts in sorted(self._texts.items())
-            ]
+        if self._texts or self._calls:
+            out.messages = []
+            for key in sorted({*self._texts, *self._calls}):
+                message: dict[str, Any] = {
+                    "role": "assistant",
+                    "content": "".join(self._texts.get(key, ()))[: self._limit],
+                }
+                calls = self._calls.get(key)
+                if calls:
+                    message["tool_calls"] = [
+                        {"id": c[0], "name": c[1], "arguments": "".join(c[2:])[: self._limit]}
+                        for _, c in sorted(calls.items())
+                    ]
+                out.messages.append(message)
         return out
 
 
