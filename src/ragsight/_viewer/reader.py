@@ -228,7 +228,7 @@ def any_value(value: Any) -> Any:
             b = value["boolValue"]
             return b if isinstance(b, bool) else None
         if "intValue" in value:
-            return _int(value["intValue"])
+            return _int64(value["intValue"])
         if "doubleValue" in value:
             return _float(value["doubleValue"])
         if "arrayValue" in value:

@@ -9,6 +9,7 @@ One run at a time: the latest unless asked (:mod:`ragsight._viewer.runs`).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -114,9 +115,15 @@ def _text(value: Any, default: str = "?") -> str:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number, else None: a NaN or infinite score or token count is no figure
+    (one NaN made an evaluation's mean, min and percentiles all nan)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _stage_key(attributes: Mapping[str, Any]) -> Pair:

@@ -9,6 +9,7 @@ import pytest
 from otlp_files import (
     T0,
     counter,
+    event,
     gauge,
     histogram,
     histogram_point,
@@ -346,3 +347,32 @@ def test_a_truncated_last_line_is_skipped_and_reported(tmp_path: Path) -> None:
     assert row is not None
     assert row.calls == 3
     assert "skipped 1 unreadable line" in to_text(render(summary))
+
+
+def test_numbers_that_are_no_figures_leave_tokens_and_scores_out(tmp_path: Path) -> None:
+    # a 400-digit input_tokens crashed summary and report (OverflowError converting it to
+    # float); a NaN score made the evaluation's mean, min and percentiles nan
+    usage = {
+        names.GEN_AI_USAGE_INPUT_TOKENS: 10**400,
+        names.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+        names.GEN_AI_REQUEST_MODEL: "m",
+    }
+    spans = [
+        stage_span("t1", "s1", "generation", "llm", T0, 0.01, attrs=usage),
+        stage_span(
+            "t2", "s2", "generation", "llm", T0, 0.01,
+            events=[
+                event(names.EVENT_GEN_AI_EVALUATION_RESULT, T0, **{
+                    names.GEN_AI_EVALUATION_NAME: "relevance",
+                    names.GEN_AI_EVALUATION_SCORE_VALUE: score,
+                })
+                for score in (float("nan"), float("inf"), 0.5)
+            ],
+        ),
+    ]  # fmt: skip
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    summary = summarize(tmp_path)
+    text = to_text(render(summary))
+    assert "nan" not in text
+    relevance = summary.evaluations["relevance"]
+    assert (relevance.count, relevance.mean) == (1, 0.5)
