@@ -61,14 +61,19 @@ class ExportHealth:
             self._dropped[signal] += count
             self._episode_dropped[signal] += count
 
+    def _batch_failed(self, signal: str) -> bool:
+        """Count a failed batch of ``signal`` (lock held); whether it starts a failure episode."""
+        first = signal not in self._failing
+        self._failing[signal] = self._failing.get(signal, 0) + 1
+        if first:
+            self.episodes += 1
+        return first
+
     def failure(self, signal: str, target: str, reason: str, dropped: int) -> None:
         with self._lock:
             self._dropped[signal] += dropped
             self._episode_dropped[signal] += dropped
-            first = signal not in self._failing
-            self._failing[signal] = self._failing.get(signal, 0) + 1
-            if first:
-                self.episodes += 1
+            first = self._batch_failed(signal)
         if first:
             logger.warning(
                 "ragsight: exporting %s to %s is failing (%s); the application is unaffected, "
@@ -82,10 +87,7 @@ class ExportHealth:
     def spooling(self, signal: str, target: str, reason: str, directory: str) -> None:
         """A batch went to the outage spool instead of the collector (nothing dropped)."""
         with self._lock:
-            first = signal not in self._failing
-            self._failing[signal] = self._failing.get(signal, 0) + 1
-            if first:
-                self.episodes += 1
+            first = self._batch_failed(signal)
         if first:
             logger.warning(
                 "ragsight: exporting %s to %s is failing (%s); the application is unaffected, "
