@@ -11,10 +11,10 @@ This module imports the OpenTelemetry SDK; ``import ragsight`` never imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -72,6 +72,22 @@ class LogEvent:
         return self.trace_id == context.trace_id and self.span_id == context.span_id
 
 
+_Item = TypeVar("_Item")
+
+
+def _exactly_one(
+    kind: str, name: str, items: Sequence[_Item], name_of: Callable[[_Item], str]
+) -> _Item:
+    """The one of ``items`` called ``name``; AssertionError listing them all otherwise."""
+    found = [item for item in items if name_of(item) == name]
+    if len(found) != 1:
+        raise AssertionError(
+            f"expected exactly one {kind} named {name!r}, found {len(found)}; "
+            f"{kind}s: {[name_of(item) for item in items]}"
+        )
+    return found[0]
+
+
 class Telemetry:
     """What was captured, with helpers that fail with a readable message."""
 
@@ -97,13 +113,7 @@ class Telemetry:
 
     def span(self, name: str) -> ReadableSpan:
         """The one finished span called ``name`` (fails if there are none or several)."""
-        found = [s for s in self.spans if s.name == name]
-        if len(found) != 1:
-            raise AssertionError(
-                f"expected exactly one span named {name!r}, found {len(found)}; "
-                f"spans: {[s.name for s in self.spans]}"
-            )
-        return found[0]
+        return _exactly_one("span", name, self.spans, lambda span: span.name)
 
     @property
     def events(self) -> list[CapturedEvent]:
@@ -139,13 +149,7 @@ class Telemetry:
 
     def log_event(self, name: str) -> LogEvent:
         """The one Logs-API event called ``name`` (fails if there are none or several)."""
-        found = [e for e in self.log_events if e.name == name]
-        if len(found) != 1:
-            raise AssertionError(
-                f"expected exactly one event named {name!r}, found {len(found)}; "
-                f"events: {[e.name for e in self.log_events]}"
-            )
-        return found[0]
+        return _exactly_one("event", name, self.log_events, lambda event: event.name)
 
     def assert_span(
         self,
