@@ -448,6 +448,10 @@ BY_ARGUMENT: dict[str, Key] = {k.argument: k for k in KEYS}
 MAPPING_KEYS = frozenset(
     {"otlp.headers", "resource_attributes", *(f"otlp.{s}_headers" for s in _SIGNALS)}
 )
+# Path-valued keys: a relative path written in a settings file is relative to that file's
+# directory (the file moves with what it names); from the environment or configure() it is
+# relative to the working directory, as any path given to a process is.
+PATH_KEYS = frozenset({"otel_config_file", "file_sink.directory", "spool.directory"})
 CONFIG_ENV = "RAGSIGHT_CONFIG"
 ENV_NAMES: frozenset[str] = frozenset(e for k in KEYS for e in k.env) | {CONFIG_ENV}
 # OTLP exporter variables of the specification that ragsight does not read (TLS files,

@@ -30,6 +30,7 @@ from ragsight._config.keys import (
     MAPPING_KEYS,
     OTLP_ENV_PREFIX,
     OTLP_SPEC_ONLY_ENV,
+    PATH_KEYS,
 )
 from ragsight._config.settings import NO_VALUE, Problem
 
@@ -165,6 +166,16 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
                 stack.append((value, key + ".", depth + 1))
 
 
+def _beside(config_file: Path, value: Any) -> Any:
+    """A relative path written in ``config_file``, as a path from that file's directory
+    (``~`` paths and anything that is not a non-empty string are left as written)."""
+    if not isinstance(value, str) or not value.strip() or value.startswith("~"):
+        return value
+    if Path(value).is_absolute():
+        return value
+    return str(config_file.parent / value)
+
+
 def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
     label = f"file {path}"
     try:
@@ -174,7 +185,10 @@ def file_values(path: Path) -> tuple[list[Raw], list[Problem]]:
     except Exception as exc:
         return [], [Problem("config_file", label, NO_VALUE, f"cannot be read: {exc}")]
     try:
-        return [Raw(key, value, label) for key, value in flatten(data)], []
+        return [
+            Raw(key, _beside(path, value) if key in PATH_KEYS else value, label)
+            for key, value in flatten(data)
+        ], []
     except ValueError as exc:
         return [], [Problem("config_file", label, NO_VALUE, f"cannot be read: {exc}")]
 

@@ -127,11 +127,33 @@ def _assemble(values: dict[str, Any], sources: dict[str, str]) -> Settings:
     return replace(base, **top, sources=MappingProxyType(dict(sources)))
 
 
+SDK_DISABLED_ENV = "OTEL_SDK_DISABLED"
+SDK_DISABLED_IGNORED = (
+    f"ignored: env {SDK_DISABLED_ENV} (otel_config_file is set; the file's disabled decides)"
+)
+
+
+def _ignored(gathered: Gathered) -> list[Raw]:
+    """Values that do not apply: with a declarative configuration file, ``OTEL_SDK_DISABLED``.
+
+    The configuration specification: when ``OTEL_CONFIG_FILE`` is set, every other
+    ``OTEL_*`` variable is ignored (except ``${VAR}`` references inside the file), and the
+    file's own ``disabled`` field decides. ragsight's own ``disabled`` (a settings file,
+    ``configure(disabled=...)``) is not an SDK variable and still applies."""
+    if not any(r.key == "otel_config_file" and r.value for r in gathered.values):
+        return []
+    return [r for r in gathered.values if r.source == f"env {SDK_DISABLED_ENV}"]
+
+
 def build(gathered: Gathered) -> Settings:
     problems = list(gathered.problems)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    ignored = _ignored(gathered)
     for raw in gathered.values:  # lowest precedence first: later entries win
+        if raw in ignored:
+            sources.setdefault(raw.key, SDK_DISABLED_IGNORED)
+            continue
         if raw.key not in BY_NAME:
             problems.append(_unknown(raw))
             continue

@@ -157,10 +157,23 @@ def _no_sdk_exit_hook(provider: Any) -> None:
         atexit.unregister(handler)
 
 
+def _enabled(provider: Any) -> Any:
+    """``provider`` as the file says, whatever ``OTEL_SDK_DISABLED`` says.
+
+    The configuration specification ignores every other ``OTEL_*`` variable when
+    ``OTEL_CONFIG_FILE`` is set (the file's own ``disabled`` decides, checked before any
+    provider is built), but the SDK's providers read ``OTEL_SDK_DISABLED`` when constructed
+    and would then hand out no-op tracers, meters and loggers."""
+    if getattr(provider, "_disabled", False) is True:
+        provider._disabled = False
+    return provider
+
+
 def _adopted(providers: Providers, built: list[Any], provider: Any, signal: str, label: str) -> Any:
     """``provider``, a tracer or logger provider the file built, now stopped by ragsight's
     bounded shutdown (or at once if a later section fails to build), its ``signal`` sent to
     ``label``."""
+    _enabled(provider)
     built.append(provider)
     providers.plan.providers.append(provider)
     providers.targets[signal] = label
@@ -195,7 +208,7 @@ def build_from_file(providers: Providers) -> None:
             providers.notes.append("no tracer_provider in the file: spans are not recorded")
         if model.meter_provider is not None:
             meter_config, added, left = with_ragsight_views(model.meter_provider)
-            meter_provider = create_meter_provider(meter_config, resource)
+            meter_provider = _enabled(create_meter_provider(meter_config, resource))
             built.append(meter_provider)
             providers.meter_provider = meter_provider
             providers.plan.meter_provider = meter_provider

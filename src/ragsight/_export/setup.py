@@ -430,6 +430,15 @@ def configure(
                     new.otel_config_file,
                     ", ".join(replaced),
                 )
+            from ragsight._config.validation import SDK_DISABLED_ENV, SDK_DISABLED_IGNORED
+
+            if new.source_of("disabled") == SDK_DISABLED_IGNORED:
+                logger.warning(
+                    "ragsight: %s is ignored because %s is set: the declarative configuration "
+                    "file decides (its own field: disabled: true)",
+                    SDK_DISABLED_ENV,
+                    new.otel_config_file,
+                )
         _install(providers)
         apply_logging(new, providers.logger_provider)
         _active = providers

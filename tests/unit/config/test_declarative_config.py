@@ -20,6 +20,7 @@ import pytest
 
 import ragsight
 from ragsight import ConfigError, names
+from ragsight._config.validation import load_settings
 
 CONSOLE_FILE = """\
 file_format: "1.0"
@@ -137,6 +138,39 @@ def test_ragsight_export_settings_are_not_used_when_the_file_is_set(tmp_path: Pa
     (span,) = _spans(result.stdout)
     assert span["resource"]["attributes"]["service.name"] == "from-the-file"
     assert not (tmp_path / ".ragsight").exists()  # no embedded file sink either
+
+
+def test_otel_sdk_disabled_is_ignored_when_the_file_is_set(tmp_path: Path) -> None:
+    result = _run_app(tmp_path, _console_file(), OTEL_SDK_DISABLED="true")
+    (span,) = _spans(result.stdout)
+    assert span["name"] == "retrieval kb-main"
+    (line,) = [line for line in result.stderr.splitlines() if "OTEL_SDK_DISABLED" in line]
+    assert line.startswith("WARNING:ragsight:")
+    assert "is ignored" in line
+    assert str(tmp_path / "otel-config.yaml") in line
+
+
+def test_otel_sdk_disabled_shows_as_ignored_in_the_settings(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    settings = load_settings(
+        environ={"OTEL_CONFIG_FILE": str(path), "OTEL_SDK_DISABLED": "true"}, cwd=tmp_path
+    )
+    assert settings.disabled is False
+    assert "ignored: env OTEL_SDK_DISABLED" in settings.source_of("disabled")
+
+
+def test_otel_sdk_disabled_still_disables_without_the_file(tmp_path: Path) -> None:
+    settings = load_settings(environ={"OTEL_SDK_DISABLED": "true"}, cwd=tmp_path)
+    assert settings.disabled is True
+    assert settings.source_of("disabled") == "env OTEL_SDK_DISABLED"
+
+
+def test_ragsight_own_disabled_setting_still_applies_with_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(_console_file())
+    settings = load_settings(environ={"OTEL_CONFIG_FILE": str(path)}, cwd=tmp_path, disabled=True)
+    assert settings.disabled is True
 
 
 def test_configure_says_in_one_info_line_that_the_file_built_the_providers(
