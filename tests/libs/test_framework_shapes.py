@@ -12,9 +12,11 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anthropic
 import chromadb
 import cohere
 import httpx
+import httpx2
 import numpy as np
 import openai
 import pytest
@@ -581,3 +583,68 @@ def test_responses_api_function_call_is_captured_as_a_tool_call_part(telemetry):
             "finish_reason": "completed",
         }
     ]
+
+
+# ---- Anthropic tool use and LlamaIndex query engine answers ----------------------------
+TOOL_USE = {
+    "id": "msg_T1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+    ],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 30, "output_tokens": 12},
+}
+
+
+def test_anthropic_tool_use_block_is_captured_with_its_id_and_input(telemetry):
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=TOOL_USE))
+    client = anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=MSGS)
+
+    answer()
+    assert _output_messages(_generation_attrs(telemetry)) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "Checking."},
+                {
+                    "type": "tool_call",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris"},
+                },
+            ],
+            "finish_reason": "tool_use",
+        }
+    ]
+
+
+def test_llama_index_query_engine_response_is_captured_as_the_answer(telemetry):
+    from llama_index.core import Document as LlamaDocument
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import MockLLM
+
+    index = VectorStoreIndex.from_documents(
+        [LlamaDocument(text="Paris is the capital of France.")],
+        embed_model=MockEmbedding(embed_dim=8),
+    )
+    engine = index.as_query_engine(llm=MockLLM(max_tokens=3))
+
+    @ragsight.generation(capture=True)
+    def answer(question: str) -> object:
+        return engine.query(question)
+
+    response = answer("Capital of France?")
+    parts = _output_messages(_generation_attrs(telemetry))[0]["parts"]
+    assert parts == [{"type": "text", "content": response.response}]

@@ -46,14 +46,20 @@ DEFAULT_REDACTIONS: Final[tuple[tuple[str, str], ...]] = (
     (r"\bgithub_pat_[A-Za-z0-9_]{30,}\b", REDACTED),
     (r"\bAIza[0-9A-Za-z_\-]{35}\b", REDACTED),
     (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", REDACTED),
+    # Hugging Face, GitLab, npm, PyPI tokens; Stripe secret and restricted keys
+    (r"\b(?:hf_|glpat-|npm_|pypi-)[A-Za-z0-9_\-]{20,}", REDACTED),
+    (r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}", REDACTED),
     # JSON web tokens
     (r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}", REDACTED),
     # Authorization headers
-    (r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*", r"\1 " + REDACTED),
-    # password=..., "api_key": "...", secret: ...
+    (r"(?i)\b(bearer|basic|token)(?:\s+|%20)[A-Za-z0-9\-._~+/]{8,}=*", r"\1 " + REDACTED),
+    # password=..., "api_key": "...", secret: ..., also inside a longer name
+    # (AWS_SECRET_ACCESS_KEY=..., refresh_token=...); "token" alone, not "max_tokens"
     (
-        r"(?i)\b(password|passwd|pwd|passphrase|secret|api[_\-]?key|access[_\-]?token|"
-        r"client[_\-]?secret|auth[_\-]?token)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
+        r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]+[_\-])*(?:password|passwd|pwd|passphrase|secret|"
+        r"api[_\-]?key|access[_\-]?key|private[_\-]?key|access[_\-]?token|client[_\-]?secret|"
+        r"auth[_\-]?token|token(?![A-Za-z]))(?:[_\-][A-Za-z0-9]+)*)"
+        r"(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
         r"\1\2" + REDACTED,
     ),
     # credentials in URLs: scheme://user:password@host
@@ -358,8 +364,10 @@ def _parts(red: _Redactor, content: Any) -> list[dict[str, Any]]:
                 out.append(_text_part(red, part))
             elif kind in _TEXT_PARTS and isinstance(text, str):
                 out.append(_text_part(red, text))
-            elif kind in ("tool_use", "function"):
-                out.append({"type": "tool_call", "name": red.text(str(_field(part, "name")))})
+            elif kind in ("tool_use", "function"):  # Anthropic tool_use: id, name, input
+                call = {"id": _field(part, "id"), "name": _field(part, "name")}
+                call["arguments"] = _field(part, "input")
+                out.extend(_tool_calls(red, [call]))
             else:
                 out.append({"type": red.text(str(kind or type(part).__name__))})
         return out
@@ -465,7 +473,7 @@ def output_messages(red: _Redactor, result: Any) -> str | None:
     if not isinstance(choices, (list, tuple)):
         if _field(result, "type") == "ai":  # a LangChain AIMessage
             return _langchain_messages(red, result)
-        if type(result).__name__ in ("ChatResponse", "CompletionResponse") and (
+        if type(result).__name__ in ("ChatResponse", "CompletionResponse", "Response") and (
             type(result).__module__.startswith("llama_index")
         ):
             return _llama_messages(red, result)
@@ -540,10 +548,12 @@ def _tool_calls(red: _Redactor, calls: Any) -> list[dict[str, Any]]:
 
 
 def _llama_messages(red: _Redactor, response: Any) -> str | None:
-    """Output messages of a LlamaIndex ``ChatResponse`` (``message.content``) or
-    ``CompletionResponse`` (``text``)."""
+    """Output messages of a LlamaIndex ``ChatResponse`` (``message.content``),
+    ``CompletionResponse`` (``text``) or query engine ``Response`` (``response``)."""
     message = _field(response, "message")
     text = _field(message, "content") if message is not None else _field(response, "text")
+    if text is None:
+        text = _field(response, "response")
     if not isinstance(text, str):
         return None
     answer = {"role": "assistant", "parts": [_text_part(red, text)], "finish_reason": "stop"}

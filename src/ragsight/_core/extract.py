@@ -133,6 +133,9 @@ def documents_of(result: Any) -> Sequence[Any] | None:
         inner = _get(result, key)
         if isinstance(inner, (list, tuple)):
             return inner
+    hits = _get(_get(result, "hits"), "hits")  # elasticsearch/opensearch: hits.hits
+    if isinstance(hits, (list, tuple)):
+        return hits
     return None
 
 
@@ -152,15 +155,17 @@ def score_of(doc: Any) -> float | None:
             return found
     meta = _get(doc, "metadata")
     if isinstance(meta, Mapping):
-        return _number(meta.get("score"))
-    return None
+        found = _number(meta.get("score"))
+        if found is not None:
+            return found
+    return _number(_get(doc, "_score")) if isinstance(doc, Mapping) else None
 
 
 def id_of(doc: Any) -> Any:
     """The id of one document (a LangChain ``Document.id``, a node's ``node_id``, a rerank
     result's ``index`` into the documents it was given, as Cohere's and Voyage's are, ...)."""
     target = doc[0] if _positional_pair(doc) else doc
-    for key in ("id", "id_", "node_id", "doc_id", "index"):
+    for key in ("id", "id_", "node_id", "doc_id", "_id", "index"):
         found = _get(target, key)
         if isinstance(found, (str, int)) and not isinstance(found, bool):
             return found
@@ -230,6 +235,8 @@ STORE_DEFINED: Final = "store_defined"
 def _store_defined(doc: Any) -> bool:
     if isinstance(doc, tuple):
         return _positional_pair(doc)
+    if isinstance(doc, Mapping):  # an elasticsearch hit's _score: BM25 or a script's
+        return "_score" in doc and not any(k in doc for k in _SCORE_KEYS)
     return type(doc).__name__ == "ScoredPoint"
 
 

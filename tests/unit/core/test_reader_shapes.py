@@ -92,3 +92,31 @@ def test_a_list_of_vectors_is_not_counted_as_documents(otel):
 
     search()
     assert names.RAG_RETRIEVAL_DOCUMENTS_COUNT not in otel.span("retrieval vectors").attributes
+
+
+def _search_response(*scores: float) -> dict[str, Any]:
+    """An elasticsearch/opensearch ``search()`` body: the hits sit in ``hits.hits``,
+    ``total`` counts every match, not the ones returned."""
+    hits = [{"_id": str(i), "_score": s, "_source": {}} for i, s in enumerate(scores)]
+    return {"took": 2, "hits": {"total": {"value": 120, "relation": "eq"}, "hits": hits}}
+
+
+def test_search_hits_are_counted_as_returned(otel):
+    @ragsight.retrieval(data_source="es")
+    def search() -> dict[str, Any]:
+        return _search_response(7.3, 0.8)
+
+    search()
+    assert otel.span("retrieval es").attributes[names.RAG_RETRIEVAL_DOCUMENTS_COUNT] == 2
+
+
+def test_search_hit_scores_are_never_taken_for_similarities(otel):
+    @ragsight.retrieval(data_source="es")
+    def search() -> dict[str, Any]:
+        return _search_response(0.9, 0.4)  # BM25 scores that happen to lie in 0..1
+
+    search()
+    attrs = otel.span("retrieval es").attributes
+    assert attrs[names.RAG_RETRIEVAL_SCORE_KIND] == "unbounded"
+    assert attrs[names.RAG_RETRIEVAL_UNBOUNDED_TOP] == 0.9
+    assert names.RAG_RETRIEVAL_TOP_SCORE not in attrs
