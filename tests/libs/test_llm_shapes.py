@@ -20,6 +20,7 @@ import jsonschema
 import llm_wire as wire
 import openai
 import pytest
+import wire_clients
 from openai.lib.streaming.chat import AsyncChatCompletionStream, ChatCompletionStream
 from openai.lib.streaming.responses import AsyncResponseStream, ResponseStream
 
@@ -28,33 +29,6 @@ import ragsight.testing
 from ragsight import names
 
 MSGS = [{"role": "user", "content": "Capital of France?"}]
-
-
-def _openai() -> openai.OpenAI:
-    transport = httpx.MockTransport(wire.openai_handler)
-    return openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
-
-
-def _aopenai() -> openai.AsyncOpenAI:
-    transport = httpx.MockTransport(wire.openai_handler)
-    client = httpx.AsyncClient(transport=transport)
-    return openai.AsyncOpenAI(api_key="sk-test", max_retries=0, http_client=client)
-
-
-def _anthropic() -> anthropic.Anthropic:
-    transport = httpx2.MockTransport(wire.anthropic_handler(httpx2.Response))
-    return anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
-
-
-def _aanthropic() -> anthropic.AsyncAnthropic:
-    transport = httpx2.MockTransport(wire.anthropic_handler(httpx2.Response))
-    return anthropic.AsyncAnthropic(
-        api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
-    )
 
 
 @dataclass(frozen=True)
@@ -151,97 +125,104 @@ def _streaming_response_stream(manager: Any) -> str:
         return _chat_stream(response.parse())
 
 
-SYNC: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any], str], Expect]] = {
+# Each call, made on (an openai client, an anthropic client), and what it records: the same
+# call runs on the sync clients (SYNC) and on the async ones (ASYNC).
+CALLS: dict[str, tuple[Callable[[Any, Any], Any], Expect]] = {
     "chat.completions.create": (
         lambda o, a: o.chat.completions.create(model="m", messages=MSGS),
-        _text_of_chat,
         CHAT,
     ),
     "chat.completions.create(stream=True)": (
         lambda o, a: o.chat.completions.create(
             model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
         ),
-        _chat_stream,
         CHAT_STREAM,
     ),
     "chat.completions.stream() iterated": (
         lambda o, a: o.chat.completions.stream(
             model="m", messages=MSGS, stream_options={"include_usage": True}
         ),
-        _manager_events,
         CHAT_STREAM,
     ),
     "chat.completions.stream() get_final_completion": (
         lambda o, a: o.chat.completions.stream(
             model="m", messages=MSGS, stream_options={"include_usage": True}
         ),
-        _manager_final,
         CHAT_STREAM,  # observed inside the library stream
     ),
     "responses.create": (
         lambda o, a: o.responses.create(model="m", input="Capital of France?"),
-        lambda r: r.output_text,
         RESPONSES,
     ),
     "responses.create(stream=True)": (
         lambda o, a: o.responses.create(model="m", input="Capital of France?", stream=True),
-        _responses_events,
         RESPONSES_STREAM,
     ),
     "responses.stream() iterated": (
         lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
-        _responses_manager,
         RESPONSES_STREAM,
     ),
     "responses.stream() get_final_response": (
         lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
-        _responses_manager_final,
         RESPONSES_STREAM,
     ),
     "chat.completions.with_raw_response": (
         lambda o, a: o.chat.completions.with_raw_response.create(model="m", messages=MSGS),
-        _raw,
         CHAT,
     ),
     "chat.completions.with_raw_response(stream=True)": (
         lambda o, a: o.chat.completions.with_raw_response.create(
             model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
         ),
-        _raw_stream,
         CHAT_STREAM,
     ),
     "chat.completions.with_streaming_response": (
         lambda o, a: o.chat.completions.with_streaming_response.create(model="m", messages=MSGS),
-        _streaming_response,
         CHAT,
     ),
     "chat.completions.with_streaming_response(stream=True)": (
         lambda o, a: o.chat.completions.with_streaming_response.create(
             model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
         ),
-        _streaming_response_stream,
         CHAT_STREAM,
     ),
     "anthropic messages.create": (
         lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS),
-        lambda m: m.content[0].text,
         CLAUDE,
     ),
     "anthropic messages.create(stream=True)": (
         lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS, stream=True),
-        _claude_events,
         CLAUDE_STREAM,
     ),
     "anthropic messages.stream() text_stream": (
         lambda o, a: a.messages.stream(model="c", max_tokens=64, messages=MSGS),
-        _claude_manager,
         CLAUDE_STREAM,  # text_stream too
     ),
     "anthropic messages.with_raw_response": (
         lambda o, a: a.messages.with_raw_response.create(model="c", max_tokens=64, messages=MSGS),
-        lambda raw: raw.parse().content[0].text,
         CLAUDE,
     ),
+}
+
+
+# how the caller consumes what the sync call returned
+SYNC: dict[str, Callable[[Any], str]] = {
+    "chat.completions.create": _text_of_chat,
+    "chat.completions.create(stream=True)": _chat_stream,
+    "chat.completions.stream() iterated": _manager_events,
+    "chat.completions.stream() get_final_completion": _manager_final,
+    "responses.create": lambda r: r.output_text,
+    "responses.create(stream=True)": _responses_events,
+    "responses.stream() iterated": _responses_manager,
+    "responses.stream() get_final_response": _responses_manager_final,
+    "chat.completions.with_raw_response": _raw,
+    "chat.completions.with_raw_response(stream=True)": _raw_stream,
+    "chat.completions.with_streaming_response": _streaming_response,
+    "chat.completions.with_streaming_response(stream=True)": _streaming_response_stream,
+    "anthropic messages.create": lambda m: m.content[0].text,
+    "anthropic messages.create(stream=True)": _claude_events,
+    "anthropic messages.stream() text_stream": _claude_manager,
+    "anthropic messages.with_raw_response": lambda raw: raw.parse().content[0].text,
 }
 
 
@@ -267,35 +248,35 @@ def _output_text(attrs: dict[str, Any]) -> str:
     return "".join(p["content"] for m in messages for p in m["parts"] if p["type"] == "text")
 
 
-@pytest.mark.parametrize("case", list(SYNC))
-def test_sync_shape_is_read_and_returned_unchanged(telemetry, case):
-    call, consume, expect = SYNC[case]
-    openai_client, anthropic_client = _openai(), _anthropic()
+def _run_sync(case: str, capture: bool | None) -> tuple[str, dict[str, Any]]:
+    """What the caller read from the sync call of ``case``, and the stage's attributes."""
+    call, _ = CALLS[case]
+    openai_client, anthropic_client = wire_clients.openai_client(), wire_clients.anthropic_client()
 
-    @ragsight.generation
-    def answer() -> Any:
-        return call(openai_client, anthropic_client)
-
-    assert consume(answer()) == "Paris"  # what the caller got behaves as the client's own
-    _check(_attrs(telemetry), expect)
-
-
-@pytest.mark.parametrize("case", list(SYNC))
-def test_sync_shape_captures_the_generated_text(case):
-    call, consume, _ = SYNC[case]
-    openai_client, anthropic_client = _openai(), _anthropic()
-
-    @ragsight.generation(capture=True)
+    @ragsight.generation(capture=capture)
     def answer() -> Any:
         return call(openai_client, anthropic_client)
 
     with ragsight.testing.capture_telemetry() as telemetry:
-        consume(answer())
-    assert _output_text(_attrs(telemetry)) == "Paris"
+        text = SYNC[case](answer())
+    return text, _attrs(telemetry)
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_sync_shape_is_read_and_returned_unchanged(case):
+    text, attrs = _run_sync(case, capture=None)
+    assert text == "Paris"  # what the caller got behaves as the client's own
+    _check(attrs, CALLS[case][1])
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_sync_shape_captures_the_generated_text(case):
+    _, attrs = _run_sync(case, capture=True)
+    assert _output_text(attrs) == "Paris"
 
 
 def test_embeddings_response_gives_prompt_tokens_model_and_dimension(telemetry):
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @ragsight.embedding
     def embed() -> Any:
@@ -308,7 +289,7 @@ def test_embeddings_response_gives_prompt_tokens_model_and_dimension(telemetry):
 
 
 def test_raw_embeddings_response_gives_the_dimension_too(telemetry):
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @ragsight.embedding
     def embed() -> Any:
@@ -389,118 +370,35 @@ def _plain(read: Callable[[Any], str]) -> Callable[[Any], Awaitable[str]]:
     return lambda result: _same(read(result))
 
 
-# (async call: awaited inside the stage, or a manager returned unawaited; consume)
-ASYNC: dict[
-    str, tuple[Callable[[Any, Any], Any], bool, Callable[[Any], Awaitable[str]], Expect]
-] = {
-    "chat.completions.create": (
-        lambda o, a: o.chat.completions.create(model="m", messages=MSGS),
-        True,
-        _plain(_text_of_chat),
-        CHAT,
-    ),
-    "chat.completions.create(stream=True)": (
-        lambda o, a: o.chat.completions.create(
-            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
-        ),
-        True,
-        _achat_stream,
-        CHAT_STREAM,
-    ),
-    "chat.completions.stream() iterated": (
-        lambda o, a: o.chat.completions.stream(
-            model="m", messages=MSGS, stream_options={"include_usage": True}
-        ),
-        False,
-        _amanager_events,
-        CHAT_STREAM,
-    ),
-    "chat.completions.stream() get_final_completion": (
-        lambda o, a: o.chat.completions.stream(
-            model="m", messages=MSGS, stream_options={"include_usage": True}
-        ),
-        False,
-        _amanager_final,
-        CHAT_STREAM,
-    ),
-    "responses.create": (
-        lambda o, a: o.responses.create(model="m", input="Capital of France?"),
-        True,
-        _plain(lambda r: r.output_text),
-        RESPONSES,
-    ),
-    "responses.create(stream=True)": (
-        lambda o, a: o.responses.create(model="m", input="Capital of France?", stream=True),
-        True,
-        _aresponses_events,
-        RESPONSES_STREAM,
-    ),
-    "responses.stream() get_final_response": (
-        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
-        False,
-        _aresponses_manager_final,
-        RESPONSES_STREAM,
-    ),
-    "anthropic messages.with_raw_response": (
-        lambda o, a: a.messages.with_raw_response.create(model="c", max_tokens=64, messages=MSGS),
-        True,
-        _araw_message,
-        CLAUDE,
-    ),
-    "responses.stream() iterated": (
-        lambda o, a: o.responses.stream(model="m", input="Capital of France?"),
-        False,
-        _aresponses_manager,
-        RESPONSES_STREAM,
-    ),
-    "chat.completions.with_raw_response(stream=True)": (
-        lambda o, a: o.chat.completions.with_raw_response.create(
-            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
-        ),
-        True,
-        _araw_stream,
-        CHAT_STREAM,
-    ),
-    "chat.completions.with_streaming_response": (
-        lambda o, a: o.chat.completions.with_streaming_response.create(model="m", messages=MSGS),
-        False,
-        _astreaming_response,
-        CHAT,
-    ),
-    "chat.completions.with_streaming_response(stream=True)": (
-        lambda o, a: o.chat.completions.with_streaming_response.create(
-            model="m", messages=MSGS, stream=True, stream_options={"include_usage": True}
-        ),
-        False,
-        _astreaming_response_stream,
-        CHAT_STREAM,
-    ),
-    "anthropic messages.create": (
-        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS),
-        True,
-        _plain(lambda m: m.content[0].text),
-        CLAUDE,
-    ),
-    "anthropic messages.create(stream=True)": (
-        lambda o, a: a.messages.create(model="c", max_tokens=64, messages=MSGS, stream=True),
-        True,
-        _aclaude_events,
-        CLAUDE_STREAM,
-    ),
-    "anthropic messages.stream() text_stream": (
-        lambda o, a: a.messages.stream(model="c", max_tokens=64, messages=MSGS),
-        False,
-        _aclaude_manager,
-        CLAUDE_STREAM,
-    ),
+# (the call awaited inside the stage, or a manager returned unawaited; how the caller
+# consumes what it returned)
+ASYNC: dict[str, tuple[bool, Callable[[Any], Awaitable[str]]]] = {
+    "chat.completions.create": (True, _plain(_text_of_chat)),
+    "chat.completions.create(stream=True)": (True, _achat_stream),
+    "chat.completions.stream() iterated": (False, _amanager_events),
+    "chat.completions.stream() get_final_completion": (False, _amanager_final),
+    "responses.create": (True, _plain(lambda r: r.output_text)),
+    "responses.create(stream=True)": (True, _aresponses_events),
+    "responses.stream() get_final_response": (False, _aresponses_manager_final),
+    "anthropic messages.with_raw_response": (True, _araw_message),
+    "responses.stream() iterated": (False, _aresponses_manager),
+    "chat.completions.with_raw_response(stream=True)": (True, _araw_stream),
+    "chat.completions.with_streaming_response": (False, _astreaming_response),
+    "chat.completions.with_streaming_response(stream=True)": (False, _astreaming_response_stream),
+    "anthropic messages.create": (True, _plain(lambda m: m.content[0].text)),
+    "anthropic messages.create(stream=True)": (True, _aclaude_events),
+    "anthropic messages.stream() text_stream": (False, _aclaude_manager),
 }
 
 
 def _run_async(case: str, capture: bool) -> tuple[str, dict[str, Any]]:
-    call, awaited, consume, _ = ASYNC[case]
+    """What the caller read from the async call of ``case``, and the stage's attributes."""
+    call, _ = CALLS[case]
+    awaited, consume = ASYNC[case]
 
     async def main() -> str:
-        openai_client, anthropic_client = _aopenai(), _aanthropic()
+        openai_client = wire_clients.async_openai_client()
+        anthropic_client = wire_clients.async_anthropic_client()
 
         @ragsight.generation(capture=capture)
         async def answer() -> Any:
@@ -518,7 +416,7 @@ def _run_async(case: str, capture: bool) -> tuple[str, dict[str, Any]]:
 def test_async_shape_is_read_and_returned_unchanged(case):
     text, attrs = _run_async(case, capture=False)
     assert text == "Paris"
-    _check(attrs, ASYNC[case][3])
+    _check(attrs, CALLS[case][1])
 
 
 @pytest.mark.parametrize("case", list(ASYNC))
@@ -529,7 +427,7 @@ def test_async_shape_captures_the_generated_text(case):
 
 def test_async_embeddings_response_is_read(telemetry):
     async def main() -> None:
-        client = _aopenai()
+        client = wire_clients.async_openai_client()
 
         @ragsight.embedding
         async def embed() -> Any:
@@ -558,7 +456,7 @@ def _as_messages(sent: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("raw", [False, True], ids=["stream", "with_raw_response"])
 def test_input_messages_are_the_request_a_returned_stream_sent(raw):
-    client = _openai()
+    client = wire_clients.openai_client()
     create = (
         client.chat.completions.with_raw_response.create if raw else client.chat.completions.create
     )
@@ -574,7 +472,7 @@ def test_input_messages_are_the_request_a_returned_stream_sent(raw):
 
 
 def test_anthropic_system_prompt_sent_is_the_system_instructions():
-    client = _anthropic()
+    client = wire_clients.anthropic_client()
 
     @ragsight.generation(capture=True)
     def answer(question: str) -> Any:
@@ -605,10 +503,7 @@ def _anthropic_failing_midway(request: Any) -> Any:
 
 
 def test_openai_stream_failing_midway_records_the_error_and_the_first_chunk(telemetry):
-    transport = httpx.MockTransport(_openai_failing_midway)
-    client = openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
+    client = wire_clients.openai_client(_openai_failing_midway)
 
     @ragsight.generation
     def answer() -> Any:
@@ -623,10 +518,7 @@ def test_openai_stream_failing_midway_records_the_error_and_the_first_chunk(tele
 
 
 def test_anthropic_stream_failing_midway_records_the_error_and_the_input_tokens(telemetry):
-    transport = httpx2.MockTransport(_anthropic_failing_midway)
-    client = anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
+    client = wire_clients.anthropic_client(_anthropic_failing_midway)
 
     @ragsight.generation
     def answer() -> Any:
@@ -650,8 +542,9 @@ SCHEMA_OF = {
 
 @pytest.mark.parametrize("case", list(SYNC))
 def test_captured_messages_of_each_shape_match_the_conventions_schemas(case):
-    call, consume, _ = SYNC[case]
-    openai_client, anthropic_client = _openai(), _anthropic()
+    call, _ = CALLS[case]
+    consume = SYNC[case]
+    openai_client, anthropic_client = wire_clients.openai_client(), wire_clients.anthropic_client()
 
     @ragsight.generation(capture=True)
     def answer(messages: list[dict[str, str]]) -> Any:

@@ -11,15 +11,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-import anthropic
 import chromadb
 import faiss
-import httpx
-import httpx2
-import llm_wire as wire
 import numpy as np
-import openai
 import pytest
+import wire_clients
 from langchain_core.documents import Document
 from llama_index.core.schema import NodeWithScore, TextNode
 from qdrant_client import QdrantClient
@@ -31,18 +27,10 @@ import ragsight.testing
 MSGS = [{"role": "user", "content": "Capital of France?"}]
 
 
-def _openai() -> openai.OpenAI:
-    transport = httpx.MockTransport(wire.openai_handler)
-    return openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
-
-
-def _anthropic() -> anthropic.Anthropic:
-    transport = httpx2.MockTransport(wire.anthropic_handler(httpx2.Response))
-    return anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
+# the same tests with capture off and on: nothing captured may hold a caller's object either
+EITHER_CAPTURE = pytest.mark.parametrize(
+    "capture", [False, True], ids=["capture off", "capture on"]
+)
 
 
 def _assert_released(refs: list[weakref.ref[Any]]) -> None:
@@ -98,7 +86,7 @@ RETRIEVED: dict[str, Callable[[], tuple[Any, list[Any]]]] = {
 }
 
 
-@pytest.mark.parametrize("capture", [False, True], ids=["capture off", "capture on"])
+@EITHER_CAPTURE
 @pytest.mark.parametrize("case", list(RETRIEVED))
 def test_retrieved_documents_are_released_after_the_call(telemetry, case, capture):
     result, watched = RETRIEVED[case]()
@@ -117,7 +105,7 @@ def test_retrieved_documents_are_released_after_the_call(telemetry, case, captur
 # ---- usage: each case calls the client inside the stage and consumes what it returned,
 #      handing out weak references to the client's objects it saw
 def _completion(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -127,7 +115,7 @@ def _completion(refs: list[Any], stage: Any) -> None:
 
 
 def _stream(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -141,7 +129,7 @@ def _stream(refs: list[Any], stage: Any) -> None:
 
 
 def _manager(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -153,7 +141,7 @@ def _manager(refs: list[Any], stage: Any) -> None:
 
 
 def _raw_stream(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -167,7 +155,7 @@ def _raw_stream(refs: list[Any], stage: Any) -> None:
 
 
 def _raw(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -178,7 +166,7 @@ def _raw(refs: list[Any], stage: Any) -> None:
 
 
 def _responses_stream(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -189,7 +177,7 @@ def _responses_stream(refs: list[Any], stage: Any) -> None:
 
 
 def _claude_stream(refs: list[Any], stage: Any) -> None:
-    client = _anthropic()
+    client = wire_clients.anthropic_client()
 
     @stage(ragsight.generation)
     def answer() -> Any:
@@ -201,7 +189,7 @@ def _claude_stream(refs: list[Any], stage: Any) -> None:
 
 
 def _embeddings(refs: list[Any], stage: Any) -> None:
-    client = _openai()
+    client = wire_clients.openai_client()
 
     @stage(ragsight.embedding)
     def embed() -> Any:
@@ -211,10 +199,7 @@ def _embeddings(refs: list[Any], stage: Any) -> None:
 
 
 def _async_stream(refs: list[Any], stage: Any) -> None:
-    transport = httpx.MockTransport(wire.openai_handler)
-    client = openai.AsyncOpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(transport=transport)
-    )
+    client = wire_clients.async_openai_client()
 
     @stage(ragsight.generation)
     async def answer() -> Any:
@@ -242,7 +227,7 @@ USAGE: dict[str, Callable[[list[Any], Any], None]] = {
 }
 
 
-@pytest.mark.parametrize("capture", [False, True], ids=["capture off", "capture on"])
+@EITHER_CAPTURE
 @pytest.mark.parametrize("case", list(USAGE))
 def test_llm_client_objects_are_released_after_the_call(telemetry, case, capture):
     refs: list[Any] = []
