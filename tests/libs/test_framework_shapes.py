@@ -648,3 +648,78 @@ def test_llama_index_query_engine_response_is_captured_as_the_answer(telemetry):
     response = answer("Capital of France?")
     parts = _output_messages(_generation_attrs(telemetry))[0]["parts"]
     assert parts == [{"type": "text", "content": response.response}]
+
+
+def _tool_use_events() -> bytes:
+    message = {**TOOL_USE, "content": [], "stop_reason": None, "usage": {"input_tokens": 30}}
+    events = [
+        {"type": "message_start", "message": message},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "Checking."},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {},
+            },
+        },
+        *(
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": p},
+            }
+            for p in ('{"city"', ': "Paris"}')
+        ),
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use"},
+            "usage": {"output_tokens": 12},
+        },
+        {"type": "message_stop"},
+    ]
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def test_anthropic_streamed_tool_use_is_captured_as_a_tool_call_part(telemetry):
+    transport = httpx2.MockTransport(
+        lambda request: httpx2.Response(
+            200, content=_tool_use_events(), headers={"content-type": "text/event-stream"}
+        )
+    )
+    client = anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
+
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=MSGS, stream=True
+        )
+
+    for _ in answer():
+        pass
+    assert _output_messages(_generation_attrs(telemetry)) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "Checking."},
+                {
+                    "type": "tool_call",
+                    "id": "toolu_1",
+                    "name": "get_weather",
+                    "arguments": '{"city": "Paris"}',
+                },
+            ],
+            "finish_reason": "tool_use",
+        }
+    ]

@@ -915,9 +915,24 @@ class StreamReader:
             stop = _get(_get(event, "delta"), "stop_reason")
             if isinstance(stop, str):
                 self._status = stop
-        elif kind == "content_block_delta":  # Anthropic text
+        elif kind == "content_block_delta":  # Anthropic text, and a tool_use's input
             if self._limit:
-                self._text(0, _get(_get(event, "delta"), "text"))
+                delta = _get(event, "delta")
+                if _get(delta, "type") == "input_json_delta":
+                    block = _get(event, "index")
+                    fragment = _get(delta, "partial_json")
+                    self._tool_call_deltas(
+                        0, [{"index": block, "function": {"arguments": fragment}}]
+                    )
+                else:
+                    self._text(0, _get(delta, "text"))
+        elif kind == "content_block_start":  # Anthropic: a tool_use block's id and name
+            block = _get(event, "content_block")
+            if self._limit and _get(block, "type") == "tool_use":
+                call = {"id": _get(block, "id"), "name": _get(block, "name")}
+                self._tool_call_deltas(
+                    0, [{"index": _get(event, "index"), **call, "function": call}]
+                )
         elif kind == "response.output_text.delta":  # Responses API text
             if self._limit:
                 self._text(0, _get(event, "delta"))
