@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import weakref
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
@@ -209,9 +210,54 @@ def is_mapping(obj: Any) -> bool:
     return found
 
 
+# pydantic v2 models (openai, anthropic, cohere responses): asking one for an attribute it
+# lacks goes through BaseModel.__getattr__, which raises twice (~15x the cost of a hit);
+# the readers ask many such questions per response. What the class says is decided once
+# per (class, name), bounded; the instance's fields and extras are looked at every time.
+_class_lacks: dict[tuple[type, str], bool] = {}
+
+
+def model_lacks(obj: Any, key: str) -> bool:
+    """True when ``getattr(obj, key)`` would raise AttributeError on a pydantic v2 model
+    whose class keeps pydantic's own attribute lookup, decided without asking it: not an
+    instance field, not on any class of its MRO, not a private attribute, not an extra.
+    False otherwise (then ask ``getattr``)."""
+    kind = type(obj)
+    absent = _class_lacks.get((kind, key))
+    if absent is None:
+        absent = _class_lacks_key(kind, key)
+        if len(_class_lacks) < 4 * _TYPE_CACHE_SIZE:
+            _class_lacks[(kind, key)] = absent
+    if not absent or key in object.__getattribute__(obj, "__dict__"):
+        return False
+    try:
+        extra = object.__getattribute__(obj, "__pydantic_extra__")
+    except AttributeError:
+        extra = None
+    return not (extra and key in extra)
+
+
+def _class_lacks_key(kind: type, key: str) -> bool:
+    pydantic_main = sys.modules.get("pydantic.main")
+    if pydantic_main is None or not issubclass(kind, pydantic_main.BaseModel):
+        return False
+    lookup: Any = kind.__getattribute__
+    if (
+        getattr(kind, "__getattr__", None) is not pydantic_main.BaseModel.__getattr__
+        or lookup is not object.__getattribute__
+    ):
+        return False
+    if any(key in cls.__dict__ for cls in kind.__mro__):
+        return False
+    private = getattr(kind, "__private_attributes__", None)
+    return isinstance(private, dict) and key not in private
+
+
 def _get(obj: Any, key: str) -> Any:
     if is_mapping(obj):
         return obj.get(key)
+    if model_lacks(obj, key):
+        return None
     try:
         return getattr(obj, key, None)
     except Exception:  # a property that raises is "not visible"
