@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ragsight._resilience.shared import scripts
+from ragsight._resilience.shared import bounded, scripts
 
 Report = tuple[str, str]  # (key, payload)
 Reply = dict[str, str]  # replica -> payload, every other fresh replica
@@ -27,7 +27,9 @@ class FleetBackend(Protocol):
 
         Raises:
             Exception: the server is unreachable, slow past the timeout or answered
-                something else than the script's reply.
+                something else than the script's reply. An exception with an ``outage``
+                attribute ("too slow", "reply too large") names the episode in the log;
+                others are logged as Redis being unreachable.
         """
         ...
 
@@ -39,14 +41,21 @@ class FleetBackend(Protocol):
 
 
 class RedisBackend:
-    """redis-py, no retries of its own (the store's tick is the retry loop), a socket
-    timeout of ``timeout`` for connecting and for every reply, EVALSHA of one script,
-    reloaded when the server answers NOSCRIPT (a restarted or flushed server)."""
+    """redis-py, no retries of its own (the store's tick is the retry loop), EVALSHA of one
+    script, reloaded when the server answers NOSCRIPT (a restarted or flushed server).
+
+    ``timeout`` bounds connecting and is the whole exchange's budget: every reply of it
+    (the connection's handshake, the script load, the pipelined round trip) must have
+    arrived by then, and an exchange reads at most ``HANDSHAKE_BYTES`` plus
+    ``REPLY_BYTES_PER_REPORT`` per report (:mod:`.bounded`), so a server that trickles
+    bytes or announces a huge reply fails the exchange instead of holding the publisher
+    thread or the process's memory. An injected ``client`` keeps its own limits."""
 
     def __init__(self, url: str, timeout: float, client: Any = None) -> None:
         self.url = url
         self.timeout = timeout
         self.round_trips = 0
+        self._guard = bounded.ExchangeGuard()
         self._own_client = client is None
         self._client: Any = client if client is not None else self._connect()
         self._sha: str | None = None
@@ -62,12 +71,23 @@ class RedisBackend:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        return redis.Redis.from_url(
+        client = redis.Redis.from_url(
             self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
             retry=Retry(NoBackoff(), 0), health_check_interval=0,
         )  # fmt: skip
+        kwargs = client.connection_pool.connection_kwargs
+        kwargs["parser_class"] = bounded.bounded_parser(self._guard, kwargs.get("protocol"))
+        return client
 
     def exchange(self, replica: str, stale_ms: int, reports: Sequence[Report]) -> list[Reply]:
+        max_bytes = bounded.HANDSHAKE_BYTES + bounded.REPLY_BYTES_PER_REPORT * len(reports)
+        self._guard.arm(self.timeout, max_bytes)
+        try:
+            return self._exchange(replica, stale_ms, reports)
+        finally:
+            self._guard.disarm()
+
+    def _exchange(self, replica: str, stale_ms: int, reports: Sequence[Report]) -> list[Reply]:
         from redis.exceptions import NoScriptError
 
         client = self._client

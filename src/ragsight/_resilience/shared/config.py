@@ -17,9 +17,11 @@ class SharedConfig:
     """How a replica takes part in the fleet's view.
 
     ``publish_interval``: seconds between two exchanges with Redis (one pipelined round trip
-    for every attached breaker and budget). ``timeout``: a reply slower than this counts as
-    Redis being down. ``stale_after``: a replica's report (and the fleet's view a replica
-    holds) older than this is ignored. ``quorum``: replicas whose own window qualifies that
+    for every attached breaker and budget). ``timeout``: the whole exchange's budget
+    (connecting, the handshake's and the script's replies): an exchange not answered in full
+    within it (a slow server, or one trickling its reply) fails as Redis being too slow.
+    ``stale_after``: a replica's report (and the fleet's view a replica holds) older than
+    this is ignored. ``quorum``: replicas whose own window qualifies that
     the fleet needs before it trips. ``replica_minimum_calls``: calls a replica's window must
     hold before it votes (0: the breaker's own ``minimum_calls``). ``reconnect_max``: while
     Redis is unreachable the store tries again after ``publish_interval``, doubling (with

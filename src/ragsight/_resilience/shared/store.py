@@ -2,8 +2,9 @@
 
 The application's threads only ever read plain attributes the thread writes (the fleet's
 verdict, the other replicas' budget sums, the mode); nothing on a call path touches a socket
-or waits for the thread. Redis down, slow (a reply later than ``timeout``) or answering
-garbage puts the store in local mode: every component runs on its own window, the episode
+or waits for the thread. Redis down, slow (an exchange not answered in full within
+``timeout``), answering more than the replies can hold, or answering garbage puts the store
+in local mode: every component runs on its own window, the episode
 is logged once (and once more when shared mode resumes), and ``resilience.shared.mode``
 shows it.
 
@@ -240,10 +241,11 @@ class RedisState:
     def _went_local(self, err: BaseException) -> None:
         if not self._local_episode:
             self._local_episode = True
+            outage = getattr(err, "outage", None)  # the backend names it ("too slow", ...)
             logger.warning(
-                "ragsight shared state: Redis unreachable (%s: %s); every breaker and "
-                "budget runs on its local view until it answers again",
-                type(err).__name__, err,
+                "ragsight shared state: Redis %s (%s: %s); every breaker and budget runs "
+                "on its local view until it answers again",
+                outage if isinstance(outage, str) else "unreachable", type(err).__name__, err,
             )  # fmt: skip
 
     def _pause(self, failures: int) -> float:
