@@ -448,6 +448,17 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = MetricSpec(
     _GENAI_METRIC_ATTRS,  # no error.type: the first chunk arrived (as util-genai records it)
     GEN_AI_DURATION_BUCKETS,
 )
+# one point per chunk after the first: the time since the previous chunk arrived (both
+# generations; the same advisory buckets as time to first chunk)
+GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK = MetricSpec(
+    "gen_ai.client.operation.time_per_output_chunk",
+    "histogram",
+    "s",
+    "Time between consecutive chunks of a streamed GenAI operation, one point per chunk "
+    "after the first (semconv v1.41.0).",
+    _GENAI_METRIC_ATTRS,
+    GEN_AI_DURATION_BUCKETS,
+)
 GEN_AI_CLIENT_INFERENCE_DURATION = MetricSpec(
     "gen_ai.client.inference.duration",
     "histogram",
@@ -462,6 +473,15 @@ GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK = MetricSpec(
     "s",
     "Time from issuing a streamed inference request to its first chunk (semconv).",
     _GENAI_METRIC_ATTRS,  # no error.type in client-inference.md: the first chunk arrived
+    GEN_AI_DURATION_BUCKETS,
+)
+GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK = MetricSpec(
+    "gen_ai.client.inference.time_per_output_chunk",
+    "histogram",
+    "s",
+    "Time between consecutive chunks of a streamed inference, one point per chunk after the "
+    "first (semconv).",
+    _GENAI_METRIC_ATTRS,  # client-inference.md lists no error.type for it
     GEN_AI_DURATION_BUCKETS,
 )
 GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS = MetricSpec(
@@ -714,6 +734,7 @@ GENAI_METRICS_BY_MODE: Final[dict[str, tuple[MetricSpec, ...]]] = {
         GEN_AI_CLIENT_OPERATION_DURATION,  # retrieval and rerank ("other client operations")
         GEN_AI_CLIENT_INFERENCE_DURATION,
         GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+        GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
         GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
         GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
         GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
@@ -727,6 +748,7 @@ GENAI_METRICS_BY_MODE: Final[dict[str, tuple[MetricSpec, ...]]] = {
         GEN_AI_CLIENT_OPERATION_DURATION,
         GEN_AI_CLIENT_TOKEN_USAGE,
         GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
     ),
 }
 SEMCONV_DEFAULT: Final = SEMCONV_LATEST  # what configure() uses unless semconv= says otherwise
@@ -868,6 +890,22 @@ _METRIC_CONVENTIONS: Final = (
         SRC_GENAI_INFERENCE + "; " + SRC_GENAI_MIGRATION + " (#521)",
         GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
         v1_41=GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name,
+    ),
+    Convention(
+        GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name,
+        "metric",
+        _V141 + "; buckets: " + SRC_UTIL_GENAI,
+        "not emitted by ragsight before",
+        latest=f"- ({GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK.name})",
+        v1_41="= (streamed generations: one point per chunk after the first)",
+    ),
+    Convention(
+        GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK.name,
+        "metric",
+        SRC_GENAI_INFERENCE,
+        GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name,
+        latest="= (streamed generations: one point per chunk after the first)",
+        v1_41=GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK.name,
     ),
     Convention(
         GEN_AI_CLIENT_TOKEN_USAGE.name,

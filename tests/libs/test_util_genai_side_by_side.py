@@ -322,10 +322,6 @@ _NEW_SINCE_V1_41 = (
     "records only that release's metrics; util-genai 1.3b0 records it unconditionally"
 )
 
-_NO_CHUNK_GAPS = (
-    "ragsight records no time between chunks (one bookkeeping tuple per call, not per "
-    "chunk); it is a recommended streaming metric of both generations"
-)
 _TTFC_AT_THE_END = (
     "ragsight records time_to_first_chunk with the call's other metrics when the stream "
     "ends, so the response model (recommended) is known; util-genai records it at the first "
@@ -354,12 +350,15 @@ ALLOWED: dict[tuple[str, str], dict[str, str]] = {
         "metric gen_ai.client.operation.time_to_first_chunk only in util-genai": (
             _LATEST_INFERENCE
         ),
-        "metric gen_ai.client.operation.time_per_output_chunk only in util-genai": (_NO_CHUNK_GAPS),
+        "metric gen_ai.client.operation.time_per_output_chunk only in util-genai": (
+            _LATEST_INFERENCE
+        ),
         **{
             f"metric {spec.name} only in ragsight": _LATEST_INFERENCE
             for spec in (
                 names.GEN_AI_CLIENT_INFERENCE_DURATION,
                 names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+                names.GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
                 names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
                 names.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
                 names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
@@ -368,7 +367,6 @@ ALLOWED: dict[tuple[str, str], dict[str, str]] = {
         },
     },
     (names.SEMCONV_V1_41, "chat_stream"): {
-        "metric gen_ai.client.operation.time_per_output_chunk only in util-genai": (_NO_CHUNK_GAPS),
         f"metric {names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name} attribute "
         f"{names.GEN_AI_RESPONSE_MODEL} only in ragsight": _TTFC_AT_THE_END,
     },

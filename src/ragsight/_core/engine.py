@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -70,6 +71,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 _JUDGED_STAGES: Final = frozenset({names.STAGE_GENERATION, names.STAGE_PIPELINE})
 _QUERY_ARGS: Final = ("query", "question", "q", "query_text", "search_query", "text", "prompt")
 _STREAM_KEEP: Final = 1000  # streamed documents kept for scoring
+_MAX_CHUNK_GAPS: Final = 16384  # per stream (128 KiB); a longer stream's later gaps merge
+
+
+class _ChunkGaps:
+    """The time between consecutive chunks of one stream, each a point of the conventions'
+    time_per_output_chunk histogram (recorded with the call's other metrics at its end).
+
+    Bounded: past ``_MAX_CHUNK_GAPS`` gaps the rest are summed and recorded as that many
+    points of their mean, so the point count and the sum stay exact."""
+
+    __slots__ = ("_gaps", "_tail_count", "_tail_sum")
+
+    def __init__(self) -> None:
+        self._gaps: array[float] = array("d")
+        self._tail_count = 0
+        self._tail_sum = 0.0
+
+    def add(self, gap: float) -> None:
+        if len(self._gaps) < _MAX_CHUNK_GAPS:
+            self._gaps.append(gap)
+        else:
+            self._tail_count += 1
+            self._tail_sum += gap
+
+    def values(self) -> Sequence[float]:
+        if not self._tail_count:
+            return self._gaps
+        mean = self._tail_sum / self._tail_count
+        return [*self._gaps, *([mean] * self._tail_count)]
+
 
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -102,7 +133,9 @@ class StageCall:
         "_count",
         "_ended",
         "_first_chunk",
+        "_gaps",
         "_items",
+        "_last_chunk",
         "_models",
         "_plan",
         "_policy",
@@ -132,6 +165,8 @@ class StageCall:
         self._score_kind: str | None = plan.spec.score
         self._count = 0
         self._first_chunk: float | None = None
+        self._last_chunk = 0.0  # perf_counter() when the latest chunk arrived
+        self._gaps: _ChunkGaps | None = None  # time between chunks after the first
         self._ended = False
         self._attempts: AttemptLog | None = None
         self._provider: str | None = plan.spec.provider
@@ -341,9 +376,17 @@ class StageCall:
     def _on_item(self, item: Any) -> None:
         """A generator stage yielded ``item`` (a streamed document or chunk)."""
         self._count += 1
-        if self._count == 1 and self._plan.stage == names.STAGE_GENERATION:
+        if self._plan.stage == names.STAGE_GENERATION:
             # measured before the item reaches the consumer; recorded with the rest at end
-            self._first_chunk = perf_counter() - self._t0
+            now = perf_counter()
+            if self._count == 1:
+                self._first_chunk = now - self._t0
+            else:
+                gaps = self._gaps
+                if gaps is None:
+                    gaps = self._gaps = _ChunkGaps()
+                gaps.add(now - self._last_chunk)
+            self._last_chunk = now
         if self._plan.reads == "usage":  # chunks are read as they pass, never kept
             reader = self._reader
             if reader is None:
@@ -457,6 +500,8 @@ class StageCall:
             if readout is None:
                 readout = _extract.Readout()
             readout.time_to_first_chunk = first_chunk
+            if self._gaps is not None:
+                readout.chunk_gaps = self._gaps.values()
             if span.is_recording():
                 span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, first_chunk)
         if self._policy is not None:

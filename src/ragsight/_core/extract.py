@@ -61,6 +61,8 @@ class Readout:
     finish_reasons: tuple[str, ...] | None = None
     cache_result: str | None = None  # a cache block's hit/miss/error
     time_to_first_chunk: float | None = None  # seconds; streamed generation only
+    # seconds between consecutive chunks (one per chunk after the first); streamed generation
+    chunk_gaps: Sequence[float] | None = None
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -106,6 +106,9 @@ class Instruments:
             self.time_to_first_chunk: Histogram = create_instrument(
                 meter, names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK
             )
+            self.time_per_chunk: Histogram = create_instrument(
+                meter, names.GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK
+            )
             self.usage_input = create_instrument(
                 meter, names.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS
             )
@@ -127,6 +130,9 @@ class Instruments:
             self.token_usage = create_instrument(meter, names.GEN_AI_CLIENT_TOKEN_USAGE)
             self.time_to_first_chunk = create_instrument(
                 meter, names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+            )
+            self.time_per_chunk = create_instrument(
+                meter, names.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
             )
         self.documents: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_DOCUMENTS)
         self.score: Histogram = create_instrument(meter, names.RAG_RETRIEVAL_SCORE)
@@ -214,6 +220,11 @@ class Instruments:
             # no error.type: a stream that fails later did deliver its first chunk
             first_attrs = plan.genai_attrs_for_key(without_error(identity))
             self.time_to_first_chunk.record(first_chunk, first_attrs, ctx)
+            gaps = readout.chunk_gaps
+            if gaps:  # one point per chunk after the first, as the conventions define it
+                record_gap = self.time_per_chunk.record
+                for gap in gaps:
+                    record_gap(gap, first_attrs, ctx)
         if plan.token_attrs is not None:
             self._record_tokens(plan, identity, readout, ctx)
         if plan.documents_metrics:

@@ -94,6 +94,7 @@ GENAI_DURATION = genai_series(n.GEN_AI_CLIENT_OPERATION_DURATION)  # retrieval, 
 INFERENCE_DURATION = genai_series(n.GEN_AI_CLIENT_INFERENCE_DURATION)
 EMBEDDINGS_DURATION = genai_series(n.GEN_AI_CLIENT_EMBEDDINGS_DURATION)
 GENAI_TTFC = genai_series(n.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK)
+GENAI_PER_CHUNK = genai_series(n.GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK)
 INPUT_TOKENS = genai_series(n.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS)
 OUTPUT_TOKENS = genai_series(n.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS)
 EMBEDDING_TOKENS = genai_series(n.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS)
@@ -1230,16 +1231,22 @@ def overview_dashboard() -> dict[str, Any]:
             "reads as at most 1 s here: the stage panels above have the fine buckets.",
         ),
         Panel(
-            "Streamed generation: time to first chunk p95",
+            "Streamed generation: time to first chunk and per chunk p95",
             (
                 (
                     "histogram_quantile(0.95, "
                     f"sum by ({MODEL}, le) (rate({GENAI_TTFC}_bucket{{{SEL}}}[{RI}])))",
-                    f"{{{{{MODEL}}}}}",
+                    f"first chunk {{{{{MODEL}}}}}",
+                ),
+                (
+                    "histogram_quantile(0.95, "
+                    f"sum by ({MODEL}, le) (rate({GENAI_PER_CHUNK}_bucket{{{SEL}}}[{RI}])))",
+                    f"per chunk {{{{{MODEL}}}}}",
                 ),
             ),
             "s",
-            description="What a user waits before the answer starts to appear.",
+            description="What a user waits before the answer starts to appear, then between "
+            "chunks while it is written (gen_ai.client.inference.time_per_output_chunk).",
         ),
         Panel(
             "ragsight internal errors",

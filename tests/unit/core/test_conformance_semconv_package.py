@@ -76,6 +76,9 @@ def test_genai_metric_specs_use_the_package_names_units_and_buckets():
         names.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: (
             metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
         ),
+        names.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: (
+            metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
+        ),
     }
     for spec, official in specs.items():
         assert spec.name == official
