@@ -115,17 +115,22 @@ def test_past_the_last_bucket_without_a_maximum_is_shown_as_a_lower_bound(
     assert ">60000.0" in text
 
 
+def _write_searches(tmp_path: Path, spans: list[dict[str, Any]], durations: list[float]) -> None:
+    """A run's ``spans`` and its retrieval/search duration histogram of ``durations``."""
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
+    write_lines(
+        tmp_path / "metrics.jsonl",
+        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
+    )
+
+
 def test_percentiles_are_exact_from_the_spans_when_every_call_has_one(tmp_path: Path) -> None:
     durations = [0.011, 0.012, 0.013, 0.014, 0.9]
     spans = [
         stage_span(f"t{i}", f"s{i}", "retrieval", "search", T0 + i * 10**9, d)
         for i, d in enumerate(durations)
     ]
-    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, spans))
-    write_lines(
-        tmp_path / "metrics.jsonl",
-        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
-    )
+    _write_searches(tmp_path, spans, durations)
     row = summarize(tmp_path).stage("retrieval", "search")
     assert row is not None
     assert row.latency.exact
@@ -163,11 +168,7 @@ def test_a_retried_call_keeps_percentiles_exact_when_every_attempt_has_its_span(
     tmp_path: Path,
 ) -> None:
     durations = [0.01, 0.02, 0.03]
-    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, _retried_call(durations, 2)))
-    write_lines(
-        tmp_path / "metrics.jsonl",
-        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
-    )
+    _write_searches(tmp_path, _retried_call(durations, 2), durations)
     row = summarize(tmp_path).stage("retrieval", "search")
     assert row is not None
     assert row.latency.exact
@@ -178,11 +179,7 @@ def test_a_retried_call_keeps_percentiles_exact_when_every_attempt_has_its_span(
 def test_sampled_spans_fall_back_to_the_histogram_and_say_so(tmp_path: Path) -> None:
     durations = [0.011] * 8 + [0.2, 0.3]
     sampled = [stage_span("t0", "s0", "retrieval", "search", T0, 0.011)]
-    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, sampled))
-    write_lines(
-        tmp_path / "metrics.jsonl",
-        metrics_line(RUN, [stage_durations("retrieval", "search", durations)]),
-    )
+    _write_searches(tmp_path, sampled, durations)
     summary = summarize(tmp_path)
     row = summary.stage("retrieval", "search")
     assert row is not None
