@@ -4,6 +4,8 @@ class name of opentelemetry-util-genai (``fq_exception_type``) and of the SDK's
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -105,17 +107,24 @@ def _failing_answer(breaker: ragsight.CircuitBreaker) -> Any:
     return answer
 
 
-def test_a_real_500_through_retry_and_breaker_has_one_error_type_everywhere():
-    breaker = ragsight.CircuitBreaker("llm-error-type", consecutive_failures=10)
-    answer = _failing_answer(breaker)
+@contextlib.contextmanager
+def _openai_answering(
+    response: httpx.Response,
+) -> Iterator[tuple[ragsight.testing.Telemetry, respx.Route]]:
+    """Telemetry captured, retry waits skipped, every chat completion answered ``response``."""
     with (
         ragsight.testing.capture_telemetry() as telemetry,
         no_wait(),
         respx.mock(base_url=BASE) as mock,
     ):
-        route = mock.post("/chat/completions").mock(
-            return_value=httpx.Response(500, json={"error": {"message": "The server had an error"}})
-        )
+        yield telemetry, mock.post("/chat/completions").mock(return_value=response)
+
+
+def test_a_real_500_through_retry_and_breaker_has_one_error_type_everywhere():
+    breaker = ragsight.CircuitBreaker("llm-error-type", consecutive_failures=10)
+    answer = _failing_answer(breaker)
+    server_error = httpx.Response(500, json={"error": {"message": "The server had an error"}})
+    with _openai_answering(server_error) as (telemetry, route):
         with pytest.raises(openai.InternalServerError):
             answer()
         found = _error_types(telemetry)
@@ -136,12 +145,7 @@ def test_a_real_500_through_retry_and_breaker_has_one_error_type_everywhere():
 def test_an_open_breaker_rejection_is_ragsight_circuit_open_error_and_names_the_cause():
     breaker = ragsight.CircuitBreaker("llm-open-error-type", consecutive_failures=1)
     answer = _failing_answer(breaker)
-    with (
-        ragsight.testing.capture_telemetry() as telemetry,
-        no_wait(),
-        respx.mock(base_url=BASE) as mock,
-    ):
-        mock.post("/chat/completions").mock(return_value=httpx.Response(500, json={}))
+    with _openai_answering(httpx.Response(500, json={})) as (telemetry, _):
         with pytest.raises(ragsight.CircuitOpenError):
             answer()
         found = _error_types(telemetry)
