@@ -51,7 +51,9 @@ OVERVIEW, RESILIENCE = "ragsight-overview", "ragsight-resilience"
 DEP = ((gen.RES_NAME, "vector-store"),)
 CHECKS: dict[str, tuple[PanelCheck | RuleCheck, ...]] = {
     "error": (
-        PanelCheck(OVERVIEW, "Errors by type", ((gen.ERROR, "VectorStoreTimeout"),)),
+        # error.type is the fully qualified class name (util-genai's spelling); the app runs
+        # as a script, so its exception lives in __main__
+        PanelCheck(OVERVIEW, "Errors by type", ((gen.ERROR, "__main__.VectorStoreTimeout"),)),
         PanelCheck(OVERVIEW, "Error ratio by stage", ((gen.STAGE, names.STAGE_RETRIEVAL),)),
         RuleCheck(record=REC["errors"], labels=((gen.STAGE, names.STAGE_RETRIEVAL),)),
         RuleCheck(record=REC["error_ratio"], labels=((gen.STAGE, names.STAGE_RETRIEVAL),)),
