@@ -20,6 +20,7 @@ import httpx2
 import numpy as np
 import openai
 import pytest
+import wire_clients
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
@@ -304,15 +305,15 @@ def _chunks() -> list[dict[str, Any]]:
     ]
 
 
+def _streams_chunks(request: httpx.Request) -> httpx.Response:
+    """Every chat completion answered with the server-sent events of ``_chunks()``."""
+    return httpx.Response(
+        200, content=_sse(_chunks()), headers={"content-type": "text/event-stream"}
+    )
+
+
 def test_llama_index_streamed_chat_responses_read_their_raw_chunks(telemetry):
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200, content=_sse(_chunks()), headers={"content-type": "text/event-stream"}
-        )
-    )
-    client = openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
+    client = wire_clients.openai_client(_streams_chunks)
 
     @ragsight.generation(capture=True)
     def answer() -> Iterator[ChatResponse]:  # as llama-index-llms-openai's stream_chat()
@@ -364,14 +365,7 @@ def test_chroma_documents_of_two_queries_count_all_of_them(telemetry, collection
 
 # ---- captured output of a stream ---------------------------------------------------------
 def test_captured_output_of_a_returned_openai_stream_is_the_streamed_text(telemetry):
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(
-            200, content=_sse(_chunks()), headers={"content-type": "text/event-stream"}
-        )
-    )
-    client = openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
+    client = wire_clients.openai_client(_streams_chunks)
 
     @ragsight.generation(capture=True)
     def answer() -> object:
