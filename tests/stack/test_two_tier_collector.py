@@ -80,6 +80,25 @@ def wait_accepted(topology: TwoTier, spans: int) -> None:
     )
 
 
+def wait_decided(topology: TwoTier, traces: int) -> None:
+    """Wait until the samplers together decided on ``traces`` traces."""
+    wait_until(
+        lambda: sum(s.decided_traces() for s in topology.samplers) >= traces,
+        timeout=60,
+        what=f"the samplers to decide on {traces} traces",
+    )
+
+
+def wait_span_metrics_count(topology: TwoTier, spans: int) -> None:
+    """Wait until tier 1's span metrics count ``spans`` calls."""
+    wait_until(
+        lambda: topology.span_calls(SERVICE) == spans,
+        timeout=30,
+        what=f"tier 1's span metrics to count {spans} calls",
+        diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
+    )
+
+
 @dataclass(frozen=True)
 class Outcome:
     produced: dict[str, dict[str, Any]]
@@ -119,17 +138,8 @@ def outcome(
         produced = run_app(topology, work, TRACES)
         spans = sum(p["spans"] for p in produced.values())
         wait_accepted(topology, spans)
-        wait_until(
-            lambda: sum(s.decided_traces() for s in topology.samplers) >= len(produced),
-            timeout=60,
-            what=f"the samplers to decide on {len(produced)} traces",
-        )
-        wait_until(
-            lambda: topology.span_calls(SERVICE) == spans,
-            timeout=30,
-            what=f"tier 1's span metrics to count {spans} calls",
-            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
-        )
+        wait_decided(topology, len(produced))
+        wait_span_metrics_count(topology, spans)
         wait_until(
             lambda: prometheus_span_calls(prometheus) == spans,
             timeout=30,
@@ -228,12 +238,7 @@ def test_a_lost_sampler_loses_the_traces_it_held_and_nothing_else(
             timeout=30,
             what="the surviving sampler to deliver every trace it kept",
         )
-        wait_until(
-            lambda: topology.span_calls(SERVICE) == spans,
-            timeout=30,
-            what=f"tier 1's span metrics to count {spans} calls",
-            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
-        )
+        wait_span_metrics_count(topology, spans)
         delivered = spans_by_trace(survivor.backend)
         must_keep = {t for t, p in produced.items() if p["kind"] in MUST_KEEP}
         missing = must_keep - set(delivered)
@@ -269,17 +274,8 @@ def test_a_sampler_down_while_traces_are_sent_gets_its_share_when_it_returns(
         )
         returning.start()  # same port: the address tier 1 lists
         wait_accepted(topology, spans)  # the queued share arrives by tier 1's retries
-        wait_until(
-            lambda: sum(s.decided_traces() for s in topology.samplers) >= len(produced),
-            timeout=60,
-            what=f"the samplers to decide on {len(produced)} traces",
-        )
-        wait_until(
-            lambda: topology.span_calls(SERVICE) == spans,
-            timeout=30,
-            what=f"tier 1's span metrics to count {spans} calls",
-            diagnose=lambda: f"they count {topology.span_calls(SERVICE)}",
-        )
+        wait_decided(topology, len(produced))
+        wait_span_metrics_count(topology, spans)
         delivered = [spans_by_trace(s.backend) for s in topology.samplers]
 
     assert delivered[1], "the returning sampler got no share"
