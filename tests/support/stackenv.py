@@ -47,16 +47,10 @@ class Tools:
 NO_LOG_STORE = "http://127.0.0.1:9/insert/opentelemetry/v1/logs"
 
 
-def collector_env(
-    stack_dir: Path, traces_endpoint: str, logs_url: str = NO_LOG_STORE
-) -> dict[str, str]:
-    """Environment overrides for the shipped config (its endpoints are all env vars).
-
-    ``traces_endpoint`` is the host:port of an OTLP/gRPC trace backend (Jaeger or an
-    OtlpSink), ``logs_url`` the OTLP/HTTP logs URL of the log store."""
+def collector_listen_env() -> dict[str, str]:
+    """Where a Collector listens, on free loopback ports: OTLP gRPC and HTTP, its Prometheus
+    exporter, its own telemetry and its health check (the shipped configs' env vars)."""
     ports = {name: free_port() for name in ("grpc", "http", "prom", "tel", "health")}
-    replay = stack_dir / "replay"
-    replay.mkdir(exist_ok=True)
     return {
         "RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
         "RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
@@ -64,6 +58,20 @@ def collector_env(
         "RAGSIGHT_OTELCOL_TELEMETRY_HOST": "127.0.0.1",
         "RAGSIGHT_OTELCOL_TELEMETRY_PORT": str(ports["tel"]),
         "RAGSIGHT_OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
+    }
+
+
+def collector_env(
+    stack_dir: Path, traces_endpoint: str, logs_url: str = NO_LOG_STORE
+) -> dict[str, str]:
+    """Environment overrides for the shipped config (its endpoints are all env vars).
+
+    ``traces_endpoint`` is the host:port of an OTLP/gRPC trace backend (Jaeger or an
+    OtlpSink), ``logs_url`` the OTLP/HTTP logs URL of the log store."""
+    replay = stack_dir / "replay"
+    replay.mkdir(exist_ok=True)
+    return {
+        **collector_listen_env(),
         "RAGSIGHT_OTELCOL_TRACES_ENDPOINT": traces_endpoint,
         "RAGSIGHT_OTELCOL_LOGS_ENDPOINT": logs_url,
         "RAGSIGHT_OTELCOL_REPLAY_GLOB": str(replay / "*.jsonl"),

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from otlp_sink import OtlpSink
 from ports import free_port
-from stackenv import PROMETHEUS_FEATURES, derived_prometheus_config
+from stackenv import PROMETHEUS_FEATURES, collector_listen_env, derived_prometheus_config
 from stackgen import ROOT
 from stackprocs import Proc, http_get, wait_ready, wait_until
 
@@ -28,16 +28,7 @@ SPAN_CALLS = "traces_span_metrics_calls_total"
 
 
 def _own_ports() -> dict[str, str]:
-    ports = {name: free_port() for name in ("grpc", "http", "prom", "tel", "health")}
-    return {
-        "RAGSIGHT_OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
-        "RAGSIGHT_OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
-        "RAGSIGHT_OTELCOL_PROMETHEUS_ENDPOINT": f"127.0.0.1:{ports['prom']}",
-        "RAGSIGHT_OTELCOL_TELEMETRY_HOST": "127.0.0.1",
-        "RAGSIGHT_OTELCOL_TELEMETRY_PORT": str(ports["tel"]),
-        "RAGSIGHT_OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
-        "RAGSIGHT_OTELCOL_LOG_LEVEL": "warn",
-    }
+    return {**collector_listen_env(), "RAGSIGHT_OTELCOL_LOG_LEVEL": "warn"}
 
 
 @dataclass
