@@ -119,6 +119,11 @@ _shapes = st.sampled_from(
         "ghp_{}",
         "x-api-key={}",
         "a=b,token={}",
+        "hf_{}",
+        "sk_live_{}",
+        "glpat-{}",
+        "pypi-{}",
+        "/srv/https://u:{}@h/x",
     ]
 )
 
