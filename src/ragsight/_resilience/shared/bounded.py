@@ -71,8 +71,8 @@ class ExchangeGuard:
         self.received += count
         if self.received > self.max_bytes:
             raise ReplyTooLarge(
-                f"{self.received} bytes read, more than the {self.max_bytes:g} the replies "
-                f"of this exchange can take"
+                f"more than {int(self.max_bytes)} bytes read, the most the replies of this "
+                f"exchange can hold"
             )
 
 

@@ -187,14 +187,18 @@ class RedisState:
 
     def close(self) -> None:
         """Stop the publisher thread and drop the connection (components carry on
-        locally)."""
+        locally). An exchange in flight is cut short: dropping the connection ends its
+        reads at once, however long ``timeout`` is."""
         self._stop.set()
         self._wake.set()
         thread = self._thread
+        backend = self._backend
         if thread is not None and thread is not threading.current_thread():
+            if backend is not None and thread.is_alive():
+                backend.close()  # wakes a read in flight (its socket is shut down)
             thread.join(timeout=5)
-        if self._backend is not None:
-            self._backend.close()
+        if backend is not None:
+            backend.close()  # again: an exchange starting as close() began reconnected
 
     # ---------------------------------------------------------------- exchanging --
     def exchange(self) -> bool:

@@ -110,6 +110,18 @@ def test_close_ends_a_publisher_thread_caught_in_a_trickled_reply(server: FakeRe
     assert not thread.is_alive()
 
 
+@pytest.mark.parametrize("server", ["trickle"], indirect=True)
+def test_close_cuts_short_an_exchange_whose_budget_outlasts_the_join(server: FakeRedis) -> None:
+    # timeout=60: the exchange's own deadline is far beyond close()'s 5 s join
+    store, _breaker = _store(server, "bounds-trickle-cut", ROOMY, background=True)
+    thread = store._thread
+    assert thread is not None
+    while server.sent == 0:
+        thread.join(timeout=0.01)
+    store.close()
+    assert not thread.is_alive()
+
+
 @pytest.mark.parametrize("server", ["huge"], indirect=True)
 def test_a_reply_announced_as_gigabytes_is_refused_without_buffering_it(
     server: FakeRedis, caplog: pytest.LogCaptureFixture
