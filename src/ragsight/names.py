@@ -328,8 +328,12 @@ EVENT_CACHE_LOOKUP: Final = "rag.cache.lookup"
 EVENT_GEN_AI_INFERENCE_DETAILS: Final = "gen_ai.client.inference.operation.details"
 EVENT_RAG_RETRIEVAL_DETAILS: Final = "rag.retrieval.operation.details"
 EVENT_RAG_CONTENT: Final = "rag.content"  # rag.input / rag.output of any other stage
-# Logs-API events (every EVENT_* above but exception) may be mirrored as span events on the
-# span they belong to, for backends that show span events only (config events.span_events)
+# A failed GenAI client stage (generation, embedding, retrieval, rerank): a Logs-API event at
+# WARN parented to the failed span, with the redacted exception.* of its span event. Never
+# mirrored: the span already has the SDK's exception span event with the same attributes.
+EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION: Final = "gen_ai.client.operation.exception"
+# Logs-API events (every EVENT_* above but the exceptions) may be mirrored as span events on
+# the span they belong to, for backends that show span events only (config events.span_events)
 SPAN_EVENTS_MIRROR: Final = "mirror"
 SPAN_EVENTS_OFF: Final = "off"
 SPAN_EVENTS_MODES: Final = (SPAN_EVENTS_MIRROR, SPAN_EVENTS_OFF)
@@ -844,6 +848,11 @@ SRC_GENAI_EMBEDDINGS: Final = "semantic-conventions-genai@88eccb1 docs/gen-ai/cl
 SRC_V1_41_METRICS: Final = "semantic-conventions v1.41.0 docs/gen-ai/gen-ai-metrics.md"
 SRC_UTIL_GENAI: Final = "opentelemetry-util-genai 1.3b0 opentelemetry/util/genai/_instruments.py"
 SRC_GENAI_EVENTS: Final = "semantic-conventions-genai@0387091 model/gen-ai/events.yaml"
+SRC_GENAI_EXCEPTIONS: Final = (
+    "semantic-conventions-genai@2553362 docs/gen-ai/gen-ai-exceptions.md; added to the core "
+    "repository by semantic-conventions #3436 in the v1.41.0 cycle (absent from 1.40.0's "
+    "generated event constants; the v1.41.0 tag's file itself was not read)"
+)
 SRC_RAGSIGHT: Final = "ragsight (no convention)"
 SRC_GENAI_RERANK_PROPOSAL: Final = "semantic-conventions-genai #253 (open proposal)"
 SAME: Final = "="  # a mode emits the name itself
@@ -1120,6 +1129,15 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
         SRC_GENAI_EVENTS + " (the core Python package generates no event constants)",
         "ragsight's rag.content span event with JSON strings; now a Logs-API event with "
         "structured gen_ai.input.messages / output.messages / system_instructions",
+    ),
+    Convention(
+        EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
+        "event",
+        SRC_GENAI_EXCEPTIONS + "; also " + SRC_GENAI_EVENTS,
+        "only the SDK's exception span event on the failed span (still recorded)",
+        latest="= (failed generation, embedding, retrieval, rerank: WARN, parented to the "
+        "failed span, redacted exception.*; never mirrored)",
+        v1_41="= (as latest)",
     ),
 )
 

@@ -619,12 +619,37 @@ class StageCall:
                     attributes[names.EXCEPTION_TYPE] = error_type
                     span.add_event(names.EVENT_EXCEPTION, attributes)
                 span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
+                if self._plan.genai_metric_attrs is not None:  # a GenAI client operation
+                    self._emit_exception_event(exc, message, stack)
             elif _is_cancelled(exc):
                 error_type = names.ERROR_TYPE_CANCELLED
                 span.set_attributes({names.RAG_CANCELLED: True, names.ERROR_TYPE: error_type})
         except Exception as inner:
             report_internal_error("exception", inner)
         self._finish(_NOTHING, error_type, self._result is not _NOTHING or self._count > 0)
+
+    def _emit_exception_event(self, exc: Exception, message: str, stack: str) -> None:
+        """The conventions' ``gen_ai.client.operation.exception`` (WARN), parented to the
+        failed span, with the redacted message and stacktrace its span event has; never
+        mirrored, since that span event already shows the same on the span."""
+        kind = type(exc)
+        module = kind.__module__
+        exception_type = (
+            f"{module}.{kind.__qualname__}"
+            if module and module != "builtins"
+            else kind.__qualname__
+        )  # as the SDK's record_exception spells it
+        _events.emit(
+            names.EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION,
+            {
+                names.EXCEPTION_TYPE: exception_type,
+                names.EXCEPTION_MESSAGE: message,
+                names.EXCEPTION_STACKTRACE: stack,
+            },
+            parent=self._span.get_span_context(),
+            mirror=False,
+            severity=_events.WARN,
+        )
 
     def _finish_closed(self) -> None:
         """A generator stage closed early by its consumer: a normal end, not an error."""

@@ -387,6 +387,8 @@ def attach_log_events(recording: Recording) -> None:
     for record in recording.logs:
         if record.event_name is None or record.trace_id is None or record.span_id is None:
             continue
+        if record.event_name == names.EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION:
+            continue  # the failed span's own exception span event says the same
         by_span.setdefault((record.trace_id, record.span_id), []).append(
             Event(record.event_name, record.time, record.attributes)
         )

@@ -208,3 +208,38 @@ def test_summary_leaves_a_failed_evaluation_out_of_the_scores(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     stats = summarize(tmp_path).evaluations["faithfulness"]
     assert (stats.count, stats.p50) == (1, Figure(0.25))
+
+
+FAILING_APP = """
+import ragsight
+
+ragsight.configure(exporter="file", file_sink_directory={directory!r})
+
+@ragsight.generation(provider="openai", model="gpt-4o-mini")
+def answer(question: str) -> str:
+    raise TimeoutError("the model did not answer")
+
+try:
+    answer("capital of France?")
+except TimeoutError:
+    pass
+ragsight.shutdown()
+"""
+
+
+def test_a_failed_generation_is_an_exception_log_record_of_its_span(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAGSIGHT_"))}
+    code = textwrap.dedent(FAILING_APP).format(directory=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    recording = read_directory(tmp_path)
+    (record,) = [
+        r for r in recording.logs if r.event_name == names.EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION
+    ]
+    (span,) = recording.spans
+    assert (record.trace_id, record.span_id) == (span.trace_id, span.span_id)
+    assert record.attributes[names.EXCEPTION_TYPE] == "TimeoutError"
+    # the viewer shows the failure once: the span's own exception event says the same
+    assert [e.name for e in span.events] == [names.EVENT_EXCEPTION]
