@@ -376,22 +376,26 @@ def _spans(settings: Settings, health: ExportHealth, names: list[str]) -> Any:
     return providers
 
 
+def _settings(endpoint: str, protocol: str, tmp_path: Path, **more: Any) -> Settings:
+    """Export to ``endpoint`` spooling in ``tmp_path / "spool"``; ``more`` adds or overrides."""
+    options: dict[str, Any] = {
+        "environ": {},
+        "batch_schedule_delay": 0.05,
+        "batch_metric_export_interval": 3600.0,  # metrics are flushed explicitly
+        "spool_enabled": True,
+        "spool_directory": str(tmp_path / "spool"),
+        **more,
+    }
+    return load_settings(cwd=tmp_path, otlp_endpoint=endpoint, otlp_protocol=protocol, **options)
+
+
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_spans_produced_during_a_refusing_collector_arrive_in_order_once_it_accepts(
     protocol: str, tmp_path: Path
 ) -> None:
     with OtlpSink(fail_with=503) as sink:
-        settings = load_settings(
-            environ={},
-            cwd=tmp_path,
-            otlp_endpoint=sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint,
-            otlp_protocol=protocol,
-            batch_schedule_delay=0.05,
-            batch_max_export_batch_size=4,
-            batch_metric_export_interval=3600.0,
-            spool_enabled=True,
-            spool_directory=str(tmp_path / "spool"),
-        )
+        endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint
+        settings = _settings(endpoint, protocol, tmp_path, batch_max_export_batch_size=4)
         health = ExportHealth()
         expected = [f"span-{i}" for i in range(20)]
         providers = _spans(settings, health, expected)
@@ -402,20 +406,6 @@ def test_spans_produced_during_a_refusing_collector_arrive_in_order_once_it_acce
         providers.shutdown(2.0)
         assert [span.name for _, _, span in sink.spans()] == expected
         assert health.dropped_counts().get(SIGNAL_TRACES, 0) == 0
-
-
-def _settings(endpoint: str, protocol: str, tmp_path: Path, **more: Any) -> Settings:
-    return load_settings(
-        environ=more.pop("environ", {}),
-        cwd=tmp_path,
-        otlp_endpoint=endpoint,
-        otlp_protocol=protocol,
-        batch_schedule_delay=0.05,
-        batch_metric_export_interval=3600.0,  # metrics are flushed explicitly
-        spool_enabled=True,
-        spool_directory=str(tmp_path / "spool"),
-        **more,
-    )
 
 
 def test_metric_points_and_log_records_wait_in_the_spool_too(tmp_path: Path) -> None:
@@ -499,17 +489,13 @@ def test_shutdown_against_a_hanging_collector_spools_everything_instead_of_dropp
 ) -> None:
     hole = Blackhole()
     try:
-        settings = load_settings(
-            environ={},
-            cwd=tmp_path,
-            otlp_endpoint=f"http://127.0.0.1:{hole.server.getsockname()[1]}",
-            otlp_protocol=protocol,
+        settings = _settings(
+            f"http://127.0.0.1:{hole.server.getsockname()[1]}",
+            protocol,
+            tmp_path,
             otlp_timeout=60.0,  # the send in flight would outlast shutdown by far
             shutdown_timeout=5.0,
             batch_schedule_delay=0.01,
-            batch_metric_export_interval=3600.0,
-            spool_enabled=True,
-            spool_directory=str(tmp_path / "spool"),
         )
         health = ExportHealth()
         providers = _spans(settings, health, [f"s{i}" for i in range(50)])
