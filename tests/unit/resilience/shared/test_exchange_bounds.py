@@ -70,6 +70,19 @@ def test_a_trickled_reply_fails_the_exchange_at_its_deadline_in_local_mode(
 
 
 @pytest.mark.parametrize("server", ["trickle"], indirect=True)
+def test_a_resp2_connection_is_bounded_too(server: FakeRedis) -> None:
+    store = RedisState(
+        f"{server.url}?protocol=2", config=TRICKLE, replica_id="bounds-resp2", background=False
+    )
+    _breaker = CircuitBreaker("bounds-resp2", shared=store)
+    try:
+        assert store.exchange() is False
+        assert store.mode == "local"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("server", ["trickle"], indirect=True)
 def test_a_trickled_reply_is_logged_once_as_redis_too_slow(
     server: FakeRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
