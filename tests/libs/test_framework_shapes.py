@@ -223,6 +223,21 @@ REFUSAL = _completion(
     {"role": "assistant", "content": None, "refusal": "I can't help with that."}, "stop"
 )
 MSGS = [{"role": "user", "content": "Weather in Paris?"}]
+# gen_ai.output.messages of TOOL_CALL, whole or streamed
+CAPTURED_TOOL_CALL = [
+    {
+        "role": "assistant",
+        "parts": [
+            {
+                "type": "tool_call",
+                "id": "call_1",
+                "name": "get_weather",
+                "arguments": '{"city": "Paris"}',
+            }
+        ],
+        "finish_reason": "tool_calls",
+    }
+]
 
 
 def test_openai_tool_call_is_captured_as_a_tool_call_part(telemetry):
@@ -233,20 +248,7 @@ def test_openai_tool_call_is_captured_as_a_tool_call_part(telemetry):
     answer()
     attrs = _generation_attrs(telemetry)
     assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
-    assert _output_messages(attrs) == [
-        {
-            "role": "assistant",
-            "parts": [
-                {
-                    "type": "tool_call",
-                    "id": "call_1",
-                    "name": "get_weather",
-                    "arguments": '{"city": "Paris"}',
-                }
-            ],
-            "finish_reason": "tool_calls",
-        }
-    ]
+    assert _output_messages(attrs) == CAPTURED_TOOL_CALL
 
 
 def test_openai_tool_call_arguments_are_captured_in_the_output_not_a_type_name(telemetry):
@@ -490,22 +492,6 @@ def _streaming(transport_type: type[Any], client_type: type[Any]) -> Any:
     )
 
 
-STREAMED_CALL = [
-    {
-        "role": "assistant",
-        "parts": [
-            {
-                "type": "tool_call",
-                "id": "call_1",
-                "name": "get_weather",
-                "arguments": '{"city": "Paris"}',
-            }
-        ],
-        "finish_reason": "tool_calls",
-    }
-]
-
-
 def test_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
     client = _streaming(httpx.Client, openai.OpenAI)
 
@@ -515,7 +501,7 @@ def test_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
 
     for _ in answer():
         pass
-    assert _output_messages(_generation_attrs(telemetry)) == STREAMED_CALL
+    assert _output_messages(_generation_attrs(telemetry)) == CAPTURED_TOOL_CALL
 
 
 def test_async_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
@@ -530,7 +516,7 @@ def test_async_streamed_tool_call_is_captured_as_a_tool_call_part(telemetry):
             pass
 
     asyncio.run(consume())
-    assert _output_messages(_generation_attrs(telemetry)) == STREAMED_CALL
+    assert _output_messages(_generation_attrs(telemetry)) == CAPTURED_TOOL_CALL
 
 
 RESPONSE_CALL = {
