@@ -172,6 +172,24 @@ def test_an_https_grpc_endpoint_uses_tls_even_when_otlp_insecure_is_true(
         sender.close()
 
 
+def _spooling_build_error(
+    tmp_path: Path, endpoint: str, protocol: str | None = None
+) -> ConfigError:
+    """What building spooling exporters to ``endpoint`` raises (no environment given)."""
+    protocol_option = {} if protocol is None else {"otlp_protocol": protocol}
+    settings = load_settings(
+        environ={},
+        cwd=tmp_path,
+        otlp_endpoint=endpoint,
+        spool_enabled=True,
+        spool_directory=str(tmp_path / "spool"),
+        **protocol_option,
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_providers(settings, health=ExportHealth())
+    return caught.value
+
+
 @pytest.mark.parametrize("variable", ["CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"])
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_an_unreadable_tls_file_is_a_config_error_naming_the_variable_and_the_fix(
@@ -179,17 +197,7 @@ def test_an_unreadable_tls_file_is_a_config_error_naming_the_variable_and_the_fi
 ) -> None:
     name = f"OTEL_EXPORTER_OTLP_{variable}"
     monkeypatch.setenv(name, str(tmp_path / "absent.pem"))
-    settings = load_settings(
-        environ={},
-        cwd=tmp_path,
-        otlp_endpoint="https://localhost:4318",
-        otlp_protocol=protocol,
-        spool_enabled=True,
-        spool_directory=str(tmp_path / "spool"),
-    )
-    with pytest.raises(ConfigError) as caught:
-        build_providers(settings, health=ExportHealth())
-    (problem,) = caught.value.problems
+    (problem,) = _spooling_build_error(tmp_path, "https://localhost:4318", protocol).problems
     assert name in problem.key
     assert "absent.pem" in str(problem)
     assert "fix the path or unset the variable" in str(problem)
@@ -447,19 +455,11 @@ def test_a_proxy_the_sender_cannot_use_is_a_config_error_that_hides_its_password
     monkeypatch.delenv("https_proxy", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    settings = load_settings(
-        environ={},
-        cwd=tmp_path,
-        otlp_endpoint="https://collector.example:4318",
-        spool_enabled=True,
-        spool_directory=str(tmp_path / "spool"),
-    )
-    with pytest.raises(ConfigError) as caught:
-        build_providers(settings, health=ExportHealth())
-    (problem,) = caught.value.problems
+    error = _spooling_build_error(tmp_path, "https://collector.example:4318")
+    (problem,) = error.problems
     assert problem.key == "HTTPS_PROXY"
     assert "http:// proxy only" in str(problem)
-    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in str(error)
 
 
 @pytest.mark.parametrize(
@@ -483,17 +483,7 @@ def test_an_sdk_credential_provider_is_refused_with_the_spool_on_instead_of_igno
 ) -> None:
     # sending without the provider's credentials would be refused and every batch dropped
     monkeypatch.setenv(variable, "my_provider")
-    settings = load_settings(
-        environ={},
-        cwd=tmp_path,
-        otlp_endpoint=endpoint,
-        otlp_protocol=protocol,
-        spool_enabled=True,
-        spool_directory=str(tmp_path / "spool"),
-    )
-    with pytest.raises(ConfigError) as caught:
-        build_providers(settings, health=ExportHealth())
-    (problem,) = caught.value.problems
+    (problem,) = _spooling_build_error(tmp_path, endpoint, protocol).problems
     assert problem.key == variable
     assert "spool.enabled=false" in str(problem)
 
