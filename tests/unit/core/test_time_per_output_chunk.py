@@ -172,15 +172,20 @@ def test_a_very_long_stream_keeps_the_point_count_and_sum_exact(
     clock: _Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_engine, "_MAX_CHUNK_GAPS", 4)
+    gaps = [0.05, 0.05, 0.05, 0.05, 1.0, 3.0]  # past the bound: 1.0 and 3.0 merge to 2.0
 
     @ragsight.generation(model="m")
     def stream(q: str) -> Iterator[int]:
-        for i in range(10):
-            clock.now += 0.5 if i < 5 else 1.5
+        yield 0
+        for i, gap in enumerate(gaps, 1):
+            clock.now += gap
             yield i
 
     with capture_telemetry() as telemetry:
         list(stream("q"))
         (point,) = telemetry.metric_points(names.GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK.name)
-    assert point.count == 9
-    assert point.sum == pytest.approx(4 * 0.5 + 5 * 1.5)
+    assert point.count == 6
+    assert point.sum == pytest.approx(sum(gaps))
+    assert point.bucket_counts is not None
+    bounds = names.GEN_AI_DURATION_BUCKETS
+    assert point.bucket_counts[bounds.index(2.56)] == 2  # (1.28, 2.56]: the two merged gaps
