@@ -101,17 +101,19 @@ class BoundedSocket:
         left = guard.deadline - time.monotonic()
         if left <= 0:
             raise guard.too_slow()
-        wait = left if asked is None else min(asked, left)
-        if asked != 0:  # a poll stays a poll
-            self._sock.settimeout(wait)
+        # the deadline ends this read before redis-py's own timeout would (a poll, timeout
+        # 0, stays a poll; disarmed, the deadline is infinite)
+        by_deadline = asked != 0 and left < math.inf and (asked is None or left < asked)
+        if by_deadline:
+            self._sock.settimeout(left)
         try:
             data: bytes = self._sock.recv(size, *flags)
         except TimeoutError:  # socket.timeout
-            if wait >= left:  # the deadline ended this read, not redis-py's own timeout
+            if by_deadline:
                 raise guard.too_slow() from None
             raise
         finally:
-            if asked != 0:
+            if by_deadline:
                 self._sock.settimeout(asked)
         guard.take(len(data))
         return data
