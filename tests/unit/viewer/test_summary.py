@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from otlp_files import (
 from ragsight import names
 from ragsight._viewer.console import to_text
 from ragsight._viewer.stats import Figure, Stats
-from ragsight._viewer.summary import render, summarize
+from ragsight._viewer.summary import Summary, render, summarize
 
 RUN = "run-a"
 BOUNDS = [0.1, 1.0]
@@ -188,6 +189,15 @@ def test_sampled_spans_fall_back_to_the_histogram_and_say_so(tmp_path: Path) -> 
     assert "~" in to_text(render(summary))
 
 
+def _summary_of(
+    tmp_path: Path, spec: names.MetricSpec, values: Sequence[float], attrs: dict[str, Any]
+) -> Summary:
+    """The summary of a run whose only metric is ``spec``'s histogram of ``values``."""
+    metric = histogram(spec.name, histogram_point(values, spec.buckets or (), attrs))
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
+    return summarize(tmp_path)
+
+
 def test_tokens_in_and_out_per_model(tmp_path: Path) -> None:
     spec = names.GEN_AI_CLIENT_TOKEN_USAGE
     model = {names.GEN_AI_REQUEST_MODEL: "gpt-x", names.GEN_AI_OPERATION_NAME: "chat"}
@@ -226,18 +236,14 @@ def test_tokens_of_a_call_whose_request_model_was_not_seen_are_listed_under_the_
         names.GEN_AI_OPERATION_NAME: "chat",
     }
     spec = names.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS
-    metric = histogram(spec.name, histogram_point([10, 20], spec.buckets or (), answered))
-    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
-    (row,) = summarize(tmp_path).tokens
+    (row,) = _summary_of(tmp_path, spec, [10, 20], answered).tokens
     assert (row.model, row.calls, row.input) == ("gpt-4o-2024-08-06", 2, 30)
 
 
 def test_embedding_input_tokens_count_as_tokens_in(tmp_path: Path) -> None:
     spec = names.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS
     attrs = {names.GEN_AI_REQUEST_MODEL: "embed-x", names.GEN_AI_OPERATION_NAME: "embeddings"}
-    metric = histogram(spec.name, histogram_point([12, 8], spec.buckets or (), attrs))
-    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
-    (row,) = summarize(tmp_path).tokens
+    (row,) = _summary_of(tmp_path, spec, [12, 8], attrs).tokens
     assert (row.model, row.calls, row.input, row.output) == ("embed-x", 2, 20, 0)
 
 
@@ -246,9 +252,7 @@ def test_time_to_first_chunk_from_the_latest_conventions_histogram_without_spans
 ) -> None:
     spec = names.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK
     attrs = {names.GEN_AI_REQUEST_MODEL: "gpt-x", names.GEN_AI_OPERATION_NAME: "chat"}
-    metric = histogram(spec.name, histogram_point([0.2, 0.3, 0.4], spec.buckets or (), attrs))
-    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
-    stats = summarize(tmp_path).time_to_first_chunk["gpt-x"]
+    stats = _summary_of(tmp_path, spec, [0.2, 0.3, 0.4], attrs).time_to_first_chunk["gpt-x"]
     assert stats.count == 3
     assert stats.maximum is not None
     assert stats.maximum.value == pytest.approx(0.4)
@@ -306,9 +310,7 @@ def test_distances_and_unbounded_scores_have_their_own_figures_never_mixed_with_
 def test_distances_come_from_their_histogram_when_spans_are_sampled(tmp_path: Path) -> None:
     spec = names.RAG_RETRIEVAL_DISTANCE
     attrs = {names.RAG_STAGE: "retrieval", names.RAG_OPERATION_NAME: "l2"}
-    metric = histogram(spec.name, histogram_point([0.2, 0.4, 0.9], spec.buckets or (), attrs))
-    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, [metric]))
-    distance = summarize(tmp_path).distances["retrieval/l2"]
+    distance = _summary_of(tmp_path, spec, [0.2, 0.4, 0.9], attrs).distances["retrieval/l2"]
     assert distance.count == 3
 
 
