@@ -16,40 +16,29 @@ import httpx2
 import llm_wire as wire
 import openai
 
-
-def openai_client(
-    handler: Callable[[httpx.Request], httpx.Response] = wire.openai_handler,
-) -> openai.OpenAI:
-    transport = httpx.MockTransport(handler)
-    return openai.OpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=transport)
-    )
+Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def async_openai_client(
-    handler: Callable[[httpx.Request], httpx.Response] = wire.openai_handler,
-) -> openai.AsyncOpenAI:
-    transport = httpx.MockTransport(handler)
-    return openai.AsyncOpenAI(
-        api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(transport=transport)
-    )
+def openai_client(handler: Handler = wire.openai_handler) -> openai.OpenAI:
+    http_client = httpx.Client(transport=httpx.MockTransport(handler))
+    return openai.OpenAI(api_key="sk-test", max_retries=0, http_client=http_client)
 
 
-def _anthropic_handler(handler: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    return handler if handler is not None else wire.anthropic_handler(httpx2.Response)
+def async_openai_client(handler: Handler = wire.openai_handler) -> openai.AsyncOpenAI:
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return openai.AsyncOpenAI(api_key="sk-test", max_retries=0, http_client=http_client)
+
+
+def _anthropic_transport(handler: Callable[[Any], Any] | None) -> httpx2.MockTransport:
+    """anthropic 2's transport: ``handler``, or llm_wire's messages endpoint."""
+    return httpx2.MockTransport(handler or wire.anthropic_handler(httpx2.Response))
 
 
 def anthropic_client(handler: Callable[[Any], Any] | None = None) -> anthropic.Anthropic:
-    transport = httpx2.MockTransport(_anthropic_handler(handler))
-    return anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
+    http_client = httpx2.Client(transport=_anthropic_transport(handler))
+    return anthropic.Anthropic(api_key="k", max_retries=0, http_client=http_client)
 
 
-def async_anthropic_client(
-    handler: Callable[[Any], Any] | None = None,
-) -> anthropic.AsyncAnthropic:
-    transport = httpx2.MockTransport(_anthropic_handler(handler))
-    return anthropic.AsyncAnthropic(
-        api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=transport)
-    )
+def async_anthropic_client(handler: Callable[[Any], Any] | None = None) -> anthropic.AsyncAnthropic:
+    http_client = httpx2.AsyncClient(transport=_anthropic_transport(handler))
+    return anthropic.AsyncAnthropic(api_key="k", max_retries=0, http_client=http_client)
