@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import anthropic
 import chromadb
 import cohere
 import httpx
@@ -582,10 +581,7 @@ TOOL_USE = {
 
 
 def test_anthropic_tool_use_block_is_captured_with_its_id_and_input(telemetry):
-    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=TOOL_USE))
-    client = anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
+    client = wire_clients.anthropic_client(lambda request: httpx2.Response(200, json=TOOL_USE))
 
     @ragsight.generation(capture=True)
     def answer() -> object:
@@ -671,13 +667,10 @@ def _tool_use_events() -> bytes:
 
 
 def test_anthropic_streamed_tool_use_is_captured_as_a_tool_call_part(telemetry):
-    transport = httpx2.MockTransport(
+    client = wire_clients.anthropic_client(
         lambda request: httpx2.Response(
             200, content=_tool_use_events(), headers={"content-type": "text/event-stream"}
         )
-    )
-    client = anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx2.Client(transport=transport)
     )
 
     @ragsight.generation(capture=True)
