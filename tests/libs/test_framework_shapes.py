@@ -580,15 +580,9 @@ TOOL_USE = {
 }
 
 
-def test_anthropic_tool_use_block_is_captured_with_its_id_and_input(telemetry):
-    client = wire_clients.anthropic_client(lambda request: httpx2.Response(200, json=TOOL_USE))
-
-    @ragsight.generation(capture=True)
-    def answer() -> object:
-        return client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=MSGS)
-
-    answer()
-    assert _output_messages(_generation_attrs(telemetry)) == [
+def _captured_tool_use(arguments: Any) -> list[dict[str, Any]]:
+    """gen_ai.output.messages of TOOL_USE (its text, then its tool call with ``arguments``)."""
+    return [
         {
             "role": "assistant",
             "parts": [
@@ -597,12 +591,23 @@ def test_anthropic_tool_use_block_is_captured_with_its_id_and_input(telemetry):
                     "type": "tool_call",
                     "id": "toolu_1",
                     "name": "get_weather",
-                    "arguments": {"city": "Paris"},
+                    "arguments": arguments,
                 },
             ],
             "finish_reason": "tool_use",
         }
     ]
+
+
+def test_anthropic_tool_use_block_is_captured_with_its_id_and_input(telemetry):
+    client = wire_clients.anthropic_client(lambda request: httpx2.Response(200, json=TOOL_USE))
+
+    @ragsight.generation(capture=True)
+    def answer() -> object:
+        return client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=MSGS)
+
+    answer()
+    assert _output_messages(_generation_attrs(telemetry)) == _captured_tool_use({"city": "Paris"})
 
 
 def test_llama_index_query_engine_response_is_captured_as_the_answer(telemetry):
@@ -681,18 +686,5 @@ def test_anthropic_streamed_tool_use_is_captured_as_a_tool_call_part(telemetry):
 
     for _ in answer():
         pass
-    assert _output_messages(_generation_attrs(telemetry)) == [
-        {
-            "role": "assistant",
-            "parts": [
-                {"type": "text", "content": "Checking."},
-                {
-                    "type": "tool_call",
-                    "id": "toolu_1",
-                    "name": "get_weather",
-                    "arguments": '{"city": "Paris"}',
-                },
-            ],
-            "finish_reason": "tool_use",
-        }
-    ]
+    # streamed: the arguments are the JSON text the input_json_delta fragments spell
+    assert _output_messages(_generation_attrs(telemetry)) == _captured_tool_use('{"city": "Paris"}')
