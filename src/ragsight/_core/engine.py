@@ -112,6 +112,20 @@ _CURRENT_RESET = CURRENT.reset
 _UNPRINTABLE: Final = "<exception str() failed>"  # what the traceback module prints
 
 
+def _add_request_messages(
+    content: dict[str, AttributeValue], red: _content._Redactor, request: Mapping[str, Any]
+) -> None:
+    """Into ``content``: ``gen_ai.input.messages`` and ``gen_ai.system_instructions`` of
+    ``request`` (a call's bound arguments, or the JSON body a returned stream or raw
+    response really sent), each only when ``request`` has it."""
+    messages = _content.input_messages(red, request)
+    if messages is not None:
+        content[names.GEN_AI_INPUT_MESSAGES] = messages
+    instructions = _content.system_instructions(red, request)
+    if instructions is not None:
+        content[names.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+
+
 def _is_cancelled(exc: BaseException) -> bool:
     # asyncio is not imported by ragsight: if it is not loaded, nothing can be its
     # CancelledError
@@ -230,13 +244,8 @@ class StageCall:
             if body is None:
                 return
             red = _content.redactor(self._policy)
-            content = self._content = self._content or {}
-            messages = _content.input_messages(red, body)
-            if messages is not None:
-                content[names.GEN_AI_INPUT_MESSAGES] = messages
-            instructions = _content.system_instructions(red, body)
-            if instructions is not None:
-                content[names.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+            self._content = self._content or {}
+            _add_request_messages(self._content, red, body)
         except Exception as exc:
             report_internal_error("content", exc)
 
@@ -262,12 +271,7 @@ class StageCall:
             content = self._content = self._content or {}
             content[names.RAG_INPUT] = _content.capture_arguments(red, arguments)
             if self._plan.stage == names.STAGE_GENERATION:
-                messages = _content.input_messages(red, arguments)
-                if messages is not None:
-                    content[names.GEN_AI_INPUT_MESSAGES] = messages
-                instructions = _content.system_instructions(red, arguments)
-                if instructions is not None:
-                    content[names.GEN_AI_SYSTEM_INSTRUCTIONS] = instructions
+                _add_request_messages(content, red, arguments)
             if self._plan.stage == names.STAGE_RETRIEVAL:
                 for key in _QUERY_ARGS:
                     value = arguments.get(key)
