@@ -376,6 +376,23 @@ def _log(node: Any, resource: Resource) -> LogRecord:
     )
 
 
+def spanless_events(recording: Recording) -> list[Event]:
+    """The Logs-API events that name no span (a breaker opening or rejecting a call, a
+    retry, an evaluation outside any stage): no span carries them, so a command that reads
+    events from spans adds these."""
+    return [
+        Event(r.event_name, r.time, r.attributes)
+        for r in recording.logs
+        if r.event_name is not None and r.span_id is None
+    ]
+
+
+def all_events(recording: Recording) -> list[Event]:
+    """Every event of the recording: the spans' (Logs-API events naming a span attached to
+    it) and those that name no span."""
+    return [e for s in recording.spans for e in s.events] + spanless_events(recording)
+
+
 def attach_log_events(recording: Recording) -> None:
     """Put every Logs-API event that names a span (evaluations, content details, breaker
     and retry decisions) among that span's events, as if it were a span event, so every

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsight import names
-from ragsight._viewer.reader import Span, read_directory
+from ragsight._viewer.reader import Event, Span, all_events, read_directory, spanless_events
 from ragsight._viewer.runs import Selection, select
 from ragsight._viewer.stats import exact_quantile
 from ragsight._viewer.summary import Summary, summarize_selection
@@ -172,24 +172,24 @@ def _evaluations(spans: list[Span]) -> dict[str, list[list[float]]]:
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
-def _breakers(spans: list[Span], bins: Bins, end: int) -> dict[str, Any]:
-    """Per breaker: its state as steps over time, rejections and retries per bin."""
+def _breakers(events: list[Event], bins: Bins, end: int) -> dict[str, Any]:
+    """Per breaker: its state as steps over time, rejections and retries per bin (from
+    span events and the Logs-API events of breakers used outside any span)."""
     changes: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     rejected: dict[str, list[int]] = defaultdict(lambda: [0] * bins.count)
     retries: dict[str, list[int]] = defaultdict(lambda: [0] * bins.count)
-    for span in spans:
-        for event in span.events:
-            a = event.attributes
-            name = str(a.get(names.RESILIENCE_NAME, "?"))
-            if event.name == names.EVENT_CB_STATE_CHANGED:
-                changes[name].append(
-                    (event.time, str(a.get(names.CB_FROM_STATE)), str(a.get(names.CB_TO_STATE)))
-                )
-            elif event.name == names.EVENT_CB_CALL_REJECTED:
-                rejected[name][bins.index(event.time)] += 1
-            elif event.name == names.EVENT_RETRY_SCHEDULED:
-                source = str(a.get(names.RETRY_DELAY_SOURCE, "backoff"))
-                retries[f"{name} ({source})"][bins.index(event.time)] += 1
+    for event in events:
+        a = event.attributes
+        name = str(a.get(names.RESILIENCE_NAME, "?"))
+        if event.name == names.EVENT_CB_STATE_CHANGED:
+            changes[name].append(
+                (event.time, str(a.get(names.CB_FROM_STATE)), str(a.get(names.CB_TO_STATE)))
+            )
+        elif event.name == names.EVENT_CB_CALL_REJECTED:
+            rejected[name][bins.index(event.time)] += 1
+        elif event.name == names.EVENT_RETRY_SCHEDULED:
+            source = str(a.get(names.RETRY_DELAY_SOURCE, "backoff"))
+            retries[f"{name} ({source})"][bins.index(event.time)] += 1
     states: dict[str, list[list[Any]]] = {}
     for name, moves in sorted(changes.items()):
         moves.sort()
@@ -263,12 +263,14 @@ def _summary_rows(summary: Summary) -> list[dict[str, Any]]:
 
 
 def _bounds(selection: Selection) -> tuple[int, int]:
-    """The time axis: from the first span's start to the last span's end (the run's
-    bounds when it has no spans), so the charts' bins cover where the data is."""
+    """The time axis: from the first span's start (or event outside any span) to the last
+    span's end (or such event), the run's bounds when it has neither, so the charts' bins
+    cover where the data is."""
     spans = selection.recording.spans
-    if spans:
-        start = min(s.start for s in spans)
-        return start, max(max(s.end for s in spans), start + 1)
+    loose = [e.time for e in spanless_events(selection.recording)]
+    if spans or loose:
+        start = min([*(s.start for s in spans), *loose])
+        return start, max([*(s.end for s in spans), *loose, start + 1])
     run = selection.run
     if run is not None and run.start:
         return run.start, max(run.end, run.start + 1)
@@ -309,7 +311,7 @@ def report_data(selection: Selection) -> dict[str, Any]:
         "scores": _scores(spans),
         "tokens": _tokens(spans, bins),
         "evaluations": _evaluations(spans),
-        "breaker": _breakers(spans, bins, end),
+        "breaker": _breakers(all_events(recording), bins, end),
         "waterfalls": _waterfalls(group(spans)),
         "summary": _summary_rows(summary),
         "outcomes": _outcomes(summary),

@@ -23,7 +23,7 @@ from rich.text import Text
 from ragsight import names
 from ragsight._viewer.console import figure, number
 from ragsight._viewer.metrics import MetricTotals
-from ragsight._viewer.reader import Recording, Span, read_directory
+from ragsight._viewer.reader import Event, Recording, Span, all_events, read_directory
 from ragsight._viewer.runs import Selection, select
 from ragsight._viewer.stats import Distribution, Stats, describe
 
@@ -356,20 +356,20 @@ def _evaluations(totals: MetricTotals, spans: list[Span]) -> dict[str, Stats]:
     return {k: describe(values.get(k, []), dists.get(k)) for k in sorted({*dists, *values})}
 
 
-def _last_states(spans: list[Span]) -> dict[str, str]:
-    """Each breaker's state after its last ``state_changed`` event in the spans."""
+def _last_states(events: list[Event]) -> dict[str, str]:
+    """Each breaker's state after its last ``state_changed`` event (on a span or, for a
+    breaker used outside any span, a Logs-API event naming none)."""
     last: dict[str, tuple[int, str]] = {}
-    for span in spans:
-        for event in span.events:
-            if event.name != names.EVENT_CB_STATE_CHANGED:
-                continue
-            name = _text(event.attributes.get(names.RESILIENCE_NAME))
-            if event.time >= last.get(name, (-1, ""))[0]:
-                last[name] = (event.time, _text(event.attributes.get(names.CB_TO_STATE)))
+    for event in events:
+        if event.name != names.EVENT_CB_STATE_CHANGED:
+            continue
+        name = _text(event.attributes.get(names.RESILIENCE_NAME))
+        if event.time >= last.get(name, (-1, ""))[0]:
+            last[name] = (event.time, _text(event.attributes.get(names.CB_TO_STATE)))
     return {name: state for name, (_t, state) in last.items()}
 
 
-def _breakers(totals: MetricTotals, spans: list[Span]) -> list[BreakerRow]:
+def _breakers(totals: MetricTotals, events: list[Event]) -> list[BreakerRow]:
     """Per breaker: its state at the end (state gauge, else its last transition event),
     transitions and calls by outcome."""
     rows: dict[str, BreakerRow] = {}
@@ -402,7 +402,7 @@ def _breakers(totals: MetricTotals, spans: list[Span]) -> list[BreakerRow]:
         if n:
             calls = row(name).calls
             calls[result] = calls.get(result, 0) + round(n)
-    for name, state in _last_states(spans).items():
+    for name, state in _last_states(events).items():
         if name in rows and rows[name].state is None:
             rows[name].state = state
     return [rows[k] for k in sorted(rows)]
@@ -462,7 +462,7 @@ def summarize_selection(selection: Selection) -> Summary:
         time_to_first_chunk=_time_to_first_chunk(totals, spans),
         cache=_cache(totals),
         evaluations=_evaluations(totals, spans),
-        breakers=_breakers(totals, spans),
+        breakers=_breakers(totals, all_events(recording)),
         retries=_retries(totals),
         dropped={k: round(v) for k, v in dropped.items() if v},
         spans=len(spans),

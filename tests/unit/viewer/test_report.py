@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from otlp_files import T0, event, spans_line, stage_span, write_lines
+from otlp_files import T0, attributes, event, resource, spans_line, stage_span, write_lines
 
 from ragsight import names
 from ragsight._viewer.reader import read_directory
@@ -123,3 +123,46 @@ def test_report_command_writes_the_file_and_says_where(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert str(out.resolve()) in result.stdout
     assert _embedded(out.read_text())["spans"] == 4
+
+
+def _event_record(name: str, at: int, **attrs: Any) -> dict[str, Any]:
+    """A Logs-API event as the file sink writes one emitted outside any span."""
+    return {"timeUnixNano": str(at), "eventName": name, "attributes": attributes(attrs)}
+
+
+def test_a_breaker_used_outside_any_span_is_charted_from_its_log_events(tmp_path: Path) -> None:
+    breaker = {names.RESILIENCE_NAME: "store"}
+    moved = {**breaker, names.CB_FROM_STATE: "closed", names.CB_TO_STATE: "open"}
+    records = [
+        _event_record(names.EVENT_CB_STATE_CHANGED, T0 + S // 10, **moved),
+        _event_record(names.EVENT_CB_CALL_REJECTED, T0 + S // 5, **breaker),
+        _event_record(names.EVENT_CB_CALL_REJECTED, T0 + S // 4, **breaker),
+    ]
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": records}]}]}
+    write_lines(
+        tmp_path / "traces.jsonl",
+        spans_line(RUN, [stage_span("t1", "a", "retrieval", "search", T0, 0.5)]),
+    )
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    chart = _data(tmp_path)["breaker"]
+    assert [state for _t, state in chart["states"]["store"]] == ["closed", "closed", "open", "open"]
+    assert sum(chart["rejected"]["store"]) == 2
+
+
+def test_the_time_axis_reaches_a_breaker_event_after_the_last_span(tmp_path: Path) -> None:
+    moved = {
+        names.RESILIENCE_NAME: "store",
+        names.CB_FROM_STATE: "closed",
+        names.CB_TO_STATE: "open",
+    }
+    records = [_event_record(names.EVENT_CB_STATE_CHANGED, T0 + 3 * S, **moved)]
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": records}]}]}
+    write_lines(
+        tmp_path / "traces.jsonl",
+        spans_line(RUN, [stage_span("t1", "a", "retrieval", "search", T0, 0.5)]),
+    )
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    data = _data(tmp_path)
+    times = [t for t, _state in data["breaker"]["states"]["store"]]
+    assert times == sorted(times)
+    assert data["end"] >= (T0 + 3 * S) / 1e6

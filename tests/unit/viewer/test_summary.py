@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 from otlp_files import (
     T0,
+    attributes,
     counter,
     event,
     gauge,
     histogram,
     histogram_point,
     metrics_line,
+    resource,
     spans_line,
     stage_durations,
     stage_span,
@@ -375,3 +378,21 @@ def test_numbers_that_are_no_figures_leave_tokens_and_scores_out(tmp_path: Path)
     assert "nan" not in text
     relevance = summary.evaluations["relevance"]
     assert (relevance.count, relevance.mean) == (1, 0.5)
+
+
+def test_a_breaker_state_without_its_gauge_comes_from_a_log_event_outside_any_span(
+    tmp_path: Path,
+) -> None:
+    name = {names.RESILIENCE_NAME: "store"}
+    moved = {**name, names.CB_FROM_STATE: "closed", names.CB_TO_STATE: "open"}
+    metrics = [counter(names.CB_TRANSITIONS.name, sum_point(1, moved))]
+    record = {
+        "timeUnixNano": str(T0),
+        "eventName": names.EVENT_CB_STATE_CHANGED,
+        "attributes": attributes(moved),
+    }
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": [record]}]}]}
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, metrics))
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    (breaker,) = summarize(tmp_path).breakers
+    assert breaker.state == "open"
