@@ -115,7 +115,7 @@ class Selection:
         return [i for i in items if i.resource.run_id == wanted]
 
     def describe(self) -> str:
-        """E.g. "run 3f2a9c1d (latest of 2; --run ID or --all for others)"."""
+        """E.g. "run 3f2a9c1d (latest of 2; --run ID or --run -N for another, --all for all)"."""
         if not self.runs:
             return "no runs"
         if self.run is None:
@@ -125,7 +125,7 @@ class Selection:
         position = "latest" if self.run is self.runs[-1] else "earlier"
         return (
             f"run {self.run.label} ({position} of {len(self.runs)}; "
-            f"--run ID or -N for another, --all for all)"
+            f"--run ID or --run -N for another, --all for all)"
         )
 
 

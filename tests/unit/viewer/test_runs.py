@@ -16,6 +16,7 @@ from ragsight._export.setup import build_providers
 from ragsight._viewer.reader import UNKNOWN_RUN, read_directory
 from ragsight._viewer.runs import RunError, runs_of, select
 from ragsight._viewer.summary import summarize
+from ragsight.cli import main
 
 EARLY, LATE = "aaaa1111-early", "bbbb2222-late"
 
@@ -140,3 +141,14 @@ def test_the_demo_run_twice_shows_one_run_not_both(tmp_path: Path) -> None:
     assert latest is not None
     assert everything is not None
     assert (latest.calls, everything.calls) == (9, 18)
+
+
+def test_the_hint_for_another_run_names_arguments_the_command_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _two_runs(tmp_path)
+    assert main(["summary", str(directory)]) == 0
+    said = " ".join(capsys.readouterr().out.split())  # the console may wrap the header
+    assert "--run ID or --run -N for another" in said
+    assert main(["summary", str(directory), "--run", "-2"]) == 0
+    assert EARLY[:8] in capsys.readouterr().out
