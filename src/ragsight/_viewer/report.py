@@ -23,7 +23,7 @@ from ragsight import names
 from ragsight._viewer.reader import Event, Span, all_events, read_directory, spanless_events
 from ragsight._viewer.runs import Selection, select
 from ragsight._viewer.stats import exact_quantile
-from ragsight._viewer.summary import Summary, summarize_selection
+from ragsight._viewer.summary import Summary, measured, summarize_selection
 from ragsight._viewer.traces import Trace, failing, group, is_failure, slowest
 from ragsight._viewer.view import event_details, span_details
 
@@ -83,7 +83,7 @@ def _latency_and_errors(
 ) -> tuple[dict[str, dict[str, list[float | None]]], dict[str, list[float | None]]]:
     durations: dict[str, list[list[float]]] = defaultdict(lambda: [[] for _ in range(bins.count)])
     failures: dict[str, list[int]] = defaultdict(lambda: [0] * bins.count)
-    for span in spans:
+    for span in measured(spans):  # a retried call's attempts, as the summary table counts
         if span.stage is None:
             continue
         label = _stage_label(span)

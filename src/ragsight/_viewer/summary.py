@@ -138,7 +138,7 @@ def _spans_by_stage(spans: list[Span]) -> dict[tuple[str, str], list[Span]]:
     return out
 
 
-def _measured(spans: list[Span]) -> list[Span]:
+def measured(spans: list[Span]) -> list[Span]:
     """The spans the duration metric counts: a retried call's attempts, not the call around them.
 
     A retried stage has one span for the call and, under it, one span per attempt carrying
@@ -454,7 +454,7 @@ def summarize_selection(selection: Selection) -> Summary:
     return Summary(
         directory=recording.directory,
         scope=selection.describe(),
-        stages=_stages(totals, _spans_by_stage(_measured(spans))),
+        stages=_stages(totals, _spans_by_stage(measured(spans))),
         tokens=_tokens(totals, spans),
         scores=_scores(totals, by_stage),
         distances=_distances(totals, by_stage),

@@ -166,3 +166,23 @@ def test_the_time_axis_reaches_a_breaker_event_after_the_last_span(tmp_path: Pat
     times = [t for t, _state in data["breaker"]["states"]["store"]]
     assert times == sorted(times)
     assert data["end"] >= (T0 + 3 * S) / 1e6
+
+
+def test_latency_and_error_charts_count_a_retried_calls_attempts_like_its_table(
+    tmp_path: Path,
+) -> None:
+    call = stage_span("t0", "c0", "retrieval", "search", T0, 2.0)  # attempts plus backoff
+    attempts = [
+        stage_span("t0", f"a{i}", "retrieval", "search", T0 + i * S // 100, 0.01, parent="c0",
+                   error=i < 2, attrs={names.RETRY_ATTEMPT: i + 1,
+                                       **({names.ERROR_TYPE: "Timeout"} if i < 2 else {})})
+        for i in range(3)
+    ]  # fmt: skip
+    write_lines(tmp_path / "traces.jsonl", spans_line(RUN, [call, *attempts]))
+    data = _data(tmp_path)
+    (row,) = data["summary"]
+    assert (row["calls"], row["errors"]) == (3, 2)
+    rates = [r for r in data["errors"]["retrieval/search"] if r is not None]
+    assert rates == [round(2 / 3, 4)]
+    p95 = [v for v in data["latency"]["retrieval/search"]["p95"] if v is not None]
+    assert max(p95) <= row["max"]
