@@ -140,6 +140,12 @@ class _Proxy(wrapt.ObjectProxy[Any]):
                 observer.set_result(final)
         observer.end(error, closed)
 
+    def _self_stopped(self, observer: Observer, token: Any, error: BaseException | None) -> None:
+        """The stream stopped while ``observer`` timed the step ``token`` resumed: it was
+        exhausted (``error`` ``None``) or raised ``error``. Runs once a stream, never per item."""
+        observer.pause(token)
+        self._self_end(error, False)
+
     def _self_final(self) -> Any:
         return _final_of(self.__wrapped__)
 
@@ -162,12 +168,10 @@ class _Stream(_Proxy):
         try:
             item = next(self.__wrapped__)
         except StopIteration:
-            observer.pause(token)
-            self._self_end(None, False)
+            self._self_stopped(observer, token, None)
             raise
         except BaseException as exc:
-            observer.pause(token)
-            self._self_end(exc, False)
+            self._self_stopped(observer, token, exc)
             raise
         observer.pause(token)
         observer.item(item)
@@ -204,12 +208,10 @@ class _AStream(_Proxy):
         try:
             item = await self.__wrapped__.__anext__()
         except StopAsyncIteration:
-            observer.pause(token)
-            self._self_end(None, False)
+            self._self_stopped(observer, token, None)
             raise
         except BaseException as exc:
-            observer.pause(token)
-            self._self_end(exc, False)
+            self._self_stopped(observer, token, exc)
             raise
         observer.pause(token)
         observer.item(item)
@@ -374,12 +376,10 @@ def _observing(inner: Iterator[Any], proxy: _Proxy) -> Iterator[Any]:
         try:
             item = next(inner)
         except StopIteration:
-            observer.pause(token)
-            proxy._self_end(None, False)
+            proxy._self_stopped(observer, token, None)
             return
         except BaseException as exc:
-            observer.pause(token)
-            proxy._self_end(exc, False)
+            proxy._self_stopped(observer, token, exc)
             raise
         observer.pause(token)
         observer.item(item)
@@ -397,12 +397,10 @@ async def _aobserving(inner: AsyncIterator[Any], proxy: _Proxy) -> AsyncIterator
         try:
             item = await inner.__anext__()
         except StopAsyncIteration:
-            observer.pause(token)
-            proxy._self_end(None, False)
+            proxy._self_stopped(observer, token, None)
             return
         except BaseException as exc:
-            observer.pause(token)
-            proxy._self_end(exc, False)
+            proxy._self_stopped(observer, token, exc)
             raise
         observer.pause(token)
         observer.item(item)
