@@ -376,21 +376,27 @@ def _log(node: Any, resource: Resource) -> LogRecord:
     )
 
 
-def spanless_events(recording: Recording) -> list[Event]:
-    """The Logs-API events that name no span (a breaker opening or rejecting a call, a
-    retry, an evaluation outside any stage): no span carries them, so a command that reads
-    events from spans adds these."""
+def unattached_events(recording: Recording) -> list[Event]:
+    """The Logs-API events no span of the recording carries: those that name no span (a
+    breaker opening or rejecting a call outside any stage) and those naming a span that
+    is not in the files (sampled out, or lost); a command that reads events from spans
+    adds these. A copy already mirrored onto a span of the trace is not repeated."""
+    present = {(s.trace_id, s.span_id) for s in recording.spans}
+    on_spans = {(s.trace_id, e.name, e.time) for s in recording.spans for e in s.events}
     return [
         Event(r.event_name, r.time, r.attributes)
         for r in recording.logs
-        if r.event_name is not None and r.span_id is None
+        if r.event_name is not None
+        and r.event_name != names.EVENT_GEN_AI_CLIENT_OPERATION_EXCEPTION
+        and (r.trace_id, r.span_id) not in present
+        and (r.trace_id, r.event_name, r.time) not in on_spans
     ]
 
 
 def all_events(recording: Recording) -> list[Event]:
     """Every event of the recording: the spans' (Logs-API events naming a span attached to
-    it) and those that name no span."""
-    return [e for s in recording.spans for e in s.events] + spanless_events(recording)
+    it) and those no span carries (:func:`unattached_events`)."""
+    return [e for s in recording.spans for e in s.events] + unattached_events(recording)
 
 
 def attach_log_events(recording: Recording) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ragsight import names
-from ragsight._viewer.reader import Event, Span, all_events, read_directory, spanless_events
+from ragsight._viewer.reader import Event, Span, all_events, read_directory, unattached_events
 from ragsight._viewer.runs import Selection, select
 from ragsight._viewer.stats import exact_quantile
 from ragsight._viewer.summary import Summary, measured, summarize_selection
@@ -155,20 +155,19 @@ def _tokens(spans: list[Span], bins: Bins) -> dict[str, list[int]]:
     return out
 
 
-def _evaluations(spans: list[Span]) -> dict[str, list[list[float]]]:
+def _evaluations(events: list[Event]) -> dict[str, list[list[float]]]:
     out: dict[str, list[list[float]]] = defaultdict(list)
-    for span in spans:
-        for event in span.events:
-            # a failed evaluation (error.type) is no score, as in rag.evaluation.score
-            if (
-                event.name != names.EVENT_GEN_AI_EVALUATION_RESULT
-                or names.ERROR_TYPE in event.attributes
-            ):
-                continue
-            score = event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE)
-            if isinstance(score, (int, float)) and not isinstance(score, bool):
-                name = str(event.attributes.get(names.GEN_AI_EVALUATION_NAME, "?"))
-                out[name].append([_ms(event.time), round(float(score), 4)])
+    for event in events:
+        # a failed evaluation (error.type) is no score, as in rag.evaluation.score
+        if (
+            event.name != names.EVENT_GEN_AI_EVALUATION_RESULT
+            or names.ERROR_TYPE in event.attributes
+        ):
+            continue
+        score = event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE)
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            name = str(event.attributes.get(names.GEN_AI_EVALUATION_NAME, "?"))
+            out[name].append([_ms(event.time), round(float(score), 4)])
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
@@ -267,7 +266,7 @@ def _bounds(selection: Selection) -> tuple[int, int]:
     span's end (or such event), the run's bounds when it has neither, so the charts' bins
     cover where the data is."""
     spans = selection.recording.spans
-    loose = [e.time for e in spanless_events(selection.recording)]
+    loose = [e.time for e in unattached_events(selection.recording)]
     if spans or loose:
         start = min([*(s.start for s in spans), *loose])
         return start, max([*(s.end for s in spans), *loose, start + 1])
@@ -284,6 +283,7 @@ def report_data(selection: Selection) -> dict[str, Any]:
     start, end = _bounds(selection)
     bins = Bins(start, end)
     latency, errors = _latency_and_errors(spans, bins)
+    events = all_events(recording)
     summary = summarize_selection(selection)
     services = sorted({s.resource.service for s in spans}) or sorted(
         {p.resource.service for p in recording.points}
@@ -310,8 +310,8 @@ def report_data(selection: Selection) -> dict[str, Any]:
         "scoreEdges": list(SCORE_EDGES),
         "scores": _scores(spans),
         "tokens": _tokens(spans, bins),
-        "evaluations": _evaluations(spans),
-        "breaker": _breakers(all_events(recording), bins, end),
+        "evaluations": _evaluations(events),
+        "breaker": _breakers(events, bins, end),
         "waterfalls": _waterfalls(group(spans)),
         "summary": _summary_rows(summary),
         "outcomes": _outcomes(summary),

@@ -337,28 +337,27 @@ def _cache(totals: MetricTotals) -> list[CacheRow]:
     return [rows[k] for k in sorted(rows)]
 
 
-def _evaluations(totals: MetricTotals, spans: list[Span]) -> dict[str, Stats]:
+def _evaluations(totals: MetricTotals, events: list[Event]) -> dict[str, Stats]:
     def name(a: Mapping[str, Any]) -> str:
         return _text(a.get(names.GEN_AI_EVALUATION_NAME))
 
     dists = totals.distributions(names.RAG_EVALUATION_SCORE.name, name)
     values: dict[str, list[float]] = defaultdict(list)
-    for span in spans:
-        for event in span.events:
-            # a failed evaluation (error.type) is no score, as in rag.evaluation.score
-            if (
-                event.name == names.EVENT_GEN_AI_EVALUATION_RESULT
-                and names.ERROR_TYPE not in event.attributes
-            ):
-                score = _number(event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE))
-                if score is not None:
-                    values[name(event.attributes)].append(score)
+    for event in events:
+        # a failed evaluation (error.type) is no score, as in rag.evaluation.score
+        if (
+            event.name == names.EVENT_GEN_AI_EVALUATION_RESULT
+            and names.ERROR_TYPE not in event.attributes
+        ):
+            score = _number(event.attributes.get(names.GEN_AI_EVALUATION_SCORE_VALUE))
+            if score is not None:
+                values[name(event.attributes)].append(score)
     return {k: describe(values.get(k, []), dists.get(k)) for k in sorted({*dists, *values})}
 
 
 def _last_states(events: list[Event]) -> dict[str, str]:
-    """Each breaker's state after its last ``state_changed`` event (on a span or, for a
-    breaker used outside any span, a Logs-API event naming none)."""
+    """Each breaker's state after its last ``state_changed`` event (on a span, or a
+    Logs-API event no span in the files carries)."""
     last: dict[str, tuple[int, str]] = {}
     for event in events:
         if event.name != names.EVENT_CB_STATE_CHANGED:
@@ -446,6 +445,7 @@ def summarize_selection(selection: Selection) -> Summary:
     totals = MetricTotals(recording.points)
     spans = recording.spans
     by_stage = _spans_by_stage(spans)
+    events = all_events(recording)
 
     def signal(a: Mapping[str, Any]) -> str:
         return _text(a.get(names.RAGSIGHT_SIGNAL))
@@ -461,8 +461,8 @@ def summarize_selection(selection: Selection) -> Summary:
         unbounded=_unbounded(totals, by_stage),
         time_to_first_chunk=_time_to_first_chunk(totals, spans),
         cache=_cache(totals),
-        evaluations=_evaluations(totals, spans),
-        breakers=_breakers(totals, all_events(recording)),
+        evaluations=_evaluations(totals, events),
+        breakers=_breakers(totals, events),
         retries=_retries(totals),
         dropped={k: round(v) for k, v in dropped.items() if v},
         spans=len(spans),

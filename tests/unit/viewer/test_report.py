@@ -186,3 +186,39 @@ def test_latency_and_error_charts_count_a_retried_calls_attempts_like_its_table(
     assert rates == [round(2 / 3, 4)]
     p95 = [v for v in data["latency"]["retrieval/search"]["p95"] if v is not None]
     assert max(p95) <= row["max"]
+
+
+def test_events_of_a_sampled_out_span_are_charted_from_their_log_records(tmp_path: Path) -> None:
+    breaker = {names.RESILIENCE_NAME: "store"}
+    judged = {"traceId": "77" * 16, "spanId": "88" * 8}  # a span the sampler dropped
+    records = [
+        {**judged, **_event_record(names.EVENT_CB_CALL_REJECTED, T0 + S // 5, **breaker)},
+        {**judged, **_event_record(
+            names.EVENT_GEN_AI_EVALUATION_RESULT, T0 + S // 4,
+            **{names.GEN_AI_EVALUATION_NAME: "relevance",
+               names.GEN_AI_EVALUATION_SCORE_VALUE: 0.4})},
+    ]  # fmt: skip
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": records}]}]}
+    write_lines(
+        tmp_path / "traces.jsonl",
+        spans_line(RUN, [stage_span("t1", "a", "retrieval", "search", T0, 0.5)]),
+    )
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    data = _data(tmp_path)
+    assert sum(data["breaker"]["rejected"]["store"]) == 1
+    assert [score for _t, score in data["evaluations"]["relevance"]] == [0.4]
+
+
+def test_a_log_event_mirrored_on_a_span_is_charted_once(tmp_path: Path) -> None:
+    breaker = {names.RESILIENCE_NAME: "store"}
+    at = T0 + S // 5
+    record = {"traceId": "t1".ljust(32, "0"), "spanId": "gone".ljust(16, "0"), **_event_record(
+        names.EVENT_CB_CALL_REJECTED, at, **breaker)}  # fmt: skip
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": [record]}]}]}
+    mirror = event(names.EVENT_CB_CALL_REJECTED, at, **breaker)
+    write_lines(
+        tmp_path / "traces.jsonl",
+        spans_line(RUN, [stage_span("t1", "a", "retrieval", "search", T0, 0.5, events=[mirror])]),
+    )
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    assert sum(_data(tmp_path)["breaker"]["rejected"]["store"]) == 1

@@ -396,3 +396,29 @@ def test_a_breaker_state_without_its_gauge_comes_from_a_log_event_outside_any_sp
     write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
     (breaker,) = summarize(tmp_path).breakers
     assert breaker.state == "open"
+
+
+def test_evaluations_of_sampled_out_spans_are_exact_from_their_log_records(
+    tmp_path: Path,
+) -> None:
+    scores = [0.1, 0.2, 0.9]
+    name = {names.GEN_AI_EVALUATION_NAME: "relevance"}
+    bounds = [0.0, 0.5, 1.0]
+    metrics = [histogram(names.RAG_EVALUATION_SCORE.name, histogram_point(scores, bounds, name))]
+    records = [
+        {
+            "traceId": f"{i:032x}",
+            "spanId": f"{i:016x}",  # spans the sampler dropped
+            "timeUnixNano": str(T0 + i),
+            "eventName": names.EVENT_GEN_AI_EVALUATION_RESULT,
+            "attributes": attributes({**name, names.GEN_AI_EVALUATION_SCORE_VALUE: score}),
+        }
+        for i, score in enumerate(scores, 1)
+    ]
+    logs = {"resourceLogs": [{"resource": resource(RUN), "scopeLogs": [{"logRecords": records}]}]}
+    write_lines(tmp_path / "metrics.jsonl", metrics_line(RUN, metrics))
+    write_lines(tmp_path / "logs.jsonl", json.dumps(logs))
+    stats = summarize(tmp_path).evaluations["relevance"]
+    assert stats.p50 is not None
+    assert stats.p50.exact
+    assert _value(stats.p50) == pytest.approx(0.2)
