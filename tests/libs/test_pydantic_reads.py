@@ -1,16 +1,15 @@
 """Readers skip pydantic's slow miss for names a model class lacks, and still read every
 name an instance has: fields, extras, private attributes and properties, whatever was
-asked of its class before."""
+asked of its class before (pydantic comes with the libs tier's clients)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pydantic
 
 import ragsight
 from ragsight import names
 from ragsight._core.semconv import model_lacks
+from ragsight.testing import Telemetry
 
 
 class Reply(pydantic.BaseModel):
@@ -51,11 +50,11 @@ def test_objects_that_are_not_pydantic_models_are_never_lacking() -> None:
     assert not model_lacks({"usage": 1}, "usage")
 
 
-def test_usage_given_as_an_extra_is_recorded_after_a_reply_without_it(otel: Any) -> None:
+def test_usage_given_as_an_extra_is_recorded_after_a_reply_without_it(telemetry: Telemetry) -> None:
     answer = ragsight.generation(model="m")(lambda reply: reply)
     answer(Reply())
     answer(Reply(usage=Usage(prompt_tokens=7, completion_tokens=3)))
-    second = otel.spans()[-1].attributes
+    second = telemetry.spans[-1].attributes
     assert (second[names.GEN_AI_USAGE_INPUT_TOKENS], second[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
         7,
         3,
